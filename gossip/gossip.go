@@ -1,0 +1,320 @@
+// Package gossip carries live announcements over gossipsub: every message is
+// checked by a caller-supplied validator before it is delivered or forwarded,
+// peers that send invalid messages lose score, and accepted entries are kept
+// in an expiring cache keyed by their author.
+//
+// Gossipsub's own seen-cache lasts only a couple of minutes, so replay
+// protection comes from each entry's sequence number and expiry: the cache
+// rejects an entry older than one it already holds for the same key.
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/discovery"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// MaxMessageSize bounds every gossipsub message (the library default is 1 MiB).
+const MaxMessageSize = 8 << 10
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("gossip feed closed")
+
+// Entry is a validated message.
+type Entry struct {
+	Key     string    // one live entry per key (e.g. the provider ID)
+	Seq     uint64    // higher replaces lower
+	Expires time.Time // dropped from the cache after this
+	Value   any       // the decoded message
+	Raw     []byte
+}
+
+// Validate decodes and checks a message. It must not block.
+type Validate func(from peer.ID, data []byte) (Entry, error)
+
+// Config configures a Feed.
+type Config struct {
+	Topic    string
+	Validate Validate
+	// Discovery, when set, finds more topic peers (rendezvous on the DHT).
+	Discovery discovery.Discovery
+	Logger    *slog.Logger
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Feed is one topic: publish, validate, cache, and notify.
+type Feed struct {
+	ps    *pubsub.PubSub
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+	cfg   Config
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	entries map[string]Entry
+	watch   map[chan Entry]struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// NewFeed starts gossipsub on h, joins cfg.Topic and subscribes.
+func NewFeed(h host.Host, cfg Config) (*Feed, error) {
+	if h == nil {
+		return nil, errors.New("gossip: host is required")
+	}
+	if cfg.Topic == "" {
+		return nil, errors.New("gossip: Config.Topic is required")
+	}
+	if cfg.Validate == nil {
+		return nil, errors.New("gossip: Config.Validate is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	f := &Feed{cfg: cfg, log: cfg.Logger, entries: map[string]Entry{}, watch: map[chan Entry]struct{}{}}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+
+	opts := []pubsub.Option{
+		pubsub.WithMaxMessageSize(MaxMessageSize),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerScore(scoreParams(cfg.Topic), scoreThresholds()),
+		pubsub.WithPeerExchange(true),
+		pubsub.WithFloodPublish(true),
+	}
+	if cfg.Discovery != nil {
+		opts = append(opts, pubsub.WithDiscovery(cfg.Discovery))
+	}
+	ps, err := pubsub.NewGossipSub(f.ctx, h, opts...)
+	if err != nil {
+		f.cancel()
+		return nil, fmt.Errorf("start gossipsub: %w", err)
+	}
+	f.ps = ps
+	if err := ps.RegisterTopicValidator(cfg.Topic, f.validate); err != nil {
+		f.cancel()
+		return nil, fmt.Errorf("register validator: %w", err)
+	}
+	if f.topic, err = ps.Join(cfg.Topic); err != nil {
+		f.cancel()
+		return nil, fmt.Errorf("join %s: %w", cfg.Topic, err)
+	}
+	if f.sub, err = f.topic.Subscribe(pubsub.WithBufferSize(256)); err != nil {
+		f.topic.Close()
+		f.cancel()
+		return nil, fmt.Errorf("subscribe %s: %w", cfg.Topic, err)
+	}
+	f.wg.Go(f.readLoop)
+	f.wg.Go(f.expireLoop)
+	return f, nil
+}
+
+// scoreParams penalise invalid messages (P4) hard and nothing else: proposal
+// traffic is sparse, so delivery-rate scores would punish honest quiet peers.
+// IP colocation is off because testnets put every node on one address.
+func scoreParams(topic string) *pubsub.PeerScoreParams {
+	return &pubsub.PeerScoreParams{
+		SkipAtomicValidation: true,
+		Topics: map[string]*pubsub.TopicScoreParams{
+			topic: {
+				SkipAtomicValidation:           true,
+				TopicWeight:                    1,
+				TimeInMeshQuantum:              time.Second, // divides; weight stays 0
+				InvalidMessageDeliveriesWeight: -100,
+				InvalidMessageDeliveriesDecay:  0.99,
+			},
+		},
+		AppSpecificScore:  func(peer.ID) float64 { return 0 },
+		AppSpecificWeight: 1,
+		DecayInterval:     time.Second,
+		DecayToZero:       0.01,
+		RetainScore:       10 * time.Minute,
+	}
+}
+
+func scoreThresholds() *pubsub.PeerScoreThresholds {
+	return &pubsub.PeerScoreThresholds{
+		GossipThreshold:             -100,
+		PublishThreshold:            -200,
+		GraylistThreshold:           -400,
+		AcceptPXThreshold:           0,
+		OpportunisticGraftThreshold: 1,
+	}
+}
+
+func (f *Feed) validate(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	e, err := f.cfg.Validate(msg.GetFrom(), msg.Data)
+	if err != nil {
+		// Stale replays are rejected too: only expiry+sequence protect
+		// against them once gossipsub's seen-cache has forgotten.
+		f.log.Debug("rejected gossip", "peer", from, "err", err)
+		return pubsub.ValidationReject
+	}
+	switch f.admit(e, false) {
+	case admitStale:
+		f.log.Debug("rejected stale gossip", "peer", from, "key", e.Key, "seq", e.Seq)
+		return pubsub.ValidationReject
+	case admitDuplicate:
+		return pubsub.ValidationIgnore
+	}
+	msg.ValidatorData = e
+	return pubsub.ValidationAccept
+}
+
+type admitResult int
+
+const (
+	admitNew admitResult = iota
+	admitDuplicate
+	admitStale
+)
+
+// admit checks e against the cache and, when store is set, stores it.
+func (f *Feed) admit(e Entry, store bool) admitResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if old, ok := f.entries[e.Key]; ok && f.cfg.Now().Before(old.Expires) {
+		switch {
+		case e.Seq < old.Seq:
+			return admitStale
+		case e.Seq == old.Seq:
+			return admitDuplicate
+		}
+	}
+	if store {
+		f.entries[e.Key] = e
+		for ch := range f.watch {
+			select {
+			case ch <- e:
+			default: // a slow watcher misses live updates, never the cache
+			}
+		}
+	}
+	return admitNew
+}
+
+// Add puts an entry that arrived by another path (DHT, direct fetch) into the
+// cache, so every view agrees. It reports whether the entry was new.
+func (f *Feed) Add(e Entry) bool {
+	return f.admit(e, true) == admitNew
+}
+
+func (f *Feed) readLoop() {
+	for {
+		msg, err := f.sub.Next(f.ctx)
+		if err != nil {
+			return
+		}
+		e, ok := msg.ValidatorData.(Entry)
+		if !ok {
+			continue
+		}
+		f.admit(e, true)
+	}
+}
+
+func (f *Feed) expireLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-t.C:
+			now := f.cfg.Now()
+			f.mu.Lock()
+			for k, e := range f.entries {
+				if !now.Before(e.Expires) {
+					delete(f.entries, k)
+				}
+			}
+			f.mu.Unlock()
+		}
+	}
+}
+
+// Publish sends data to the topic once at least one topic peer is known or
+// ctx ends. Our own message goes through the validator like any other.
+func (f *Feed) Publish(ctx context.Context, data []byte) error {
+	if f.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if err := f.topic.Publish(ctx, data, pubsub.WithReadiness(pubsub.MinTopicSize(1))); err != nil {
+		return fmt.Errorf("publish on %s: %w", f.cfg.Topic, err)
+	}
+	return nil
+}
+
+// Entries returns the live entries.
+func (f *Feed) Entries() []Entry {
+	now := f.cfg.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Entry, 0, len(f.entries))
+	for _, e := range f.entries {
+		if now.Before(e.Expires) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Get returns the live entry for key.
+func (f *Feed) Get(key string) (Entry, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.entries[key]
+	if !ok || !f.cfg.Now().Before(e.Expires) {
+		return Entry{}, false
+	}
+	return e, true
+}
+
+// Watch delivers every new entry until ctx ends. A watcher that does not keep
+// up misses live updates (Entries still has them).
+func (f *Feed) Watch(ctx context.Context) <-chan Entry {
+	ch := make(chan Entry, 64)
+	f.mu.Lock()
+	f.watch[ch] = struct{}{}
+	f.mu.Unlock()
+	f.wg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-f.ctx.Done():
+		}
+		f.mu.Lock()
+		delete(f.watch, ch)
+		f.mu.Unlock()
+		close(ch)
+	})
+	return ch
+}
+
+// TopicPeers lists peers known to be on the topic.
+func (f *Feed) TopicPeers() []peer.ID { return f.topic.ListPeers() }
+
+// Close leaves the topic and stops gossipsub. It is idempotent.
+func (f *Feed) Close() error {
+	var err error
+	f.once.Do(func() {
+		f.sub.Cancel()
+		f.cancel()
+		f.wg.Wait()
+		err = f.topic.Close()
+	})
+	return err
+}

@@ -1,0 +1,205 @@
+package overlay
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	manet "github.com/multiformats/go-multiaddr/net"
+)
+
+// ProtocolProposal serves a provider's current signed proposal.
+const ProtocolProposal protocol.ID = "/mystp2p/proposal/1"
+
+const proposalStreamTimeout = 10 * time.Second
+
+// Offer is what a provider offers; the node fills in identity, addresses,
+// sequence and validity when it signs.
+type Offer struct {
+	Country   string
+	IPType    string
+	PriceHour string // base units
+	PriceGiB  string // base units
+	Hermes    []string
+}
+
+// Namespaces are the DHT namespaces a proposal is announced under.
+func Namespaces(service, country string) []string {
+	base := "mystp2p/1/" + service
+	if country == "" {
+		return []string{base}
+	}
+	return []string{base, base + "/" + country}
+}
+
+// Advertise signs o, serves it, publishes it on gossip, stores it in the DHT
+// and announces this node under its namespaces, then re-signs and re-announces
+// every ProposalTTL/3 until ctx ends or the node closes. It returns once the
+// first round is out, or with the reason the offer was refused.
+func (n *Node) Advertise(ctx context.Context, o Offer) (*SignedProposal, error) {
+	if n.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	sp, err := n.sign(o)
+	if err != nil {
+		return nil, err
+	}
+	n.announce(ctx, sp)
+	if err := n.dht.Advertise(ctx, Namespaces(ServiceWireGuard, o.Country)...); err != nil {
+		n.log.Warn("first DHT announcement failed; will retry", "err", err)
+	}
+	n.wg.Go(func() {
+		t := time.NewTicker(n.cfg.ProposalTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				sp, err := n.sign(o)
+				if err != nil {
+					n.log.Error("re-sign proposal", "err", err)
+					continue
+				}
+				n.announce(ctx, sp)
+			}
+		}
+	})
+	return sp, nil
+}
+
+// CurrentProposal is this node's own live proposal, if it advertises.
+func (n *Node) CurrentProposal() *SignedProposal {
+	n.current.RLock()
+	defer n.current.RUnlock()
+	return n.current.sp
+}
+
+func (n *Node) sign(o Offer) (*SignedProposal, error) {
+	now := n.cfg.Now()
+	p := Proposal{
+		Format:    ProposalFormat,
+		Service:   ServiceWireGuard,
+		Country:   o.Country,
+		IPType:    o.IPType,
+		PriceHour: o.PriceHour,
+		PriceGiB:  o.PriceGiB,
+		Hermes:    append([]string{}, o.Hermes...),
+		Addrs:     n.advertisedAddrs(),
+		Seq:       uint64(now.UnixNano()),
+		IssuedAt:  now.UnixMilli(),
+		ExpiresAt: now.Add(n.cfg.ProposalTTL).UnixMilli(),
+	}
+	if p.Hermes == nil {
+		p.Hermes = []string{}
+	}
+	sp, err := SignProposal(p, n.id)
+	if err != nil {
+		return nil, fmt.Errorf("offer refused: %w", err)
+	}
+	raw, err := sp.Encode()
+	if err != nil {
+		return nil, err
+	}
+	n.current.Lock()
+	n.current.sp, n.current.raw = sp, raw
+	n.current.Unlock()
+	return sp, nil
+}
+
+// advertisedAddrs are the host's addresses, relay circuits included, capped
+// at the proposal limit with the most useful first.
+func (n *Node) advertisedAddrs() []string {
+	var out []string
+	for _, a := range n.host.Addrs() {
+		if len(out) == maxAddrs {
+			break
+		}
+		if manet.IsIPUnspecified(a) {
+			continue
+		}
+		out = append(out, a.String())
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// announce publishes sp on gossip and in the DHT, in the background so a
+// slow network never holds the caller.
+func (n *Node) announce(ctx context.Context, sp *SignedProposal) {
+	raw, err := sp.Encode()
+	if err != nil {
+		n.log.Error("encode proposal", "err", err)
+		return
+	}
+	n.wg.Go(func() {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := n.feed.Publish(pctx, raw); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
+			n.log.Warn("gossip publish failed", "err", err)
+		}
+	})
+	n.wg.Go(func() {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := n.dht.PutRecord(pctx, sp.Proposal.Provider.String(), raw); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
+			n.log.Debug("dht record put failed", "err", err)
+		}
+	})
+}
+
+// serveProposal writes the current proposal and closes the stream.
+func (n *Node) serveProposal(s network.Stream) {
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(proposalStreamTimeout))
+	n.current.RLock()
+	raw := n.current.raw
+	n.current.RUnlock()
+	if raw == nil {
+		_ = s.Reset()
+		return
+	}
+	if _, err := s.Write(raw); err != nil {
+		_ = s.Reset()
+	}
+}
+
+// FetchProposal asks a provider for its current proposal directly. It works
+// over a relayed connection too.
+func (n *Node) FetchProposal(ctx context.Context, ai peer.AddrInfo) (*SignedProposal, error) {
+	ctx, cancel := context.WithTimeout(ctx, proposalStreamTimeout)
+	defer cancel()
+	if len(ai.Addrs) > 0 {
+		n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+	}
+	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "proposal"), ai.ID, ProtocolProposal)
+	if err != nil {
+		return nil, fmt.Errorf("fetch proposal from %s: %w", ai.ID, err)
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	raw, err := io.ReadAll(io.LimitReader(s, MaxProposalSize+1))
+	if err != nil {
+		_ = s.Reset()
+		return nil, fmt.Errorf("fetch proposal from %s: %w", ai.ID, err)
+	}
+	sp, err := DecodeProposal(raw, n.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("proposal from %s: %w", ai.ID, err)
+	}
+	if sp.Proposal.Provider != ai.ID {
+		return nil, fmt.Errorf("%w: %s served a proposal of %s", ErrProposalSignature, ai.ID, sp.Proposal.Provider)
+	}
+	n.feed.Add(entryOf(sp, raw))
+	return sp, nil
+}

@@ -1,0 +1,144 @@
+package overlay
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Query selects proposals. Zero fields match anything.
+type Query struct {
+	Service     string
+	Country     string
+	IPType      string
+	Provider    peer.ID
+	MaxPriceHr  *big.Int
+	MaxPriceGiB *big.Int
+}
+
+// Matches reports whether p satisfies q.
+func (q Query) Matches(p *Proposal) bool {
+	switch {
+	case q.Service != "" && p.Service != q.Service:
+		return false
+	case q.Country != "" && p.Country != q.Country:
+		return false
+	case q.IPType != "" && p.IPType != q.IPType:
+		return false
+	case q.Provider != "" && p.Provider != q.Provider:
+		return false
+	case q.MaxPriceHr != nil && p.HourPrice().Cmp(q.MaxPriceHr) > 0:
+		return false
+	case q.MaxPriceGiB != nil && p.GiBPrice().Cmp(q.MaxPriceGiB) > 0:
+		return false
+	}
+	return true
+}
+
+// Cached returns the live proposals this node has seen (gossip, DHT, fetches)
+// that match q, cheapest first.
+func (n *Node) Cached(q Query) []*SignedProposal {
+	var out []*SignedProposal
+	for _, e := range n.feed.Entries() {
+		sp := e.Value.(*SignedProposal)
+		if sp.Proposal.Provider == n.ID() || !q.Matches(&sp.Proposal) {
+			continue
+		}
+		out = append(out, sp)
+	}
+	sortProposals(out)
+	return out
+}
+
+// WatchProposals delivers every new or updated proposal until ctx ends.
+func (n *Node) WatchProposals(ctx context.Context) <-chan *SignedProposal {
+	out := make(chan *SignedProposal, 64)
+	in := n.feed.Watch(ctx)
+	n.wg.Go(func() {
+		defer close(out)
+		for e := range in {
+			select {
+			case out <- e.Value.(*SignedProposal):
+			case <-ctx.Done():
+			case <-n.ctx.Done():
+			}
+		}
+	})
+	return out
+}
+
+// Discover asks the DHT for providers of the query's namespace, fetches each
+// one's proposal (directly, or the signed DHT record when the provider cannot
+// be reached), and returns every live match — gossip-cached ones included —
+// cheapest first. It returns when the lookup is done or ctx ends.
+func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error) {
+	if n.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	service := cmp.Or(q.Service, ServiceWireGuard)
+	ns := Namespaces(service, q.Country)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for ai := range n.dht.FindProviders(ctx, ns[len(ns)-1], 0) {
+		if ai.ID == n.ID() {
+			continue
+		}
+		if q.Provider != "" && ai.ID != q.Provider {
+			continue
+		}
+		if e, ok := n.feed.Get(ai.ID.String()); ok && time.Until(e.Expires) > time.Minute {
+			continue // fresh enough from gossip
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := n.FetchProposal(ctx, ai); err == nil {
+				return
+			}
+			if _, err := n.FetchRecord(ctx, ai.ID); err != nil {
+				n.log.Debug("no proposal for provider", "provider", ai.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil && len(n.Cached(q)) == 0 {
+		return nil, fmt.Errorf("discover %s: %w", ns[len(ns)-1], err)
+	}
+	return n.Cached(q), nil
+}
+
+// FetchRecord reads a provider's signed proposal from the DHT.
+func (n *Node) FetchRecord(ctx context.Context, id peer.ID) (*SignedProposal, error) {
+	raw, err := n.dht.GetRecord(ctx, id.String())
+	if err != nil {
+		return nil, err
+	}
+	sp, err := DecodeProposal(raw, n.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("dht record of %s: %w", id, err)
+	}
+	if sp.Proposal.Provider != id {
+		return nil, fmt.Errorf("%w: record of %s names %s", ErrProposalSignature, id, sp.Proposal.Provider)
+	}
+	n.feed.Add(entryOf(sp, raw))
+	return sp, nil
+}
+
+func sortProposals(ps []*SignedProposal) {
+	slices.SortFunc(ps, func(a, b *SignedProposal) int {
+		return cmp.Or(
+			a.Proposal.GiBPrice().Cmp(b.Proposal.GiBPrice()),
+			a.Proposal.HourPrice().Cmp(b.Proposal.HourPrice()),
+			cmp.Compare(a.Proposal.Provider, b.Proposal.Provider),
+		)
+	})
+}

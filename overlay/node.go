@@ -1,0 +1,183 @@
+package overlay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+
+	"github.com/mystp2p/mystp2p/dht"
+	"github.com/mystp2p/mystp2p/gossip"
+	"github.com/mystp2p/mystp2p/identity"
+)
+
+// ProposalTopic is the gossipsub topic of live proposals.
+const ProposalTopic = "mystp2p/proposals/1"
+
+// DefaultProposalTTL is how long a proposal is valid; it is re-signed and
+// re-announced every third of that.
+const DefaultProposalTTL = 10 * time.Minute
+
+// Config configures a Node.
+type Config struct {
+	Host HostConfig
+	// Bootstrap peers to join the network through.
+	Bootstrap []peer.AddrInfo
+	// DHTServer makes the node answer DHT queries. Public nodes and relays
+	// should; nodes behind NAT should not.
+	DHTServer bool
+	// RecordTTL is the lifetime of DHT provider and value records (0: dht default).
+	RecordTTL time.Duration
+	// ProposalTTL is the lifetime of this node's proposals (0: DefaultProposalTTL).
+	ProposalTTL time.Duration
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Node is one mystp2p peer: a libp2p host with the DHT, the proposal feed and
+// the proposal protocol.
+type Node struct {
+	id   *identity.Identity
+	host host.Host
+	dht  *dht.DHT
+	feed *gossip.Feed
+	cfg  Config
+	log  *slog.Logger
+
+	// current is this node's own signed proposal, served on /mystp2p/proposal/1.
+	current struct {
+		sync.RWMutex
+		sp  *SignedProposal
+		raw []byte
+	}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// New starts a node and joins the network through cfg.Bootstrap.
+func New(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Host.Identity == nil {
+		return nil, errors.New("overlay: Config.Host.Identity is required")
+	}
+	if cfg.ProposalTTL < 0 || cfg.ProposalTTL > MaxProposalTTL {
+		return nil, fmt.Errorf("overlay: proposal TTL %s must be between 0 and %s", cfg.ProposalTTL, MaxProposalTTL)
+	}
+	if cfg.ProposalTTL == 0 {
+		cfg.ProposalTTL = DefaultProposalTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	n := &Node{id: cfg.Host.Identity, cfg: cfg, log: cfg.Logger.With("peer", cfg.Host.Identity.PeerID().String())}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	if n.host, err = NewHost(cfg.Host); err != nil {
+		return nil, err
+	}
+	if n.dht, err = dht.New(n.host, dht.Config{
+		Server:    cfg.DHTServer,
+		Bootstrap: cfg.Bootstrap,
+		RecordTTL: cfg.RecordTTL,
+		Validator: recordValidator{now: cfg.Now},
+		Logger:    n.log,
+	}); err != nil {
+		return nil, err
+	}
+	if n.feed, err = gossip.NewFeed(n.host, gossip.Config{
+		Topic:     ProposalTopic,
+		Validate:  n.validateGossip,
+		Discovery: drouting.NewRoutingDiscovery(n.dht.Kad()),
+		Logger:    n.log,
+		Now:       cfg.Now,
+	}); err != nil {
+		return nil, err
+	}
+	n.host.SetStreamHandler(ProtocolProposal, n.serveProposal)
+	if err := n.join(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// join connects to the bootstrap peers; at least one must answer.
+func (n *Node) join(ctx context.Context) error {
+	if len(n.cfg.Bootstrap) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, ai := range n.cfg.Bootstrap {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := n.host.Connect(cctx, ai)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bootstrap %s: %w", ai.ID, err))
+		}
+	}
+	if len(errs) == len(n.cfg.Bootstrap) {
+		return fmt.Errorf("no bootstrap peer reachable (check --bootstrap): %w", errors.Join(errs...))
+	}
+	if err := n.dht.Bootstrap(ctx); err != nil {
+		return fmt.Errorf("dht bootstrap: %w", err)
+	}
+	return nil
+}
+
+// Host is the libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// ID is the node's peer ID.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// Identity is the node's identity.
+func (n *Node) Identity() *identity.Identity { return n.id }
+
+// DHT is the node's DHT.
+func (n *Node) DHT() *dht.DHT { return n.dht }
+
+// AddrInfo is the node's ID and current listen addresses.
+func (n *Node) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}
+}
+
+// Close stops every goroutine the node started, closes its streams and the
+// host, and waits. It is idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.once.Do(func() {
+		n.cancel()
+		n.wg.Wait()
+		var errs []error
+		if n.host != nil {
+			n.host.RemoveStreamHandler(ProtocolProposal)
+		}
+		if n.feed != nil {
+			errs = append(errs, n.feed.Close())
+		}
+		if n.dht != nil {
+			errs = append(errs, n.dht.Close())
+		}
+		if n.host != nil {
+			errs = append(errs, n.host.Close())
+		}
+		err = errors.Join(errs...)
+	})
+	return err
+}

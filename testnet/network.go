@@ -1,0 +1,198 @@
+// Package testnet starts whole mystp2p networks on one machine for
+// researchers and tests: by default every node in this process on loopback,
+// with a relay/bootstrap node, N providers and a consumer, and scenarios that
+// check the network and write a report.
+package testnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/relay"
+)
+
+// Config describes an in-process network.
+type Config struct {
+	Providers int
+	// ProposalTTL is short in testnets so that stopped providers vanish fast.
+	ProposalTTL time.Duration
+	// RecordTTL is the DHT record lifetime.
+	RecordTTL time.Duration
+	// Countries are assigned to providers round-robin.
+	Countries []string
+	Logger    *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Providers < 0 {
+		return fmt.Errorf("testnet: --providers %d must not be negative", c.Providers)
+	}
+	if c.Providers > 1000 {
+		return fmt.Errorf("testnet: --providers %d exceeds 1000, more than one machine holds", c.Providers)
+	}
+	if c.ProposalTTL == 0 {
+		c.ProposalTTL = time.Minute
+	}
+	if c.RecordTTL == 0 {
+		c.RecordTTL = 2 * time.Minute
+	}
+	if len(c.Countries) == 0 {
+		c.Countries = []string{"DE", "NL", "US", "SG", "BR"}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Network is a running in-process network.
+type Network struct {
+	cfg      Config
+	Relay    *overlay.Node
+	Consumer *overlay.Node
+
+	mu        sync.Mutex
+	providers []*Provider
+
+	once sync.Once
+}
+
+// Provider is a provider node with when it started advertising.
+type Provider struct {
+	Node     *overlay.Node
+	Started  time.Time
+	Proposal *overlay.SignedProposal
+	cancel   context.CancelFunc
+}
+
+var loopback = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+
+// Start brings up the relay/bootstrap node and the consumer, then the
+// providers. It closes everything it started when it fails.
+func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	n := &Network{cfg: cfg}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	limits := relay.DefaultLimits()
+	n.Relay, err = n.newNode(ctx, "relay", overlay.Config{
+		Host:      overlay.HostConfig{RelayService: &limits, Reachability: overlay.ReachabilityPublic, ConnHigh: 4000, ConnLow: 2000},
+		DHTServer: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start relay: %w", err)
+	}
+	n.Consumer, err = n.newNode(ctx, "consumer", overlay.Config{Bootstrap: n.Bootstrap()})
+	if err != nil {
+		return nil, fmt.Errorf("start consumer: %w", err)
+	}
+	for range cfg.Providers {
+		if _, err := n.AddProvider(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Network) newNode(ctx context.Context, role string, c overlay.Config) (*overlay.Node, error) {
+	id, err := identity.Generate()
+	if err != nil {
+		return nil, err
+	}
+	c.Host.Identity = id
+	c.Host.Listen = loopback
+	c.ProposalTTL = n.cfg.ProposalTTL
+	c.RecordTTL = n.cfg.RecordTTL
+	c.Logger = n.cfg.Logger.With("role", role)
+	return overlay.New(ctx, c)
+}
+
+// Bootstrap is the relay's address, for nodes joining this network.
+func (n *Network) Bootstrap() []peer.AddrInfo {
+	return []peer.AddrInfo{n.Relay.AddrInfo()}
+}
+
+// AddProvider starts one more provider and advertises its offer.
+func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
+	n.mu.Lock()
+	i := len(n.providers)
+	n.mu.Unlock()
+	start := time.Now()
+	node, err := n.newNode(ctx, "provider", overlay.Config{
+		Host:      overlay.HostConfig{StaticRelays: n.Bootstrap()},
+		Bootstrap: n.Bootstrap(),
+		DHTServer: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start provider %d: %w", i, err)
+	}
+	actx, cancel := context.WithCancel(context.Background())
+	sp, err := node.Advertise(actx, overlay.Offer{
+		Country:   n.cfg.Countries[i%len(n.cfg.Countries)],
+		IPType:    []string{overlay.IPResidential, overlay.IPHosting, overlay.IPMobile}[i%3],
+		PriceHour: fmt.Sprint(10_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
+		PriceGiB:  fmt.Sprint(100_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
+	})
+	if err != nil {
+		cancel()
+		node.Close()
+		return nil, fmt.Errorf("provider %d advertise: %w", i, err)
+	}
+	p := &Provider{Node: node, Started: start, Proposal: sp, cancel: cancel}
+	n.mu.Lock()
+	n.providers = append(n.providers, p)
+	n.mu.Unlock()
+	return p, nil
+}
+
+// Providers lists the providers started so far.
+func (n *Network) Providers() []*Provider {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]*Provider{}, n.providers...)
+}
+
+// StopProvider closes provider p.
+func (n *Network) StopProvider(p *Provider) error {
+	p.cancel()
+	return p.Node.Close()
+}
+
+// Close stops every node, providers first. It is idempotent.
+func (n *Network) Close() error {
+	var errs []error
+	n.once.Do(func() {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, p := range n.Providers() {
+			wg.Go(func() {
+				if err := n.StopProvider(p); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		for _, node := range []*overlay.Node{n.Consumer, n.Relay} {
+			if node != nil {
+				errs = append(errs, node.Close())
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,120 @@
+package testnet
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the machine-readable result every scenario writes.
+type Report struct {
+	Scenario   string           `json:"scenario"`
+	Pass       bool             `json:"pass"`
+	Nodes      Nodes            `json:"nodes"`
+	Discovery  *DiscoveryResult `json:"discovery,omitempty"`
+	Checks     []Check          `json:"checks"`
+	DurationMS int64            `json:"duration_ms"`
+	// MemoryMiB is the process's peak resident memory (VmHWM).
+	MemoryMiB float64 `json:"memory_mib"`
+}
+
+// Nodes counts the network's nodes by role.
+type Nodes struct {
+	Providers int `json:"providers"`
+	Consumers int `json:"consumers"`
+	Relays    int `json:"relays"`
+}
+
+// DiscoveryResult is the time from a provider's start to its proposal being
+// visible at the consumer.
+type DiscoveryResult struct {
+	Expected int     `json:"expected"`
+	Found    int     `json:"found"`
+	P50MS    float64 `json:"p50_ms"`
+	P95MS    float64 `json:"p95_ms"`
+	MaxMS    float64 `json:"max_ms"`
+}
+
+// Check is one named assertion of a scenario.
+type Check struct {
+	Name   string `json:"name"`
+	Pass   bool   `json:"pass"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (r *Report) check(name string, pass bool, format string, a ...any) {
+	r.Checks = append(r.Checks, Check{Name: name, Pass: pass, Detail: fmt.Sprintf(format, a...)})
+}
+
+func (r *Report) finish(start time.Time) {
+	r.DurationMS = time.Since(start).Milliseconds()
+	r.MemoryMiB = peakRSSMiB()
+	r.Pass = len(r.Checks) > 0
+	for _, c := range r.Checks {
+		r.Pass = r.Pass && c.Pass
+	}
+}
+
+// WriteJSON writes the report to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// WriteTable prints a short human summary.
+func (r *Report) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	verdict := "FAIL"
+	if r.Pass {
+		verdict = "PASS"
+	}
+	fmt.Fprintf(tw, "scenario\t%s\t%s\n", r.Scenario, verdict)
+	fmt.Fprintf(tw, "nodes\t%d providers, %d consumers, %d relays\t\n", r.Nodes.Providers, r.Nodes.Consumers, r.Nodes.Relays)
+	if d := r.Discovery; d != nil {
+		fmt.Fprintf(tw, "discovery\tfound %d/%d\tp50 %.0f ms  p95 %.0f ms  max %.0f ms\n", d.Found, d.Expected, d.P50MS, d.P95MS, d.MaxMS)
+	}
+	for _, c := range r.Checks {
+		mark := "ok"
+		if !c.Pass {
+			mark = "FAILED"
+		}
+		fmt.Fprintf(tw, "check\t%s\t%s  %s\n", c.Name, mark, c.Detail)
+	}
+	fmt.Fprintf(tw, "took\t%.1f s\tpeak memory %.0f MiB\n", float64(r.DurationMS)/1000, r.MemoryMiB)
+	tw.Flush()
+}
+
+// percentile of sorted-in-place ms values (nearest rank).
+func percentile(ms []float64, p float64) float64 {
+	if len(ms) == 0 {
+		return 0
+	}
+	slices.Sort(ms)
+	i := int(p*float64(len(ms))+0.999999) - 1
+	return ms[max(0, min(i, len(ms)-1))]
+}
+
+func peakRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	var kb float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, err := fmt.Sscanf(line, "VmHWM: %f kB", &kb); err == nil {
+			return kb / 1024
+		}
+	}
+	return 0
+}
