@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	record "github.com/libp2p/go-libp2p-record"
 	kad "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p-kad-dht/records"
+	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multihash"

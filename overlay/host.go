@@ -119,8 +119,10 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 // quicOnly keeps hole punching to QUIC addresses.
 type quicOnly struct{}
 
-func (quicOnly) FilterLocal(_ peer.ID, maddrs []ma.Multiaddr) []ma.Multiaddr  { return onlyQUIC(maddrs) }
-func (quicOnly) FilterRemote(_ peer.ID, maddrs []ma.Multiaddr) []ma.Multiaddr { return onlyQUIC(maddrs) }
+func (quicOnly) FilterLocal(_ peer.ID, maddrs []ma.Multiaddr) []ma.Multiaddr { return onlyQUIC(maddrs) }
+func (quicOnly) FilterRemote(_ peer.ID, maddrs []ma.Multiaddr) []ma.Multiaddr {
+	return onlyQUIC(maddrs)
+}
 
 func onlyQUIC(in []ma.Multiaddr) []ma.Multiaddr {
 	var out []ma.Multiaddr
