@@ -1,0 +1,149 @@
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+)
+
+// UDPBind is a conn.Bind over an existing UDP socket that talks to exactly
+// one remote endpoint: the socket the session owner hole-punched, or any
+// socket whose 5-tuple is already agreed with the peer. Datagrams from any
+// other source are dropped.
+//
+// The bind never closes the socket: its owner closes it after closing the
+// Consumer or Provider that uses the bind. Bind.Close (called by WireGuard)
+// unblocks pending reads with a past read deadline; Open clears it again,
+// so the bind can be closed and reopened as conn.Bind requires.
+type UDPBind struct {
+	conn   *net.UDPConn
+	remote netip.AddrPort
+	ep     *udpEndpoint
+
+	mu  sync.Mutex
+	gen *bindGeneration // guarded by mu; nil while closed
+}
+
+var _ conn.Bind = (*UDPBind)(nil)
+
+// bindGeneration marks one Open..Close period, so receive functions from an
+// earlier Open report net.ErrClosed even after a later Open.
+type bindGeneration struct{ closed atomic.Bool }
+
+// NewUDPBind returns a bind over c that sends to and accepts from remote
+// only.
+func NewUDPBind(c *net.UDPConn, remote netip.AddrPort) (*UDPBind, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: UDPBind needs a socket", ErrInvalidConfig)
+	}
+	if !remote.IsValid() || remote.Port() == 0 {
+		return nil, fmt.Errorf("%w: UDPBind remote endpoint %s", ErrInvalidConfig, remote)
+	}
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	return &UDPBind{conn: c, remote: remote, ep: &udpEndpoint{dst: remote}}, nil
+}
+
+// Endpoint returns the peer endpoint string; pass it as the peer's endpoint.
+func (b *UDPBind) Endpoint() string { return b.remote.String() }
+
+// Open implements conn.Bind. The port argument is ignored: the socket is
+// already bound; its port is reported back.
+func (b *UDPBind) Open(uint16) ([]conn.ReceiveFunc, uint16, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gen != nil {
+		return nil, 0, conn.ErrBindAlreadyOpen
+	}
+	if err := b.conn.SetReadDeadline(time.Time{}); err != nil {
+		return nil, 0, fmt.Errorf("udp bind: %w", err)
+	}
+	gen := &bindGeneration{}
+	b.gen = gen
+	var port uint16
+	if la, ok := b.conn.LocalAddr().(*net.UDPAddr); ok {
+		port = uint16(la.Port)
+	}
+	return []conn.ReceiveFunc{b.receiveFunc(gen)}, port, nil
+}
+
+func (b *UDPBind) receiveFunc(gen *bindGeneration) conn.ReceiveFunc {
+	return func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+		for {
+			n, from, err := b.conn.ReadFromUDPAddrPort(bufs[0])
+			if gen.closed.Load() {
+				return 0, net.ErrClosed
+			}
+			if err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					// Someone else moved the deadline; keep reading.
+					continue
+				}
+				return 0, err
+			}
+			if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) != b.remote {
+				continue
+			}
+			sizes[0] = n
+			eps[0] = b.ep
+			return 1, nil
+		}
+	}
+}
+
+// Close implements conn.Bind: it stops the receive functions of the current
+// Open without closing the socket.
+func (b *UDPBind) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gen == nil {
+		return nil
+	}
+	b.gen.closed.Store(true)
+	b.gen = nil
+	if err := b.conn.SetReadDeadline(time.Unix(1, 0)); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("udp bind: %w", err)
+	}
+	return nil
+}
+
+// SetMark implements conn.Bind; marks are not supported and ignored.
+func (b *UDPBind) SetMark(uint32) error { return nil }
+
+// BatchSize implements conn.Bind.
+func (b *UDPBind) BatchSize() int { return 1 }
+
+// Send implements conn.Bind. Every packet goes to the fixed remote,
+// whatever ep says.
+func (b *UDPBind) Send(bufs [][]byte, _ conn.Endpoint) error {
+	for _, p := range bufs {
+		if _, err := b.conn.WriteToUDPAddrPort(p, b.remote); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParseEndpoint implements conn.Bind. Any string yields the fixed remote.
+func (b *UDPBind) ParseEndpoint(string) (conn.Endpoint, error) { return b.ep, nil }
+
+// udpEndpoint is the one peer endpoint of a UDPBind.
+type udpEndpoint struct{ dst netip.AddrPort }
+
+var _ conn.Endpoint = (*udpEndpoint)(nil)
+
+func (e *udpEndpoint) ClearSrc()           {}
+func (e *udpEndpoint) SrcToString() string { return "" }
+func (e *udpEndpoint) DstToString() string { return e.dst.String() }
+func (e *udpEndpoint) DstToBytes() []byte {
+	b, _ := e.dst.MarshalBinary()
+	return b
+}
+func (e *udpEndpoint) DstIP() netip.Addr { return e.dst.Addr() }
+func (e *udpEndpoint) SrcIP() netip.Addr { return netip.Addr{} }
