@@ -128,7 +128,7 @@ func (d *DHT) Advertise(ctx context.Context, namespaces ...string) error {
 	if d.ctx.Err() != nil {
 		return ErrClosed
 	}
-	first := d.announce(ctx, namespaces)
+	first := d.firstAnnounce(ctx, namespaces)
 	d.wg.Go(func() {
 		t := time.NewTicker(d.ttl / 3)
 		defer t.Stop()
@@ -139,13 +139,43 @@ func (d *DHT) Advertise(ctx context.Context, namespaces ...string) error {
 			case <-d.ctx.Done():
 				return
 			case <-t.C:
-				if err := d.announce(ctx, namespaces); err != nil {
+				if err := d.announce(ctx, namespaces); err != nil && ctx.Err() == nil && d.ctx.Err() == nil {
 					d.log.Warn("re-announce failed", "err", err)
 				}
 			}
 		}
 	})
 	return first
+}
+
+// firstAnnounce waits for the routing table to hold a peer (identify fills
+// it moments after the first connection) and retries quickly, so a new
+// provider is findable in about a second rather than after the first
+// re-announce.
+func (d *DHT) firstAnnounce(ctx context.Context, namespaces []string) error {
+	backoff := 50 * time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if d.kad.RoutingTable().Size() > 0 {
+			if err = d.announce(ctx, namespaces); err == nil {
+				return nil
+			}
+		} else {
+			err = errors.New("no DHT peers yet")
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.ctx.Done():
+			return ErrClosed
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 func (d *DHT) announce(ctx context.Context, namespaces []string) error {

@@ -95,6 +95,7 @@ func NewFeed(h host.Host, cfg Config) (*Feed, error) {
 		pubsub.WithPeerScore(scoreParams(cfg.Topic), scoreThresholds()),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
+		pubsub.WithGossipSubParams(gossipParams()),
 	}
 	if cfg.Discovery != nil {
 		opts = append(opts, pubsub.WithDiscovery(cfg.Discovery))
@@ -144,6 +145,16 @@ func scoreParams(topic string) *pubsub.PeerScoreParams {
 		DecayToZero:       0.01,
 		RetainScore:       10 * time.Minute,
 	}
+}
+
+// gossipParams keep the default mesh (D=6, 1 s heartbeat) but gossip message
+// IDs to more non-mesh peers: proposals are few and small, and a consumer
+// outside every mesh should not wait several heartbeats for one.
+func gossipParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.Dlazy = 12
+	p.GossipFactor = 0.5
+	return p
 }
 
 func scoreThresholds() *pubsub.PeerScoreThresholds {
@@ -249,11 +260,26 @@ func (f *Feed) expireLoop() {
 
 // Publish sends data to the topic once at least one topic peer is known or
 // ctx ends. Our own message goes through the validator like any other.
+//
+// It watches the topic's peer list itself rather than using gossipsub's
+// readiness option, which, with discovery on, re-checks only after a whole
+// DHT rendezvous round (seconds) even when a peer joined moments later.
 func (f *Feed) Publish(ctx context.Context, data []byte) error {
 	if f.ctx.Err() != nil {
 		return ErrClosed
 	}
-	if err := f.topic.Publish(ctx, data, pubsub.WithReadiness(pubsub.MinTopicSize(1))); err != nil {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for len(f.topic.ListPeers()) == 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish on %s: no topic peers: %w", f.cfg.Topic, ctx.Err())
+		case <-f.ctx.Done():
+			return ErrClosed
+		case <-t.C:
+		}
+	}
+	if err := f.topic.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish on %s: %w", f.cfg.Topic, err)
 	}
 	return nil

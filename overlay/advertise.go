@@ -49,9 +49,11 @@ func (n *Node) Advertise(ctx context.Context, o Offer) (*SignedProposal, error) 
 		return nil, err
 	}
 	n.announce(ctx, sp)
-	if err := n.dht.Advertise(ctx, Namespaces(ServiceWireGuard, o.Country)...); err != nil {
-		n.log.Warn("first DHT announcement failed; will retry", "err", err)
-	}
+	n.wg.Go(func() {
+		if err := n.dht.Advertise(ctx, Namespaces(ServiceWireGuard, o.Country)...); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
+			n.log.Warn("first DHT announcement failed; will retry", "err", err)
+		}
+	})
 	n.wg.Go(func() {
 		t := time.NewTicker(n.cfg.ProposalTTL / 3)
 		defer t.Stop()
@@ -140,10 +142,17 @@ func (n *Node) announce(ctx context.Context, sp *SignedProposal) {
 		n.log.Error("encode proposal", "err", err)
 		return
 	}
+	// A newer round supersedes a publish still waiting for topic peers.
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	n.current.Lock()
+	if n.current.cancelPublish != nil {
+		n.current.cancelPublish()
+	}
+	n.current.cancelPublish = cancel
+	n.current.Unlock()
 	n.wg.Go(func() {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := n.feed.Publish(pctx, raw); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
+		if err := n.feed.Publish(pctx, raw); err != nil && pctx.Err() == nil && n.ctx.Err() == nil {
 			n.log.Warn("gossip publish failed", "err", err)
 		}
 	})

@@ -54,8 +54,9 @@ type Node struct {
 	// current is this node's own signed proposal, served on /mystp2p/proposal/1.
 	current struct {
 		sync.RWMutex
-		sp  *SignedProposal
-		raw []byte
+		sp            *SignedProposal
+		raw           []byte
+		cancelPublish context.CancelFunc
 	}
 
 	ctx    context.Context

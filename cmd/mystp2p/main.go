@@ -1,0 +1,81 @@
+// Command mystp2p runs a node of the mystp2p decentralised VPN overlay:
+// provider, consumer, relay/bootstrap, hermes hub, or a whole local testnet.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `mystp2p — a decentralised VPN overlay node
+
+Usage:
+  mystp2p identity new|show [flags]   create or show this node's identity
+  mystp2p provide [flags]             offer VPN service
+  mystp2p proposals [flags]           list providers on offer
+  mystp2p relay [flags]               run a public bootstrap/relay node
+  mystp2p testnet up|run [flags]      run a whole network on this machine
+
+Run "mystp2p <command> -h" for a command's flags.
+`
+
+// exitUsage marks errors caused by how the command was called (exit code 2).
+type exitUsage struct{ error }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	fmt.Fprintln(os.Stderr, "mystp2p:", err)
+	var u exitUsage
+	if errors.As(err, &u) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+// env is what every command gets from the outside world.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage{errors.New("no command given")}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "identity":
+		return cmdIdentity(ctx, e, rest)
+	case "provide":
+		return cmdProvide(ctx, e, rest)
+	case "proposals":
+		return cmdProposals(ctx, e, rest)
+	case "relay":
+		return cmdRelay(ctx, e, rest)
+	case "testnet":
+		return cmdTestnet(ctx, e, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return exitUsage{fmt.Errorf("unknown command %q", cmd)}
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+)
+
+func cmdProposals(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "proposals", "proposals --bootstrap ADDR [filters] [--json]")
+	var nf netFlags
+	nf.register(fs)
+	country := fs.String("country", "", "only providers in this country (ISO 3166 alpha-2)")
+	service := fs.String("service", overlay.ServiceWireGuard, "service type")
+	ipType := fs.String("ip-type", "", "only residential, hosting or mobile")
+	maxHour := fs.String("max-price-hour", "", "only providers charging at most this per hour (tokens)")
+	maxGiB := fs.String("max-price-gib", "", "only providers charging at most this per GiB (tokens)")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	wait := fs.Duration("wait", 2*time.Second, "how long to listen to gossip before answering")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	q := overlay.Query{Service: *service, Country: strings.ToUpper(*country), IPType: *ipType}
+	var err error
+	if q.MaxPriceHr, err = optTokens("--max-price-hour", *maxHour); err != nil {
+		return err
+	}
+	if q.MaxPriceGiB, err = optTokens("--max-price-gib", *maxGiB); err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, nf.logLevel)
+	if err != nil {
+		return err
+	}
+	bootstrap, relays, err := nf.peers()
+	if err != nil {
+		return err
+	}
+	if len(bootstrap) == 0 {
+		return exitUsage{fmt.Errorf("proposals needs at least one --bootstrap peer")}
+	}
+	// Listing needs no stable identity: a throwaway key reveals nothing.
+	id, err := identity.Generate()
+	if err != nil {
+		return err
+	}
+	node, err := overlay.New(ctx, overlay.Config{
+		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays},
+		Bootstrap: bootstrap,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	dctx, cancel := context.WithTimeout(ctx, *wait+20*time.Second)
+	defer cancel()
+	select {
+	case <-time.After(*wait):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ps, err := node.Discover(dctx, q)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]overlay.Proposal, len(ps))
+		for i, sp := range ps {
+			out[i] = sp.Proposal
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tCOUNTRY\tIP TYPE\tPER HOUR\tPER GIB\tAGE")
+	for _, sp := range ps {
+		p := sp.Proposal
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Provider, p.Country, p.IPType,
+			overlay.FormatTokens(p.HourPrice()), overlay.FormatTokens(p.GiBPrice()),
+			time.Since(p.Issued()).Round(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(ps) == 0 {
+		fmt.Fprintln(e.stderr, "no matching proposals (widen the filters or check --bootstrap)")
+	}
+	return nil
+}
+
+func optTokens(flag, s string) (*big.Int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	v, err := overlay.ParseTokens(s)
+	if err != nil {
+		return nil, exitUsage{fmt.Errorf("%s: %w", flag, err)}
+	}
+	return v, nil
+}

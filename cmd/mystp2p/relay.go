@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/relay"
+)
+
+func cmdRelay(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "relay", "relay [--listen ADDR] [--bootstrap ADDR] [flags]")
+	var (
+		idf idFlags
+		nf  netFlags
+	)
+	idf.register(fs)
+	nf.register(fs)
+	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore (peer ID changes every start)")
+	reach := fs.String("reachability", string(overlay.ReachabilityPublic), "public (a relay must be publicly reachable), private, or auto (ask AutoNAT)")
+	limits := relay.DefaultLimits()
+	fs.IntVar(&limits.Reservations, "max-reservations", limits.Reservations, "most peers holding a relay reservation at once")
+	fs.IntVar(&limits.CircuitsPerPeer, "max-circuits", limits.CircuitsPerPeer, "most relayed connections per peer")
+	fs.DurationVar(&limits.Duration, "circuit-duration", limits.Duration, "time limit of each relayed connection")
+	fs.Int64Var(&limits.Data, "circuit-bytes", limits.Data, "byte limit of each relayed connection, each way")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := limits.Validate(); err != nil {
+		return exitUsage{err}
+	}
+	r := overlay.Reachability(*reach)
+	if *reach == "auto" {
+		r = overlay.ReachabilityAuto
+	} else if r != overlay.ReachabilityPublic && r != overlay.ReachabilityPrivate {
+		return exitUsage{fmt.Errorf("--reachability %q: want public, private or auto", *reach)}
+	}
+	log, err := newLogger(e.stderr, nf.logLevel)
+	if err != nil {
+		return err
+	}
+	bootstrap, _, err := nf.peers()
+	if err != nil {
+		return err
+	}
+	var id *identity.Identity
+	if *ephemeral {
+		id, err = identity.Generate()
+	} else {
+		id, err = idf.unlock(e)
+	}
+	if err != nil {
+		return err
+	}
+	listen := nf.listen
+	if len(listen) == 0 {
+		listen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
+	}
+	node, err := overlay.New(ctx, overlay.Config{
+		Host: overlay.HostConfig{
+			Identity: id, Listen: listen, RelayService: &limits, Reachability: r,
+			ConnLow: 2000, ConnHigh: 4000,
+		},
+		Bootstrap: bootstrap,
+		DHTServer: true,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	fmt.Fprintf(e.stdout, "relay %s up; bootstrap from:\n", node.ID())
+	printAddrs(e.stdout, node.AddrInfo())
+	<-ctx.Done()
+	fmt.Fprintln(e.stdout, "stopping")
+	return nil
+}
