@@ -33,7 +33,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	offer := overlay.Offer{Country: strings.ToUpper(*country), IPType: *ipType, Hermes: hermes}
 	for _, p := range []struct {
 		flag, in string
-		out  *string
+		out      *string
 	}{{"--price-hour", *priceHour, &offer.PriceHour}, {"--price-gib", *priceGiB, &offer.PriceGiB}} {
 		v, err := overlay.ParseTokens(p.in)
 		if err != nil {
@@ -79,4 +79,3 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	fmt.Fprintln(e.stdout, "stopping")
 	return nil
 }
-
