@@ -62,8 +62,9 @@ func runHelper(mode, addr string) int {
 //	wait TOKEN MS     "got TOKEN FROM" once TOKEN arrived, "none TOKEN" after MS
 //	has TOKEN         the same without waiting
 //	punch DST MS      send punches to DST every 20 ms, switching to wherever a
-//	                  punch arrives from; "punch ok FROM" when one of ours was
-//	                  acknowledged, "punch fail" after MS
+//	                  punch arrives from (also before the command); "punch ok
+//	                  FROM" when one of ours was acknowledged, "punch fail"
+//	                  after MS
 //
 // Whatever the command, it answers a probe datagram with what it saw and a
 // punch with an ack, like a rendezvous server and a punching peer would.
@@ -101,9 +102,7 @@ func udpAgent(addr string, in io.Reader, out io.Writer) error {
 			case msg == "punch":
 				conn.WriteToUDPAddrPort([]byte("ack"), from)
 				mu.Lock()
-				if punchTarget.IsValid() {
-					punchTarget = from
-				}
+				punchTarget = from
 				mu.Unlock()
 			case msg == "ack":
 				mu.Lock()
@@ -183,7 +182,11 @@ func udpAgent(addr string, in io.Reader, out io.Writer) error {
 		case len(f) == 3 && f[0] == "punch":
 			ms, _ := strconv.Atoi(f[2])
 			mu.Lock()
-			punchTarget = netip.MustParseAddrPort(f[1])
+			// A peer's punch may have come before this command: then
+			// answer where it came from, not where the server saw it.
+			if !punchTarget.IsValid() {
+				punchTarget = netip.MustParseAddrPort(f[1])
+			}
 			acked = netip.AddrPort{}
 			mu.Unlock()
 			send := func() {
@@ -258,6 +261,12 @@ func makeLab() error {
 	return lab.Close()
 }
 
+// helperEnviron is the environment of a helper process. Under -race a
+// process sleeps a second at exit unless told not to.
+func helperEnviron(mode, addr string) []string {
+	return append(os.Environ(), helperEnv+"="+mode, helperAddrEnv+"="+addr, "GORACE=atexit_sleep_ms=0")
+}
+
 // helper is a helper process the test talks to line by line.
 type helper struct {
 	t     *testing.T
@@ -281,7 +290,7 @@ func startHelper(t *testing.T, lab *Lab, host, mode, addr string) *helper {
 
 func startHelperCmd(t *testing.T, name string, cmd *exec.Cmd, mode, addr string) *helper {
 	t.Helper()
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode, helperAddrEnv+"="+addr)
+	cmd.Env = helperEnviron(mode, addr)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

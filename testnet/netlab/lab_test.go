@@ -223,7 +223,7 @@ func TestNATLab(t *testing.T) {
 		}
 		for _, name := range []string{"pub1", "fc1", "pr1", "sym1"} {
 			cmd := lab.Command(name, os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), helperEnv+"=http-get", helperAddrEnv+"=http://"+server.String()+":8080/")
+			cmd.Env = helperEnviron("http-get", "http://"+server.String()+":8080/")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("GET from %s: %v: %s", name, err, out)
@@ -272,7 +272,11 @@ func punch(t *testing.T, lab *Lab, a, b string, rendezvous netip.AddrPort) (bool
 	elapsed := time.Since(start)
 	ha.stop()
 	hb.stop()
-	return strings.HasPrefix(ra, "punch ok") && strings.HasPrefix(rb, "punch ok"), elapsed
+	ok := strings.HasPrefix(ra, "punch ok") && strings.HasPrefix(rb, "punch ok")
+	if !ok {
+		t.Logf("punch %s (mapped %v): %s; %s (mapped %v): %s", a, ma, ra, b, mb, rb)
+	}
+	return ok, elapsed
 }
 
 func TestCloseRemovesEverything(t *testing.T) {
