@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -395,9 +396,16 @@ func (l *Lab) PublicAddr(host string) netip.Addr {
 
 // Command returns a command that runs name with args inside the host's
 // network namespace (through `ip netns exec`, which execs name in place, so
-// the command's process is name itself). Run one process per namespace: the
-// namespace belongs to the whole process. For an unknown host or a closed lab
-// the command's Err is set and Start fails with ErrUnknownHost or ErrClosed.
+// the command's process is name itself). Give each namespace its own process:
+// a network namespace belongs to an OS thread, and Go code (libp2p included)
+// opens sockets on whatever thread it runs.
+//
+// The process gets SIGKILL when the thread that started it exits
+// (Pdeathsig), so nodes do not outlive a crashed test or testnet; Go ends a
+// thread only when a goroutine exits while locked to it, so start commands
+// from ordinary goroutines, or replace cmd.SysProcAttr. Close kills whatever
+// still runs in the lab. For an unknown host or a closed lab the command's
+// Err is set and Start fails with ErrUnknownHost or ErrClosed.
 func (l *Lab) Command(host, name string, args ...string) *exec.Cmd {
 	return l.command(context.Background(), host, false, name, args...)
 }
@@ -430,6 +438,7 @@ func (l *Lab) command(ctx context.Context, host string, router bool, name string
 		err = ErrClosed
 	}
 	cmd := exec.CommandContext(ctx, l.ipPath, append([]string{"netns", "exec", ns, name}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err != nil {
 		cmd.Err = err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -386,5 +387,75 @@ func TestCleanupStaleSparesLiveLabs(t *testing.T) {
 	}
 	if len(netnsList(t, lab.Prefix())) != 2 {
 		t.Errorf("live lab lost namespaces")
+	}
+}
+
+// A New that fails half-way, here because its context expires, leaves no
+// namespace and no state file behind.
+func TestNewFailingHalfWayLeavesNothing(t *testing.T) {
+	requireLab(t)
+	own := prefixHead + strconv.FormatInt(int64(os.Getpid()), 36) + "-"
+	failed := 0
+	for _, d := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		lab, err := New(ctx, Config{Hosts: natLabHosts, Logger: testLogger(t)})
+		cancel()
+		if err == nil {
+			t.Logf("New finished within %v", d)
+			if err := lab.Close(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		failed++
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("New with %v: %v, want context.DeadlineExceeded", d, err)
+		}
+		for _, dir := range []string{netnsDir, StateDir} {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), own) {
+					t.Errorf("New with %v (%v) left %s/%s", d, err, dir, e.Name())
+				}
+			}
+		}
+	}
+	if failed == 0 {
+		t.Error("no New failed; nothing was tested")
+	}
+}
+
+func BenchmarkNewClose(b *testing.B) {
+	if err := Available(); err != nil {
+		b.Skipf("skipping: needs root with ip (iproute2) and nft (nftables): %v", err)
+	}
+	for _, n := range []int{1, 4, 16} {
+		// n hosts behind each kind of NAT, and one public host.
+		hosts := []HostConfig{{Name: "server"}}
+		for i := range n {
+			hosts = append(hosts,
+				HostConfig{Name: fmt.Sprintf("fc%d", i), NAT: NATFullCone, Port: agentPort},
+				HostConfig{Name: fmt.Sprintf("pr%d", i), NAT: NATPortRestricted},
+				HostConfig{Name: fmt.Sprintf("sym%d", i), NAT: NATSymmetric},
+			)
+		}
+		b.Run(fmt.Sprintf("hosts=%d", len(hosts)), func(b *testing.B) {
+			var up, down time.Duration
+			for b.Loop() {
+				start := time.Now()
+				lab, err := New(context.Background(), Config{Hosts: hosts})
+				if err != nil {
+					b.Fatal(err)
+				}
+				mid := time.Now()
+				if err := lab.Close(); err != nil {
+					b.Fatal(err)
+				}
+				up += mid.Sub(start)
+				down += time.Since(mid)
+			}
+			b.ReportMetric(float64(up.Milliseconds())/float64(b.N), "ms-up/op")
+			b.ReportMetric(float64(down.Milliseconds())/float64(b.N), "ms-down/op")
+		})
 	}
 }
