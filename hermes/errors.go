@@ -1,0 +1,74 @@
+package hermes
+
+import "errors"
+
+// ErrMalformed means a message does not have the wire layout of its type.
+var ErrMalformed = errors.New("malformed hermes message")
+
+// ErrTooLarge means a frame exceeds the hard size limit of its protocol.
+var ErrTooLarge = errors.New("hermes message too large")
+
+// ErrBadSignature means a promise or exchange message is not signed by the
+// party it claims to come from.
+var ErrBadSignature = errors.New("bad signature")
+
+// ErrWrongChain means a promise or invoice names another chain ID.
+var ErrWrongChain = errors.New("wrong chain ID")
+
+// ErrWrongChannel means a promise names a channel that does not belong to the
+// parties of the exchange.
+var ErrWrongChannel = errors.New("promise is for the wrong channel")
+
+// ErrWrongHermes means a message names a hermes other than the one asked.
+var ErrWrongHermes = errors.New("wrong hermes")
+
+// ErrWrongProvider means an exchange message names another provider than
+// the peer presenting it.
+var ErrWrongProvider = errors.New("wrong provider")
+
+// ErrNotIncreasing means a promise amount or agreement total does not grow
+// over the last one seen (a replay or an old promise).
+var ErrNotIncreasing = errors.New("amount does not increase")
+
+// ErrAmountMismatch means a promise's increase does not equal the increase of
+// the agreement total plus fee it claims to pay for.
+var ErrAmountMismatch = errors.New("promise increase does not match the agreement")
+
+// ErrFeeTooLow means the consumer's promise carries less fee than the hermes charges.
+var ErrFeeTooLow = errors.New("hermes fee too low")
+
+// ErrFeeTooHigh means an invoice asks for more hermes fee than the consumer accepts.
+var ErrFeeTooHigh = errors.New("hermes fee too high")
+
+// ErrOverspend means a promise exceeds what the consumer's channel holds on chain.
+var ErrOverspend = errors.New("promise exceeds the consumer's channel balance (top up the channel)")
+
+// ErrHashlockMismatch means R does not hash to the promise's hashlock, or a
+// promise's hashlock is not the invoiced one.
+var ErrHashlockMismatch = errors.New("hashlock mismatch")
+
+// ErrUnrevealedR means the provider has not yet revealed the R of its previous
+// promise; the hermes issues no new promise until it does.
+var ErrUnrevealedR = errors.New("previous R not revealed")
+
+// ErrOvercharge means an invoice asks for more than the agreed price of the
+// usage the consumer measured, beyond the stated tolerance.
+var ErrOvercharge = errors.New("invoice exceeds the agreed price of measured usage")
+
+// ErrConsumerNotPaying means a consumer left invoices unpaid beyond the
+// allowed amount or time; the session owner must close the session.
+var ErrConsumerNotPaying = errors.New("consumer is not paying")
+
+// ErrNothingToSettle means there is no promise above what is already settled.
+var ErrNothingToSettle = errors.New("nothing to settle")
+
+// ErrReverted means a contract call reverted; see RevertError for the reason.
+var ErrReverted = errors.New("contract call reverted")
+
+// ErrRejected means the remote peer refused a request without a more
+// specific reason known to this version.
+var ErrRejected = errors.New("request rejected by peer")
+
+// ErrClosed is returned by every method of a Hub, Invoicer, Payer, Settler or
+// Store after Close.
+var ErrClosed = errors.New("hermes: closed")
