@@ -175,25 +175,10 @@ func Cleanup(ctx context.Context, log *slog.Logger, prefix string) error {
 	if err != nil {
 		return err
 	}
+	killed, err := killInside(ctx, ipPath, names)
 	var errs []error
-	killed := 0
-	for _, ns := range names {
-		out, err := output(ctx, ipPath, "netns", "pids", ns)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, f := range strings.Fields(out) {
-			pid, err := strconv.Atoi(f)
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				errs = append(errs, fmt.Errorf("killing process %d in namespace %q: %w", pid, ns, err))
-				continue
-			}
-			killed++
-		}
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if len(names) > 0 {
 		lines := make([]string, len(names))
@@ -214,6 +199,44 @@ func Cleanup(ctx context.Context, log *slog.Logger, prefix string) error {
 	}
 	log.Info("netlab cleaned up", "lab", prefix, "namespaces", len(names), "killed", killed)
 	return errors.Join(errs...)
+}
+
+// killInside kills every process in the namespaces and waits until none is
+// left, so that deleting the names really frees the namespaces (a process
+// inside would keep one alive, with its interfaces and rulesets, after its
+// name is gone).
+func killInside(ctx context.Context, ipPath string, names []string) (int, error) {
+	killed := map[int]bool{}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var inside []int
+		for _, ns := range names {
+			out, err := output(ctx, ipPath, "netns", "pids", ns)
+			if err != nil {
+				return len(killed), err
+			}
+			for _, f := range strings.Fields(out) {
+				if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+					inside = append(inside, pid)
+				}
+			}
+		}
+		if len(inside) == 0 {
+			return len(killed), nil
+		}
+		for _, pid := range inside {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return len(killed), fmt.Errorf("killing process %d in the lab: %w", pid, err)
+			}
+			killed[pid] = true
+		}
+		select {
+		case <-ctx.Done():
+			return len(killed), fmt.Errorf("waiting for killed processes %v to exit: %w", inside, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // CleanupStale removes the leftovers of every lab whose creating process is

@@ -202,3 +202,15 @@ func TestCountReady(t *testing.T) {
 		t.Errorf("countReady = %d, want 2 (br0, p0)", got)
 	}
 }
+
+func TestMissingToolSaysWhatToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := toolNft.path()
+	if !errors.Is(err, ErrMissingTool) || !strings.Contains(err.Error(), "apt-get install -y nftables") {
+		t.Errorf("missing nft: %v", err)
+	}
+	_, err = toolIP.path()
+	if !errors.Is(err, ErrMissingTool) || !strings.Contains(err.Error(), "iproute2") {
+		t.Errorf("missing ip: %v", err)
+	}
+}

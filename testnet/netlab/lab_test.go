@@ -111,6 +111,20 @@ func TestNATLab(t *testing.T) {
 		if err := lab.Command("nobody", "true").Run(); !errors.Is(err, ErrUnknownHost) {
 			t.Errorf("Command(nobody).Run() = %v, want ErrUnknownHost", err)
 		}
+		for _, h := range lab.Hosts() {
+			cmds := []*exec.Cmd{lab.Command(h.Name, "ip", "-o", "link", "show", "lo")}
+			if h.Router != "" {
+				cmds = append(cmds, lab.RouterCommand(h.Name, "ip", "-o", "link", "show", "lo"))
+			}
+			for _, cmd := range cmds {
+				if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte(",UP,")) {
+					t.Errorf("%s: loopback not up: %v %s", h.Name, err, out)
+				}
+			}
+		}
+		if err := lab.RouterCommand("pub1", "true").Run(); !errors.Is(err, ErrUnknownHost) {
+			t.Errorf("RouterCommand(public host).Run() = %v, want ErrUnknownHost", err)
+		}
 		out, err := lab.RouterCommand("pr1", "nft", "list", "ruleset").CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte("masquerade")) {
 			t.Errorf("router ruleset: %v\n%s", err, out)
