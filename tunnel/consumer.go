@@ -49,7 +49,7 @@ type Consumer struct {
 	meter   *meter
 	netdev  *netDevice
 	dev     *device.Device
-	refused prohibitedFlows
+	refused unreachableFlows
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -134,16 +134,10 @@ func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) 
 	return c, nil
 }
 
-// noteICMP remembers flows the exit refused by policy (see icmp.go).
+// noteICMP remembers why the exit refused flows (see icmp.go).
 func (c *Consumer) noteICMP(p []byte) {
-	if len(p) < 20 {
-		return
-	}
-	if (p[0]>>4 == 4 && p[9] != protoICMPv4) || (p[0]>>4 == 6 && (len(p) < 40 || p[6] != protoICMPv6)) {
-		return
-	}
-	if k, ok := parseProhibited(p); ok {
-		c.refused.add(k)
+	if k, why, ok := noteUnreachable(p); ok {
+		c.refused.add(k, why)
 	}
 }
 
@@ -198,6 +192,10 @@ func (c *Consumer) DialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, e
 		defer cancel()
 	}
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	if a := dst.Addr(); !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a == broadcast4 || dst.Port() == 0 {
+		// Every exit policy denies these; TCP cannot even try them.
+		return nil, fmt.Errorf("dial %s: %w: not a unicast destination", dst, ErrPolicyDenied)
+	}
 	fa, proto := fullAddr(dst)
 	var wq waiter.Queue
 	ep, terr := c.netdev.stack.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
@@ -236,16 +234,17 @@ func (c *Consumer) mapError(terr tcpip.Error, flow flowKey) error {
 	switch terr.(type) {
 	case *tcpip.ErrConnectionRefused, *tcpip.ErrConnectionReset:
 		return ErrConnectionRefused
-	case *tcpip.ErrHostUnreachable, *tcpip.ErrHostDown, *tcpip.ErrNoNet:
-		if c.refused.take(flow) {
+	case *tcpip.ErrHostUnreachable, *tcpip.ErrHostDown, *tcpip.ErrNoNet, *tcpip.ErrNetworkUnreachable:
+		switch c.refused.take(flow) {
+		case reasonProhibited:
 			return ErrPolicyDenied
+		case reasonHostUnreachable:
+			return ErrHostUnreachable
+		}
+		if _, ok := terr.(*tcpip.ErrNetworkUnreachable); ok {
+			return ErrNetworkUnreachable
 		}
 		return ErrHostUnreachable
-	case *tcpip.ErrNetworkUnreachable:
-		if c.refused.take(flow) {
-			return ErrPolicyDenied
-		}
-		return ErrNetworkUnreachable
 	case *tcpip.ErrTimeout:
 		return ErrTimeout
 	}

@@ -11,7 +11,8 @@ import (
 // the consumer's packet. The consumer's stack then fails the connect, and
 // the consumer's device notes "administratively prohibited" answers so that
 // the SOCKS server can report a policy refusal instead of a plain
-// "host unreachable" (gVisor maps both to the same error).
+// "host unreachable" (gVisor maps both to the same error, and ignores some
+// ICMPv6 codes altogether).
 
 // unreachableReason selects the ICMP code the exit answers with.
 type unreachableReason uint8
@@ -78,13 +79,7 @@ func buildUnreachable(flow flowKey, why unreachableReason) []byte {
 	orig := ipv6Header(flow.src.Addr(), flow.dst.Addr(), byte(flow.proto), len(quote))
 	orig = append(orig, quote[:]...)
 	icmp := append([]byte{icmpv6DstUnreachable, code, 0, 0, 0, 0, 0, 0}, orig...)
-	src, dst := flow.dst.Addr().As16(), flow.src.Addr().As16()
-	var pseudo [40]byte
-	copy(pseudo[0:], src[:])
-	copy(pseudo[16:], dst[:])
-	binary.BigEndian.PutUint32(pseudo[32:], uint32(len(icmp)))
-	pseudo[39] = protoICMPv6
-	binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, checksum(pseudo[:], 0)))
+	setICMPv6Checksum(flow.dst.Addr(), flow.src.Addr(), icmp)
 	return append(ipv6Header(flow.dst.Addr(), flow.src.Addr(), protoICMPv6, len(icmp)), icmp...)
 }
 
@@ -129,98 +124,125 @@ func checksum(b []byte, initial uint16) uint16 {
 	return uint16(sum)
 }
 
-// parseProhibited reports the flow quoted by an ICMP "administratively
-// prohibited" (or net/host prohibited) packet addressed to us. Anything
-// else, including malformed packets, yields ok == false.
-func parseProhibited(p []byte) (flowKey, bool) {
+// setICMPv6Checksum fills in the checksum of icmp sent from src to dst.
+func setICMPv6Checksum(src, dst netip.Addr, icmp []byte) {
+	s, d := src.As16(), dst.As16()
+	var pseudo [40]byte
+	copy(pseudo[0:], s[:])
+	copy(pseudo[16:], d[:])
+	binary.BigEndian.PutUint32(pseudo[32:], uint32(len(icmp)))
+	pseudo[39] = protoICMPv6
+	icmp[2], icmp[3] = 0, 0
+	binary.BigEndian.PutUint16(icmp[2:], ^checksum(icmp, checksum(pseudo[:], 0)))
+}
+
+// noteUnreachable inspects a packet arriving at the consumer. For an ICMP
+// destination-unreachable that gVisor would not turn into a precise error,
+// it reports the quoted flow and the reason. gVisor ignores ICMPv6 codes
+// other than "no route" and "port unreachable", so codes 1 (prohibited) and
+// 3 (address unreachable) are rewritten in place to "no route" (checksum
+// updated), which fails the connect; the reason recorded here restores the
+// precise error. Malformed packets yield ok == false and are left alone.
+func noteUnreachable(p []byte) (flowKey, unreachableReason, bool) {
 	if len(p) < 1 {
-		return flowKey{}, false
+		return flowKey{}, 0, false
 	}
 	switch p[0] >> 4 {
 	case 4:
+		if len(p) < 20 {
+			return flowKey{}, 0, false
+		}
 		ihl := int(p[0]&0x0f) * 4
-		if ihl < 20 || len(p) < ihl+8+20+8 || p[9] != protoICMPv4 {
-			return flowKey{}, false
+		if ihl < 20 || len(p) < ihl+8+20+4 || p[9] != protoICMPv4 {
+			return flowKey{}, 0, false
 		}
 		icmp := p[ihl:]
 		if icmp[0] != icmpv4DstUnreachable {
-			return flowKey{}, false
+			return flowKey{}, 0, false
 		}
 		switch icmp[1] {
 		case icmpv4AdminProhib, icmpv4NetProhib, icmpv4HostProhib:
 		default:
-			return flowKey{}, false
+			return flowKey{}, 0, false
 		}
 		orig := icmp[8:]
 		oihl := int(orig[0]&0x0f) * 4
 		if orig[0]>>4 != 4 || oihl < 20 || len(orig) < oihl+4 {
-			return flowKey{}, false
+			return flowKey{}, 0, false
 		}
-		src := netip.AddrFrom4([4]byte(orig[12:16]))
-		dst := netip.AddrFrom4([4]byte(orig[16:20]))
 		t := orig[oihl:]
 		return flowKey{
 			proto: Proto(orig[9]),
-			src:   netip.AddrPortFrom(src, binary.BigEndian.Uint16(t[0:])),
-			dst:   netip.AddrPortFrom(dst, binary.BigEndian.Uint16(t[2:])),
-		}, true
+			src:   netip.AddrPortFrom(netip.AddrFrom4([4]byte(orig[12:16])), binary.BigEndian.Uint16(t[0:])),
+			dst:   netip.AddrPortFrom(netip.AddrFrom4([4]byte(orig[16:20])), binary.BigEndian.Uint16(t[2:])),
+		}, reasonProhibited, true
 	case 6:
 		if len(p) < 40+8+40+4 || p[6] != protoICMPv6 {
-			return flowKey{}, false
+			return flowKey{}, 0, false
 		}
 		icmp := p[40:]
-		if icmp[0] != icmpv6DstUnreachable || icmp[1] != icmpv6AdminProhib {
-			return flowKey{}, false
+		if icmp[0] != icmpv6DstUnreachable {
+			return flowKey{}, 0, false
+		}
+		var why unreachableReason
+		switch icmp[1] {
+		case icmpv6AdminProhib:
+			why = reasonProhibited
+		case icmpv6AddrUnreach:
+			why = reasonHostUnreachable
+		default:
+			return flowKey{}, 0, false
 		}
 		orig := icmp[8:]
 		if orig[0]>>4 != 6 {
-			return flowKey{}, false
+			return flowKey{}, 0, false
 		}
-		src := netip.AddrFrom16([16]byte(orig[8:24]))
-		dst := netip.AddrFrom16([16]byte(orig[24:40]))
 		t := orig[40:]
-		return flowKey{
+		k := flowKey{
 			proto: Proto(orig[6]),
-			src:   netip.AddrPortFrom(src, binary.BigEndian.Uint16(t[0:])),
-			dst:   netip.AddrPortFrom(dst, binary.BigEndian.Uint16(t[2:])),
-		}, true
+			src:   netip.AddrPortFrom(netip.AddrFrom16([16]byte(orig[8:24])), binary.BigEndian.Uint16(t[0:])),
+			dst:   netip.AddrPortFrom(netip.AddrFrom16([16]byte(orig[24:40])), binary.BigEndian.Uint16(t[2:])),
+		}
+		icmp[1] = icmpv6NoRoute
+		setICMPv6Checksum(netip.AddrFrom16([16]byte(p[8:24])), netip.AddrFrom16([16]byte(p[24:40])), icmp)
+		return k, why, true
 	}
-	return flowKey{}, false
+	return flowKey{}, 0, false
 }
 
-// prohibitedFlows remembers the most recent flows the exit refused by
-// policy, bounded so that a hostile peer cannot grow it.
-type prohibitedFlows struct {
+// unreachableFlows remembers why the exit refused recent flows, bounded so
+// that a hostile peer cannot grow it.
+type unreachableFlows struct {
 	mu    sync.Mutex
-	set   map[flowKey]struct{} // guarded by mu
-	order []flowKey            // guarded by mu; FIFO for eviction
+	set   map[flowKey]unreachableReason // guarded by mu
+	order []flowKey                     // guarded by mu; FIFO for eviction
 }
 
-const maxProhibitedFlows = 256
+const maxUnreachableFlows = 256
 
-func (t *prohibitedFlows) add(k flowKey) {
+func (t *unreachableFlows) add(k flowKey, why unreachableReason) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.set == nil {
-		t.set = make(map[flowKey]struct{})
+		t.set = make(map[flowKey]unreachableReason)
 	}
-	if _, ok := t.set[k]; ok {
-		return
+	if _, ok := t.set[k]; !ok {
+		if len(t.order) >= maxUnreachableFlows {
+			delete(t.set, t.order[0])
+			t.order = t.order[1:]
+		}
+		t.order = append(t.order, k)
 	}
-	if len(t.order) >= maxProhibitedFlows {
-		delete(t.set, t.order[0])
-		t.order = t.order[1:]
-	}
-	t.set[k] = struct{}{}
-	t.order = append(t.order, k)
+	t.set[k] = why
 }
 
-// take reports whether k was refused, and forgets it.
-func (t *prohibitedFlows) take(k flowKey) bool {
+// take returns the recorded reason for k (0 if none) and forgets it.
+func (t *unreachableFlows) take(k flowKey) unreachableReason {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.set[k]; !ok {
-		return false
+	why, ok := t.set[k]
+	if !ok {
+		return 0
 	}
 	delete(t.set, k)
 	for i, o := range t.order {
@@ -229,5 +251,5 @@ func (t *prohibitedFlows) take(k flowKey) bool {
 			break
 		}
 	}
-	return true
+	return why
 }
