@@ -249,6 +249,22 @@ func TestNATLab(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("full-cone port is open to TCP", func(t *testing.T) {
+		srv := startHelper(t, lab, "fc1", "http-server", fmt.Sprintf("0.0.0.0:%d", agentPort))
+		if got := srv.next(); got != "ready" {
+			t.Fatalf("server in fc1: %s", got)
+		}
+		cmd := lab.Command("pub2", os.Args[0], "-test.run=^$")
+		cmd.Env = helperEnviron("http-get", fmt.Sprintf("http://%s:%d/", lab.PublicAddr("fc1"), agentPort))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("GET from the internet to fc1: %v: %s", err, out)
+		}
+		if want := "origin saw " + lab.Addr("pub2").String() + ":"; !strings.HasPrefix(string(out), want) {
+			t.Errorf("GET to fc1: %q, want prefix %q", out, want)
+		}
+	})
 }
 
 // mapped asks agent a for its address as seen by dst.
