@@ -1,0 +1,160 @@
+package tunnel
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun/netstack"
+)
+
+// benchStreamSize is the size of the one TCP stream each iteration moves.
+// Both benchmarks use the same size so their MB/s compare directly.
+const benchStreamSize = 64 << 20
+
+// serveBulk accepts connections on ln and writes size bytes to each.
+func serveBulk(tb testing.TB, ln net.Listener, size int) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 256<<10)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			for left := size; left > 0; {
+				n, err := c.Write(buf[:min(left, len(buf))])
+				if err != nil {
+					break
+				}
+				left -= n
+			}
+			c.Close()
+		}
+	}()
+	tb.Cleanup(func() { ln.Close(); <-done })
+}
+
+func readAll(b *testing.B, c net.Conn, want int) {
+	b.Helper()
+	n, err := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if int(n) != want {
+		b.Fatalf("read %d bytes, want %d", n, want)
+	}
+}
+
+// BenchmarkBulkDownload measures one TCP stream through the whole data
+// plane: SOCKS5 on loopback → consumer netstack → WireGuard over real UDP
+// sockets (UDPBind) → provider netstack and exit → origin on 127.0.0.1.
+func BenchmarkBulkDownload(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveBulk(b, ln, benchStreamSize)
+	origin := ln.Addr().(*net.TCPAddr).AddrPort()
+	cons, _ := newSessionPair(b, "udp", pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
+	sc := newSOCKS(b, cons)
+	b.SetBytes(benchStreamSize)
+	b.ResetTimer()
+	for b.Loop() {
+		c := sc.connect(b, ipPort(origin))
+		readAll(b, c, benchStreamSize)
+		c.Close()
+	}
+}
+
+// BenchmarkBareWireGuard is the baseline: wireguard-go's own netstack on
+// both ends, its standard UDP bind on loopback, and one TCP stream from a
+// listener inside one netstack to a dialer inside the other.
+func BenchmarkBareWireGuard(b *testing.B) {
+	ka, err := GeneratePrivateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	kb, err := GeneratePrivateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrA, addrB := netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("10.99.0.2")
+	mk := func(addr netip.Addr) (*netstack.Net, *device.Device) {
+		tdev, tnet, err := netstack.CreateNetTUN([]netip.Addr{addr}, nil, MTU)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dev := device.NewDevice(tdev, conn.NewDefaultBind(), device.NewLogger(device.LogLevelSilent, ""))
+		b.Cleanup(dev.Close)
+		return tnet, dev
+	}
+	netA, devA := mk(addrA)
+	netB, devB := mk(addrB)
+	if err := devA.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=0\npublic_key=%s\nallowed_ip=%s/32\n", ka.Hex(), kb.PublicKey().Hex(), addrB)); err != nil {
+		b.Fatal(err)
+	}
+	if err := devA.Up(); err != nil {
+		b.Fatal(err)
+	}
+	portA := listenPort(b, devA)
+	if err := devB.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=0\npublic_key=%s\nendpoint=127.0.0.1:%d\nallowed_ip=%s/32\n", kb.Hex(), ka.PublicKey().Hex(), portA, addrA)); err != nil {
+		b.Fatal(err)
+	}
+	if err := devB.Up(); err != nil {
+		b.Fatal(err)
+	}
+	ln, err := netA.ListenTCPAddrPort(netip.AddrPortFrom(addrA, 80))
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveBulk(b, ln, benchStreamSize)
+	b.SetBytes(benchStreamSize)
+	b.ResetTimer()
+	for b.Loop() {
+		c, err := netB.DialTCPAddrPort(netip.AddrPortFrom(addrA, 80))
+		if err != nil {
+			b.Fatal(err)
+		}
+		readAll(b, c, benchStreamSize)
+		c.Close()
+	}
+}
+
+// listenPort reads the UDP port a device bound to.
+func listenPort(tb testing.TB, dev *device.Device) int {
+	tb.Helper()
+	s, err := dev.IpcGet()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var port int
+	for _, line := range splitLines(s) {
+		if _, err := fmt.Sscanf(line, "listen_port=%d", &port); err == nil {
+			return port
+		}
+	}
+	tb.Fatalf("no listen_port in %q", s)
+	return 0
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\n' {
+			i++
+		}
+		out = append(out, s[:i])
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
+	}
+	return out
+}
