@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -311,6 +312,7 @@ func punch(t *testing.T, lab *Lab, a, b string, rendezvous netip.AddrPort) (bool
 }
 
 func TestCloseRemovesEverything(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
 	lab := newTestLab(t, []HostConfig{
 		{Name: "pub"},
 		{Name: "fc", NAT: NATFullCone, Port: 7000},
@@ -345,6 +347,16 @@ func TestCloseRemovesEverything(t *testing.T) {
 	}
 	if err := lab.Command("pub", "true").Run(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Command after Close: %v, want ErrClosed", err)
+	}
+	// The lab runs no goroutines of its own; the helper's reader has
+	// exited with the helper. Allow a moment for it to return.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after Close, %d before New", n, goroutines)
 	}
 }
 
