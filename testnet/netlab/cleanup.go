@@ -194,8 +194,10 @@ func Cleanup(ctx context.Context, log *slog.Logger, prefix string) error {
 	} else if len(left) > 0 {
 		errs = append(errs, fmt.Errorf("namespaces of lab %s still present: %s", prefix, strings.Join(left, " ")))
 	}
-	if err := os.Remove(statePath(prefix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, fmt.Errorf("removing lab state: %w", err))
+	for _, p := range []string{statePath(prefix), statePath(prefix) + ".tmp"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing lab state: %w", err))
+		}
 	}
 	log.Info("netlab cleaned up", "lab", prefix, "namespaces", len(names), "killed", killed)
 	return errors.Join(errs...)
