@@ -75,7 +75,7 @@ type Lab struct {
 // New builds a lab. It needs root, `ip` and `nft` (see Available). ctx bounds
 // the setup only (60 s if it has no deadline); the lab lives until Close. A
 // New that fails removes whatever it made. A lab whose process dies without
-// Close is removed by CleanupStale.
+// Close is removed by CleanupStale, which New runs first.
 func New(ctx context.Context, cfg Config) (*Lab, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -99,6 +99,11 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if stale, err := CleanupStale(ctx, log); err != nil {
+		log.Warn("netlab: removing leftovers of crashed labs failed", "labs", stale, "err", err)
+	} else if len(stale) > 0 {
+		log.Info("netlab: removed leftovers of crashed labs", "labs", stale)
 	}
 	prefix, err := newPrefix()
 	if err != nil {
