@@ -54,6 +54,7 @@ type Config struct {
 // Feed is one topic: publish, validate, cache, and notify.
 type Feed struct {
 	ps    *pubsub.PubSub
+	self  peer.ID
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
 	cfg   Config
@@ -62,6 +63,7 @@ type Feed struct {
 	mu      sync.Mutex
 	entries map[string]Entry
 	watch   map[chan Entry]struct{}
+	scores  map[peer.ID]float64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -86,7 +88,7 @@ func NewFeed(h host.Host, cfg Config) (*Feed, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	f := &Feed{cfg: cfg, log: cfg.Logger, entries: map[string]Entry{}, watch: map[chan Entry]struct{}{}}
+	f := &Feed{self: h.ID(), cfg: cfg, log: cfg.Logger, entries: map[string]Entry{}, watch: map[chan Entry]struct{}{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 
 	opts := []pubsub.Option{
@@ -96,6 +98,7 @@ func NewFeed(h host.Host, cfg Config) (*Feed, error) {
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
 		pubsub.WithGossipSubParams(gossipParams()),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(f.setScores), time.Second),
 	}
 	if cfg.Discovery != nil {
 		opts = append(opts, pubsub.WithDiscovery(cfg.Discovery))
@@ -180,6 +183,9 @@ func (f *Feed) validate(_ context.Context, from peer.ID, msg *pubsub.Message) pu
 		f.log.Debug("rejected stale gossip", "peer", from, "key", e.Key, "seq", e.Seq)
 		return pubsub.ValidationReject
 	case admitDuplicate:
+		if from == f.self {
+			return pubsub.ValidationAccept // our own repeat (see Publish)
+		}
 		return pubsub.ValidationIgnore
 	}
 	msg.ValidatorData = e
@@ -264,6 +270,11 @@ func (f *Feed) expireLoop() {
 // It watches the topic's peer list itself rather than using gossipsub's
 // readiness option, which, with discovery on, re-checks only after a whole
 // DHT rendezvous round (seconds) even when a peer joined moments later.
+//
+// A peer appears on the topic when its subscription arrives, which can be
+// before our own stream to it is open; gossipsub silently drops what it
+// would send on a stream not yet open. So Publish sends once more a
+// heartbeat later; receivers drop the copy as a duplicate.
 func (f *Feed) Publish(ctx context.Context, data []byte) error {
 	if f.ctx.Err() != nil {
 		return ErrClosed
@@ -281,6 +292,16 @@ func (f *Feed) Publish(ctx context.Context, data []byte) error {
 	}
 	if err := f.topic.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish on %s: %w", f.cfg.Topic, err)
+	}
+	select {
+	case <-ctx.Done():
+		return nil // the first copy is out; the repeat is best effort
+	case <-f.ctx.Done():
+		return nil
+	case <-time.After(time.Second):
+	}
+	if err := f.topic.Publish(ctx, data); err != nil {
+		f.log.Debug("repeat publish", "err", err)
 	}
 	return nil
 }
@@ -330,6 +351,20 @@ func (f *Feed) Watch(ctx context.Context) <-chan Entry {
 	return ch
 }
 
+func (f *Feed) setScores(s map[peer.ID]float64) {
+	f.mu.Lock()
+	f.scores = s
+	f.mu.Unlock()
+}
+
+// Score is a peer's gossipsub score as of the last second; peers that sent
+// invalid messages go negative and, below -400, are ignored entirely.
+func (f *Feed) Score(p peer.ID) float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.scores[p]
+}
+
 // TopicPeers lists peers known to be on the topic.
 func (f *Feed) TopicPeers() []peer.ID { return f.topic.ListPeers() }
 
@@ -338,9 +373,11 @@ func (f *Feed) Close() error {
 	var err error
 	f.once.Do(func() {
 		f.sub.Cancel()
+		// Closing the topic fails while gossipsub still holds the cancelled
+		// subscription; stopping gossipsub below releases it either way.
+		_ = f.topic.Close()
 		f.cancel()
 		f.wg.Wait()
-		err = f.topic.Close()
 	})
 	return err
 }
