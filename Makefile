@@ -1,0 +1,53 @@
+# mystp2p — see README.md. Every target works on a fresh machine with Go.
+GO        ?= go
+BIN       := bin/mystp2p
+PKGS      := ./...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Fuzz targets run for FUZZTIME each in `make fuzz`.
+FUZZTIME  ?= 10s
+PROVIDERS ?= 5
+
+.PHONY: all build test deps bench fuzz lint testnet contracts clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mystp2p
+
+# Tools the tests use: nftables for the network-namespace NAT lab (root only;
+# without root those tests skip and say so).
+deps:
+	@if [ "$$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then \
+		echo "installing nftables and iproute2 for the NAT lab tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2) >/dev/null; \
+	fi
+
+test: deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout 25m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x $(PKGS)
+
+# Every native fuzz target, briefly.
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+# A whole network on this machine until Ctrl-C.
+testnet: build
+	./$(BIN) testnet up --providers $(PROVIDERS)
+
+contracts:
+	bash hermes/contracts/build.sh
+
+clean:
+	rm -rf bin
