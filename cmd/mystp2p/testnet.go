@@ -32,6 +32,9 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *providers < 0 || *providers > 1000 {
+		return exitUsage{fmt.Errorf("--providers %d: want 0 to 1000", *providers)}
+	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/testnet"
+)
+
+func runCmd(t *testing.T, ctx context.Context, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(ctx, args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestIdentityNewShow(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "pass")
+	os.WriteFile(pf, []byte("s3cret\n"), 0o600)
+	ctx := context.Background()
+	out, _, err := runCmd(t, ctx, "identity", "new", "--data-dir", dir, "--passphrase-file", pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "address: 0x") || !strings.Contains(out, "peer ID: 16Uiu2") {
+		t.Fatalf("identity new printed %q", out)
+	}
+	show, _, err := runCmd(t, ctx, "identity", "show", "--data-dir", dir, "--passphrase-file", pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, strings.TrimSpace(strings.SplitN(show, "\n", 2)[0])) {
+		t.Fatalf("show %q does not match new %q", show, out)
+	}
+	// Wrong passphrase: a clear error, no key material printed.
+	os.WriteFile(pf, []byte("wrong"), 0o600)
+	_, _, err = runCmd(t, ctx, "identity", "show", "--data-dir", dir, "--passphrase-file", pf)
+	if err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	// No passphrase source and no terminal.
+	_, _, err = runCmd(t, ctx, "identity", "show", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "MYSTP2P_PASSPHRASE") {
+		t.Fatalf("no passphrase: %v", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{},
+		{"nope"},
+		{"identity"},
+		{"identity", "rotate"},
+		{"provide", "--country", "DE"},
+		{"provide", "--country", "DE", "--price-hour", "abc", "--price-gib", "1"},
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1"}, // no bootstrap
+		{"proposals", "--bootstrap", "/ip4/127.0.0.1/tcp/1"},                    // no /p2p/
+		{"proposals", "--max-price-gib", "-1", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
+		{"relay", "--max-circuits", "0", "--ephemeral"},
+		{"relay", "--reachability", "sometimes", "--ephemeral"},
+		{"testnet", "run", "--scenario", "nope"},
+		{"testnet", "sideways"},
+		{"testnet", "up", "--providers", "-1"},
+		{"proposals", "stray"},
+	} {
+		_, _, err := runCmd(t, ctx, args...)
+		var u exitUsage
+		if !errors.As(err, &u) {
+			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+		if err == nil {
+			t.Errorf("%v: succeeded", args)
+		}
+	}
+}
+
+// The proposals command against a running in-process network.
+func TestProposalsCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	net, err := testnet.Start(ctx, testnet.Config{Providers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	boot := net.Relay.AddrInfo().Addrs[0].String() + "/p2p/" + net.Relay.ID().String()
+	country := net.Providers()[0].Proposal.Proposal.Country
+
+	out, _, err := runCmd(t, ctx, "proposals", "--bootstrap", boot, "--json", "--wait", "300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []overlay.Proposal
+	if err := json.Unmarshal([]byte(out), &ps); err != nil {
+		t.Fatalf("json output %q: %v", out, err)
+	}
+	if len(ps) != 3 {
+		t.Fatalf("listed %d proposals, want 3", len(ps))
+	}
+	out, _, err = runCmd(t, ctx, "proposals", "--bootstrap", boot, "--country", strings.ToLower(country), "--wait", "300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "PROVIDER") || !strings.Contains(lines[1], country) {
+		t.Fatalf("table for %s:\n%s", country, out)
+	}
+	out, _, err = runCmd(t, ctx, "proposals", "--bootstrap", boot, "--max-price-gib", "0.001", "--wait", "300ms")
+	if err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("price filter let through:\n%s (%v)", out, err)
+	}
+}
+
+func TestTestnetRunWritesReport(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	out, _, err := runCmd(t, ctx, "testnet", "run", "--scenario", "discovery", "--providers", "3", "--proposal-ttl", "5s", "--report", path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rep testnet.Report
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || rep.Scenario != "discovery" || rep.Discovery == nil || rep.Discovery.Found != 3 || rep.Nodes.Providers != 3 {
+		t.Fatalf("report %s", b)
+	}
+	if !strings.Contains(out, "PASS") {
+		t.Fatalf("table: %s", out)
+	}
+}
