@@ -28,9 +28,10 @@ type ExchangeMessage struct {
 // Hash is keccak256(promise hash ‖ agreementID ‖ pad32(agreementTotal) ‖
 // provider ‖ hermes). Its 136-byte preimage can never be mistaken for a
 // promise's 160-byte one.
-func (m *ExchangeMessage) Hash() [32]byte {
+func (m *ExchangeMessage) Hash() [32]byte { return m.hash(m.Promise.Hash()) }
+
+func (m *ExchangeMessage) hash(ph [32]byte) [32]byte {
 	var b [136]byte
-	ph := m.Promise.Hash()
 	copy(b[0:32], ph[:])
 	copy(b[32:64], m.AgreementID[:])
 	putUint256(b[64:96], m.AgreementTotal)
@@ -67,20 +68,49 @@ func (m *ExchangeMessage) Sign(s identity.Signer) error {
 }
 
 // Verify checks that the message and its promise are both signed by one
-// key, and returns that key's address (the consumer).
+// key, and returns that key's address (the consumer). The promise's signer
+// is recovered, V and all, exactly as the contract will; the message's own
+// signature is then verified against that key, which is cheaper than a
+// second recovery.
 func (m *ExchangeMessage) Verify() (common.Address, error) {
 	if err := m.check(); err != nil {
 		return common.Address{}, err
 	}
-	h := m.Hash()
-	consumer, err := identity.RecoverAddress(h[:], m.Signature)
+	if err := checkLowS(m.Promise.Signature); err != nil {
+		return common.Address{}, fmt.Errorf("promise: %w", err)
+	}
+	if err := checkLowS(m.Signature); err != nil {
+		return common.Address{}, fmt.Errorf("exchange message: %w", err)
+	}
+	if v := m.Signature[64]; v != 27 && v != 28 {
+		return common.Address{}, fmt.Errorf("%w: exchange message V=%d", ErrBadSignature, v)
+	}
+	ph := m.Promise.Hash()
+	pub, err := recoverPubkey(ph, m.Promise.Signature)
 	if err != nil {
-		return common.Address{}, fmt.Errorf("%w: exchange message: %v", ErrBadSignature, err)
+		return common.Address{}, fmt.Errorf("%w: promise: %v", ErrBadSignature, err)
 	}
-	if err := m.Promise.Verify(consumer); err != nil {
-		return common.Address{}, err
+	h := m.hash(ph)
+	if !ethcrypto.VerifySignature(pub, h[:], m.Signature[:64]) {
+		return common.Address{}, fmt.Errorf("%w: exchange message not signed by the promise's signer", ErrBadSignature)
 	}
-	return consumer, nil
+	return common.BytesToAddress(ethcrypto.Keccak256(pub[1:])[12:]), nil
+}
+
+// recoverPubkey is identity.RecoverAddress returning the 65-byte public key,
+// which Verify needs to check a second signature without recovering again.
+func recoverPubkey(hash [32]byte, sig []byte) ([]byte, error) {
+	if len(sig) != SignatureSize {
+		return nil, fmt.Errorf("signature is %d bytes, want %d", len(sig), SignatureSize)
+	}
+	v := sig[64]
+	if v != 27 && v != 28 {
+		return nil, fmt.Errorf("V=%d", v)
+	}
+	var s [SignatureSize]byte
+	copy(s[:], sig)
+	s[64] = v - 27
+	return ethcrypto.Ecrecover(hash[:], s[:])
 }
 
 // MarshalBinary encodes the message in its fixed 394-byte layout.

@@ -83,6 +83,9 @@ func (p *Promise) Signer() (common.Address, error) {
 	if err := p.checkAmounts(); err != nil {
 		return common.Address{}, err
 	}
+	if err := checkLowS(p.Signature); err != nil {
+		return common.Address{}, fmt.Errorf("promise: %w", err)
+	}
 	h := p.Hash()
 	a, err := identity.RecoverAddress(h[:], p.Signature)
 	if err != nil {
@@ -179,4 +182,19 @@ func putUint256(dst []byte, x *big.Int) {
 		return
 	}
 	x.FillBytes(dst[:32])
+}
+
+// secp256k1HalfN is half the curve order: the contract, like Ethereum
+// transactions, accepts only signatures with S at or below it.
+var secp256k1HalfN = new(big.Int).Rsh(ethcrypto.S256().Params().N, 1)
+
+// checkLowS rejects malleable high-S signatures the contract would refuse.
+func checkLowS(sig []byte) error {
+	if len(sig) != SignatureSize {
+		return fmt.Errorf("%w: signature is %d bytes, want %d", ErrBadSignature, len(sig), SignatureSize)
+	}
+	if new(big.Int).SetBytes(sig[32:64]).Cmp(secp256k1HalfN) > 0 {
+		return fmt.Errorf("%w: high S value", ErrBadSignature)
+	}
+	return nil
 }

@@ -35,6 +35,8 @@ func TestExchangeSignVerify(t *testing.T) {
 			}
 		}, ErrBadSignature},
 		{"short signature", func(m *ExchangeMessage) { m.Signature = m.Signature[:64] }, ErrBadSignature},
+		{"high S promise", func(m *ExchangeMessage) { m.Promise.Signature = highS(m.Promise.Signature) }, ErrBadSignature},
+		{"high S exchange", func(m *ExchangeMessage) { m.Signature = highS(m.Signature) }, ErrBadSignature},
 		{"bad V", func(m *ExchangeMessage) { m.Signature[64] = 30 }, ErrBadSignature},
 		{"fee above amount", func(m *ExchangeMessage) { m.Promise.Fee = new(big.Int).Add(m.Promise.Amount, big.NewInt(1)) }, ErrMalformed},
 		{"amount beyond uint256", func(m *ExchangeMessage) { m.Promise.Amount = new(big.Int).Lsh(big.NewInt(1), 256) }, ErrMalformed},
@@ -44,6 +46,7 @@ func TestExchangeSignVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := goldenExchange(t)
 			m.Signature = append([]byte(nil), m.Signature...)
+			m.Promise.Signature = append([]byte(nil), m.Promise.Signature...)
 			tc.mutate(&m)
 			if _, err := m.Verify(); !errors.Is(err, tc.want) {
 				t.Fatalf("Verify = %v, want %v", err, tc.want)

@@ -1,0 +1,96 @@
+package hermes
+
+import (
+	"context"
+	"math/big"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// richBalances says every consumer channel holds plenty.
+type richBalances struct{}
+
+func (richBalances) ConsumerChannel(context.Context, common.Address, common.Address) (ChannelState, error) {
+	return ChannelState{Balance: new(big.Int).Lsh(big.NewInt(1), 128), Settled: new(big.Int), FeeSettled: new(big.Int)}, nil
+}
+
+// benchLane is one consumer paying one provider, pre-signed in order. Only
+// one goroutine ever works a lane, so its promises arrive in order.
+type benchLane struct {
+	provider common.Address
+	pays     []payment
+}
+
+// BenchmarkHermesExchange measures the full hub path per promise: recover
+// and check the consumer's exchange message and promise, check amounts,
+// fee, deposit and R, sign the hermes promise and fsync the new state
+// (concurrent requests share fsyncs). Many requests are in flight at once,
+// as on a busy hub; promises/s is the figure to read.
+func BenchmarkHermesExchange(b *testing.B) {
+	const parallelism = 64 // in-flight requests per CPU
+	hermes := mustIdentity(b)
+	store, _ := openTestStore(b)
+	hub, err := NewHub(HubConfig{Signer: hermes, ChainID: 1337, FeeBp: 250, Store: store, Balances: richBalances{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	workers := parallelism * runtime.GOMAXPROCS(0)
+	laneLen := max(1, b.N/(4*workers))
+	lanes := make([]benchLane, (b.N+laneLen-1)/laneLen+workers)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(lanes); i = int(next.Add(1) - 1) {
+				consumer, provider := mustIdentity(b), mustIdentity(b)
+				w := newWallet(b, consumer, hermes.Address())
+				l := benchLane{provider: provider.Address(), pays: make([]payment, laneLen)}
+				for k := range laneLen {
+					l.pays[k] = pay(b, w, [32]byte{byte(i), byte(i >> 8), byte(i >> 16)}, l.provider, int64(k+1)*1000, 1000, 25)
+				}
+				lanes[i] = l
+			}
+		})
+	}
+	wg.Wait()
+
+	var claimed atomic.Int64
+	ctx := context.Background()
+	b.SetParallelism(parallelism)
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		lane, k := &lanes[claimed.Add(1)-1], 0
+		for pb.Next() {
+			if k == len(lane.pays) {
+				lane, k = &lanes[claimed.Add(1)-1], 0
+			}
+			p := lane.pays[k]
+			k++
+			if _, err := hub.Exchange(ctx, lane.provider, p.m, p.r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "promises/s")
+	// CPU per promise tells what an idle machine would do, whatever else
+	// shares this one: promises/s ≈ cores / cpu-µs/op.
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}

@@ -1,0 +1,470 @@
+package hermes
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the store. Hub and provider state may share one file.
+var (
+	bucketHubConsumers  = []byte("hub/consumers")  // consumer channel ID → consumerRecord
+	bucketHubProviders  = []byte("hub/providers")  // provider channel ID → providerRecord
+	bucketHubAgreements = []byte("hub/agreements") // consumer channel ID ‖ agreement ID → agreementRecord
+	bucketProvR         = []byte("prov/r")         // hashlock → R
+	bucketProvSessions  = []byte("prov/sessions")  // agreement ID → sessionRecord
+	bucketProvEarnings  = []byte("prov/earnings")  // hermes address → earningRecord
+)
+
+// Store is the durable state of a hermes hub and of a provider, kept in a
+// bbolt file. Every write is fsynced before the call returns. Concurrent
+// writes are group-committed: one writer goroutine takes every write that
+// is waiting, commits them in one transaction and one fsync, and meanwhile
+// the next group gathers. Unlike bbolt's timer-based Batch this never waits
+// for a timer, and under load the groups grow by themselves, which is what
+// lets a hub answer thousands of promise requests per second.
+//
+// All methods return ErrClosed after Close.
+type Store struct {
+	db       *bolt.DB
+	maxGroup int
+	writes   chan storeWrite
+	wg       sync.WaitGroup
+
+	closeMu   sync.RWMutex // held for reading while sending on writes
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type storeWrite struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// StoreOption configures a Store.
+type StoreOption func(*Store) error
+
+// WithMaxGroup sets how many writes may share one commit (default 4096).
+func WithMaxGroup(n int) StoreOption {
+	return func(s *Store) error {
+		if n <= 0 {
+			return fmt.Errorf("max group %d: must be positive", n)
+		}
+		s.maxGroup = n
+		return nil
+	}
+}
+
+// OpenStore opens (creating if needed) the store at path.
+func OpenStore(path string, opts ...StoreOption) (*Store, error) {
+	s := &Store{maxGroup: 4096, writes: make(chan storeWrite)}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, fmt.Errorf("store option: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         5 * time.Second,
+		NoFreelistSync:  true, // rebuilt on open; saves page writes per commit
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 64 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open hermes store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketHubConsumers, bucketHubProviders, bucketHubAgreements, bucketProvR, bucketProvSessions, bucketProvEarnings} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("init hermes store %s: %w", path, err), db.Close())
+	}
+	s.db = db
+	s.wg.Go(s.commitLoop)
+	return s, nil
+}
+
+// Close finishes pending writes and closes the file. Idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		close(s.writes)
+		s.closeMu.Unlock()
+		s.wg.Wait()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// batch runs fn in a group-committed, fsynced write transaction. fn may run
+// more than once and must only put values.
+func (s *Store) batch(fn func(*bolt.Tx) error) error {
+	w := storeWrite{fn: fn, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	s.writes <- w
+	s.closeMu.RUnlock()
+	return <-w.done
+}
+
+// commitLoop is the one writer: it commits every waiting write together.
+func (s *Store) commitLoop() {
+	group := make([]storeWrite, 0, 64)
+	for w := range s.writes {
+		group = append(group[:0], w)
+	gather:
+		for len(group) < s.maxGroup {
+			select {
+			case w, ok := <-s.writes:
+				if !ok {
+					break gather
+				}
+				group = append(group, w)
+			default:
+				break gather
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// commit writes a group in one transaction; if that fails, each write is
+// retried alone so one bad write cannot fail the others.
+func (s *Store) commit(group []storeWrite) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range group {
+			if err := w.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(group) == 1 {
+		for _, w := range group {
+			w.done <- err
+		}
+		return
+	}
+	for _, w := range group {
+		w.done <- s.db.Update(w.fn)
+	}
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// get decodes the value at key into dec; ok is false when absent.
+func (s *Store) get(bucket, key []byte, dec func([]byte) error) (ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get(key)
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return dec(v)
+	})
+	return ok, err
+}
+
+// consumerRecord is what a hub knows of a consumer channel.
+type consumerRecord struct {
+	Consumer common.Address
+	Amount   *big.Int // cumulative amount of the last accepted promise
+	Fee      *big.Int // cumulative fee of the last accepted promise
+	Settle   *Promise // highest promise whose R is known: what the hub can settle
+	SettleR  [32]byte
+	Settled  *big.Int // amount already settled on chain
+}
+
+func newConsumerRecord(consumer common.Address) *consumerRecord {
+	return &consumerRecord{Consumer: consumer, Amount: new(big.Int), Fee: new(big.Int), Settled: new(big.Int)}
+}
+
+func (c *consumerRecord) marshal() ([]byte, error) {
+	w := recordWriter{b: make([]byte, 0, 400)}
+	w.addr(c.Consumer)
+	w.amount(c.Amount)
+	w.amount(c.Fee)
+	if err := w.promise(c.Settle); err != nil {
+		return nil, err
+	}
+	w.bytes(c.SettleR[:])
+	w.amount(c.Settled)
+	return w.b, nil
+}
+
+func (c *consumerRecord) unmarshal(b []byte) error {
+	r := recordReader{b: b}
+	*c = consumerRecord{Consumer: r.addr(), Amount: r.amount(), Fee: r.amount(), Settle: r.promise(), SettleR: r.bytes32(), Settled: r.amount()}
+	return r.done()
+}
+
+// providerRecord is what a hub knows of a provider channel.
+type providerRecord struct {
+	Provider common.Address
+	Amount   *big.Int // cumulative amount of the last issued promise
+	Fee      *big.Int
+	Latest   *Promise // last issued promise
+	// A promise issued without R: the hub waits for the provider to reveal it.
+	Pending         bool
+	PendingChannel  [32]byte // consumer channel of the pending promise
+	PendingConsumer *Promise // the consumer promise R unlocks
+}
+
+func newProviderRecord(provider common.Address) *providerRecord {
+	return &providerRecord{Provider: provider, Amount: new(big.Int), Fee: new(big.Int)}
+}
+
+func (p *providerRecord) marshal() ([]byte, error) {
+	w := recordWriter{b: make([]byte, 0, 600)}
+	w.addr(p.Provider)
+	w.amount(p.Amount)
+	w.amount(p.Fee)
+	if err := w.promise(p.Latest); err != nil {
+		return nil, err
+	}
+	w.flag(p.Pending)
+	w.bytes(p.PendingChannel[:])
+	if err := w.promise(p.PendingConsumer); err != nil {
+		return nil, err
+	}
+	return w.b, nil
+}
+
+func (p *providerRecord) unmarshal(b []byte) error {
+	r := recordReader{b: b}
+	*p = providerRecord{Provider: r.addr(), Amount: r.amount(), Fee: r.amount(), Latest: r.promise(), Pending: r.flag(), PendingChannel: r.bytes32(), PendingConsumer: r.promise()}
+	return r.done()
+}
+
+// agreementRecord is what a hub knows of one session paid from a consumer channel.
+type agreementRecord struct {
+	Provider common.Address
+	Total    *big.Int // cumulative agreement total paid
+	Fee      *big.Int // cumulative hermes fee paid for this agreement
+}
+
+func (a *agreementRecord) marshal() []byte {
+	w := recordWriter{b: make([]byte, 0, 84)}
+	w.addr(a.Provider)
+	w.amount(a.Total)
+	w.amount(a.Fee)
+	return w.b
+}
+
+func (a *agreementRecord) unmarshal(b []byte) error {
+	r := recordReader{b: b}
+	*a = agreementRecord{Provider: r.addr(), Total: r.amount(), Fee: r.amount()}
+	return r.done()
+}
+
+func agreementKey(channel, agreement [32]byte) []byte {
+	k := make([]byte, 64)
+	copy(k, channel[:])
+	copy(k[32:], agreement[:])
+	return k
+}
+
+// sessionRecord is what a provider knows of a session it invoices.
+type sessionRecord struct {
+	Consumer common.Address
+	Hermes   common.Address
+	Last     *ExchangeMessage // last valid payment from the consumer
+}
+
+func (s *sessionRecord) marshal() ([]byte, error) {
+	w := recordWriter{b: make([]byte, 0, 450)}
+	w.addr(s.Consumer)
+	w.addr(s.Hermes)
+	w.flag(s.Last != nil)
+	if s.Last != nil {
+		var err error
+		if w.b, err = s.Last.appendBinary(w.b); err != nil {
+			return nil, err
+		}
+	}
+	return w.b, nil
+}
+
+func (s *sessionRecord) unmarshal(b []byte) error {
+	r := recordReader{b: b}
+	*s = sessionRecord{Consumer: r.addr(), Hermes: r.addr()}
+	if r.flag() {
+		s.Last = new(ExchangeMessage)
+		if err := s.Last.UnmarshalBinary(r.take(ExchangeMessageSize)); err != nil && r.err == nil {
+			r.err = err
+		}
+	}
+	return r.done()
+}
+
+// Earning is what a provider has earned through one hermes.
+type Earning struct {
+	Hermes     common.Address
+	Promise    *Promise // latest hermes promise; nil if none yet
+	R          [32]byte // unlocks Promise
+	Settled    *big.Int // cumulative amount of the last settlement on chain
+	FeeSettled *big.Int
+}
+
+// Unsettled is what settling the latest promise would pay the beneficiary:
+// (amount − settled) − (fee − feeSettled).
+func (e Earning) Unsettled() *big.Int {
+	if e.Promise == nil {
+		return new(big.Int)
+	}
+	u := new(big.Int).Sub(e.Promise.Amount, e.Settled)
+	u.Sub(u, new(big.Int).Sub(e.Promise.Fee, e.FeeSettled))
+	if u.Sign() < 0 {
+		return new(big.Int)
+	}
+	return u
+}
+
+func (e *Earning) marshal() ([]byte, error) {
+	w := recordWriter{b: make([]byte, 0, 350)}
+	if err := w.promise(e.Promise); err != nil {
+		return nil, err
+	}
+	w.bytes(e.R[:])
+	w.amount(e.Settled)
+	w.amount(e.FeeSettled)
+	return w.b, nil
+}
+
+func (e *Earning) unmarshal(hermes common.Address, b []byte) error {
+	r := recordReader{b: b}
+	*e = Earning{Hermes: hermes, Promise: r.promise(), R: r.bytes32(), Settled: r.amount(), FeeSettled: r.amount()}
+	return r.done()
+}
+
+// PutR durably records an R a provider is about to invoice with.
+func (s *Store) PutR(r [32]byte) error {
+	lock := Hashlock(r)
+	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketProvR).Put(lock[:], r[:]) })
+}
+
+// R returns the R behind a hashlock, if this provider made it.
+func (s *Store) R(hashlock [32]byte) (r [32]byte, ok bool, err error) {
+	ok, err = s.get(bucketProvR, hashlock[:], func(v []byte) error {
+		if len(v) != 32 {
+			return fmt.Errorf("%w: stored R is %d bytes", ErrMalformed, len(v))
+		}
+		r = [32]byte(v)
+		return nil
+	})
+	return r, ok, err
+}
+
+func (s *Store) session(agreement [32]byte) (*sessionRecord, bool, error) {
+	var rec sessionRecord
+	ok, err := s.get(bucketProvSessions, agreement[:], rec.unmarshal)
+	return &rec, ok, err
+}
+
+func (s *Store) putSession(agreement [32]byte, rec *sessionRecord) error {
+	v, err := rec.marshal()
+	if err != nil {
+		return err
+	}
+	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketProvSessions).Put(agreement[:], v) })
+}
+
+// Earning returns what the provider has earned through hermes.
+func (s *Store) Earning(hermes common.Address) (Earning, error) {
+	e := Earning{Hermes: hermes, Settled: new(big.Int), FeeSettled: new(big.Int)}
+	_, err := s.get(bucketProvEarnings, hermes[:], func(v []byte) error { return e.unmarshal(hermes, v) })
+	return e, err
+}
+
+// Earnings lists what the provider has earned through every hermes.
+func (s *Store) Earnings() ([]Earning, error) {
+	var out []Earning
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProvEarnings).ForEach(func(k, v []byte) error {
+			var e Earning
+			if len(k) != common.AddressLength {
+				return fmt.Errorf("%w: earnings key is %d bytes", ErrMalformed, len(k))
+			}
+			if err := e.unmarshal(common.Address(k), v); err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// putHermesPromise stores a newer hermes promise and its R, keeping the
+// settled amounts. Older or equal promises are ignored.
+func (s *Store) putHermesPromise(hermes common.Address, p Promise, r [32]byte) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProvEarnings)
+		e := Earning{Hermes: hermes, Settled: new(big.Int), FeeSettled: new(big.Int)}
+		if v := b.Get(hermes[:]); v != nil {
+			if err := e.unmarshal(hermes, v); err != nil {
+				return err
+			}
+		}
+		if e.Promise != nil && e.Promise.Amount.Cmp(p.Amount) >= 0 {
+			return nil
+		}
+		e.Promise, e.R = &p, r
+		v, err := e.marshal()
+		if err != nil {
+			return err
+		}
+		return b.Put(hermes[:], v)
+	})
+}
+
+// markSettled records a settlement on chain of a promise with amount and fee.
+func (s *Store) markSettled(hermes common.Address, amount, fee *big.Int) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProvEarnings)
+		e := Earning{Hermes: hermes, Settled: new(big.Int), FeeSettled: new(big.Int)}
+		if v := b.Get(hermes[:]); v != nil {
+			if err := e.unmarshal(hermes, v); err != nil {
+				return err
+			}
+		}
+		if e.Settled.Cmp(amount) >= 0 {
+			return nil
+		}
+		e.Settled, e.FeeSettled = new(big.Int).Set(amount), new(big.Int).Set(fee)
+		v, err := e.marshal()
+		if err != nil {
+			return err
+		}
+		return b.Put(hermes[:], v)
+	})
+}
+
+// update runs fn in its own fsynced write transaction (read-modify-write).
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
