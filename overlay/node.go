@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 
 	"github.com/mystp2p/mystp2p/dht"
@@ -57,6 +58,12 @@ type Node struct {
 		sp            *SignedProposal
 		raw           []byte
 		cancelPublish context.CancelFunc
+	}
+
+	// serving is the provider's session table, once ServeSessions ran.
+	serving struct {
+		sync.Mutex
+		s *sessions
 	}
 
 	ctx    context.Context
@@ -163,12 +170,16 @@ func (n *Node) AddrInfo() peer.AddrInfo {
 func (n *Node) Close() error {
 	var err error
 	n.once.Do(func() {
+		// Stop taking new work first, then stop the goroutines (the session
+		// reaper closes every open session on its way out), then the parts.
+		if n.host != nil {
+			for _, p := range []protocol.ID{ProtocolProposal, ProtocolSession, ProtocolTunnel} {
+				n.host.RemoveStreamHandler(p)
+			}
+		}
 		n.cancel()
 		n.wg.Wait()
 		var errs []error
-		if n.host != nil {
-			n.host.RemoveStreamHandler(ProtocolProposal)
-		}
 		if n.feed != nil {
 			errs = append(errs, n.feed.Close())
 		}

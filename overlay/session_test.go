@@ -1,0 +1,269 @@
+package overlay
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mystp2p/mystp2p/tunnel"
+)
+
+// sessionNet is a relay, a provider serving sessions and a consumer.
+type sessionNet struct {
+	relay, prov, cons *Node
+	proposal          *SignedProposal
+}
+
+func newSessionNet(t *testing.T, policy *tunnel.ExitPolicy, maxSessions int) *sessionNet {
+	t.Helper()
+	r := newRelay(t)
+	boot := []peer.AddrInfo{r.AddrInfo()}
+	prov := newTestNode(t, Config{Bootstrap: boot})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sp, err := prov.Advertise(ctx, testOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.ServeSessions(ServeConfig{MaxSessions: maxSessions, Policy: policy, PingTimeout: 3 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	cons := newTestNode(t, Config{Bootstrap: boot})
+	if err := cons.Host().Connect(ctx, prov.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	return &sessionNet{relay: r, prov: prov, cons: cons, proposal: sp}
+}
+
+func loopbackPolicy(t *testing.T) *tunnel.ExitPolicy {
+	p, err := tunnel.NewExitPolicy(tunnel.WithAllowLoopback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// socksGet fetches url through a SOCKS5 proxy with a hostname the proxy resolves.
+func socksGet(t *testing.T, proxy netAddr, target string) (string, error) {
+	t.Helper()
+	pu, _ := url.Parse("socks5h://" + proxy.String())
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 20 * time.Second}
+	resp, err := c.Get(target)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+type netAddr interface{ String() string }
+
+func TestSessionEndToEnd(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from origin, you are %s", r.RemoteAddr)
+	}))
+	defer origin.Close()
+	for _, transport := range []string{TransportUDP, TransportStream} {
+		t.Run(transport, func(t *testing.T) {
+			sn := newSessionNet(t, loopbackPolicy(t), 4)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var stages []string
+			s, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: sn.proposal, Transport: transport,
+				Progress: func(st string) { stages = append(stages, st) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			wantPath := map[string]string{TransportUDP: PathDirect, TransportStream: PathRelayed}[transport]
+			if s.Path != wantPath {
+				t.Fatalf("path %s, want %s", s.Path, wantPath)
+			}
+			if len(stages) < 3 || !strings.HasPrefix(stages[len(stages)-1], "tunnel up") {
+				t.Fatalf("progress stages %v", stages)
+			}
+			socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer socks.Close()
+			body, err := socksGet(t, socks.Addr(), origin.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(body, "hello from origin") {
+				t.Fatalf("body %q", body)
+			}
+			if st := s.Stats(); st.RxBytes == 0 || st.TxBytes == 0 {
+				t.Fatalf("session not metered: %+v", st)
+			}
+			if n := sn.prov.ActiveSessions(); n != 1 {
+				t.Fatalf("provider has %d sessions", n)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			waitCond(t, "provider to drop the session", func() bool { return sn.prov.ActiveSessions() == 0 })
+		})
+	}
+}
+
+// Under the default exit policy a consumer cannot reach the provider's
+// loopback, and the SOCKS client is told the connection is not allowed.
+func TestSessionDefaultPolicyBlocksLoopback(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secret") }))
+	defer origin.Close()
+	policy, err := tunnel.NewExitPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := newSessionNet(t, policy, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: sn.proposal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer socks.Close()
+	if body, err := socksGet(t, socks.Addr(), origin.URL); err == nil {
+		t.Fatalf("reached the provider's loopback: %q", body)
+	}
+	// A second consumer is refused: the provider is full.
+	other := newTestNode(t, Config{Bootstrap: []peer.AddrInfo{sn.relay.AddrInfo()}})
+	_, err = other.Connect(ctx, ConnectConfig{Proposal: sn.proposal})
+	var rej *RejectedError
+	if !errors.As(err, &rej) || rej.Code != RejectFull {
+		t.Fatalf("second session: %v, want a %q rejection", err, RejectFull)
+	}
+}
+
+func TestSessionRejectsChangedPrice(t *testing.T) {
+	sn := newSessionNet(t, loopbackPolicy(t), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stale := *sn.proposal
+	stale.Proposal.PriceGiB = "1"
+	_, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: &stale})
+	var rej *RejectedError
+	if !errors.As(err, &rej) || rej.Code != RejectPrice {
+		t.Fatalf("err = %v, want a %q rejection", err, RejectPrice)
+	}
+	if sn.prov.ActiveSessions() != 0 {
+		t.Fatal("a rejected request left a session behind")
+	}
+}
+
+// When the provider goes away the consumer's session ends with ErrProviderGone.
+func TestSessionProviderGone(t *testing.T) {
+	sn := newSessionNet(t, loopbackPolicy(t), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: sn.proposal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sn.prov.Close()
+	select {
+	case <-s.Done():
+	case <-time.After(40 * time.Second):
+		t.Fatal("consumer never noticed the provider left")
+	}
+	if !errors.Is(s.Err(), ErrProviderGone) {
+		t.Fatalf("session ended with %v", s.Err())
+	}
+}
+
+// A consumer that stops pinging loses its session at the provider.
+func TestSessionReapedWithoutPings(t *testing.T) {
+	sn := newSessionNet(t, loopbackPolicy(t), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := sn.cons.sessionCall(ctx, sn.prov.ID(), sessionRequest{Kind: reqOpen, PriceHour: testOffer.PriceHour,
+		PriceGiB: testOffer.PriceGiB, WGKey: mustWGKey(t), Transport: TransportStream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rep
+	if sn.prov.ActiveSessions() != 1 {
+		t.Fatal("session not opened")
+	}
+	waitCond(t, "the provider to reap the silent session", func() bool { return sn.prov.ActiveSessions() == 0 })
+}
+
+// Garbage on the session protocol gets an error reply or a reset, never a crash.
+func TestSessionHostileRequests(t *testing.T) {
+	sn := newSessionNet(t, loopbackPolicy(t), 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, raw := range map[string][]byte{
+		"not json":     append([]byte{5}, "hello"...),
+		"huge length":  {0xff, 0xff, 0xff, 0xff, 0x0f},
+		"unknown kind": frame(`{"kind":"launch"}`),
+		"extra field":  frame(`{"kind":"ping","session":"x","evil":1}`),
+		"bad key":      frame(`{"kind":"open","wg_key":"zz","transport":"udp"}`),
+		"no port":      frame(fmt.Sprintf(`{"kind":"open","price_hour":%q,"price_gib":%q,"wg_key":%q,"transport":"udp"}`, testOffer.PriceHour, testOffer.PriceGiB, mustWGKey(t).String())),
+		"other's ping": frame(`{"kind":"ping","session":"00"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, err := sn.cons.Host().NewStream(ctx, sn.prov.ID(), ProtocolSession)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			st.SetDeadline(time.Now().Add(10 * time.Second))
+			st.Write(raw)
+			st.CloseWrite()
+			var rep sessionReply
+			err = readMsg(bufio.NewReader(st), &rep)
+			if err == nil && rep.OK {
+				t.Fatalf("hostile request accepted: %+v", rep)
+			}
+		})
+	}
+	if sn.prov.ActiveSessions() != 0 {
+		t.Fatal("hostile requests left sessions")
+	}
+}
+
+func frame(s string) []byte {
+	var b []byte
+	b = append(b, byte(len(s))) // all test frames are < 128 bytes
+	return append(b, s...)
+}
+
+func mustWGKey(t *testing.T) tunnel.PublicKey {
+	k, err := tunnel.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.PublicKey()
+}
+
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
