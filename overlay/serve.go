@@ -410,4 +410,3 @@ type bufferedStream struct {
 }
 
 func (b bufferedStream) Read(p []byte) (int, error) { return b.r.Read(p) }
-

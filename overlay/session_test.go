@@ -266,4 +266,3 @@ func waitCond(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
