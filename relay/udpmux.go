@@ -187,8 +187,8 @@ type UDPMux struct {
 
 	lease struct {
 		sync.Mutex
-		closed bool      // Close has begun; no new goroutines
-		conn   *quicConn // the conn lent to a libp2p host, or nil
+		closed bool   // Close has begun; no new goroutines
+		cur    *lease // the QUIC side lent to a libp2p host, or nil
 	}
 
 	bind *Bind

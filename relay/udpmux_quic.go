@@ -111,21 +111,43 @@ func (m *UDPMux) newConnManager(lc fx.Lifecycle, srk quic.StatelessResetKey, tk 
 	return cm, nil
 }
 
+// lease is one lending of the mux's QUIC side to a libp2p host.
+type lease struct {
+	conn     *quicConn
+	done     <-chan struct{} // closed by the ConnManager when it is done; nil until lent
+	released chan struct{}   // closed once the transport and conn are closed
+}
+
 // lendConn makes the QUIC conn that quic-go reads, the mux's only QUIC
-// receiver.
+// receiver. If the previous host has given its transport back, lendConn
+// waits until the mux has closed it.
 func (m *UDPMux) lendConn() (*quicConn, error) {
-	m.lease.Lock()
-	defer m.lease.Unlock()
-	if m.lease.closed {
-		return nil, ErrMuxClosed
+	for {
+		m.lease.Lock()
+		if m.lease.closed {
+			m.lease.Unlock()
+			return nil, ErrMuxClosed
+		}
+		prev := m.lease.cur
+		if prev == nil {
+			qc := &quicConn{m: m, recv: receiver{done: make(chan struct{})}, deadline: newDeadline()}
+			m.lease.cur = &lease{conn: qc, released: make(chan struct{})}
+			m.quicRecv.Store(&qc.recv)
+			m.lease.Unlock()
+			return qc, nil
+		}
+		done := prev.done
+		m.lease.Unlock()
+		if done == nil {
+			return nil, ErrMuxInUse
+		}
+		select {
+		case <-done:
+			<-prev.released
+		default:
+			return nil, ErrMuxInUse
+		}
 	}
-	if m.lease.conn != nil {
-		return nil, ErrMuxInUse
-	}
-	qc := &quicConn{m: m, recv: receiver{done: make(chan struct{})}, deadline: newDeadline()}
-	m.lease.conn = qc
-	m.quicRecv.Store(&qc.recv)
-	return qc, nil
 }
 
 // watchLease closes tr and qc once the ConnManager is done with them or the
@@ -136,7 +158,13 @@ func (m *UDPMux) watchLease(tr *quic.Transport, qc *quicConn, done <-chan struct
 	if m.lease.closed {
 		return ErrMuxClosed
 	}
+	l := m.lease.cur
+	if l == nil || l.conn != qc {
+		return ErrMuxInUse
+	}
+	l.done = done
 	m.wg.Go(func() {
+		defer close(l.released)
 		select {
 		case <-done:
 		case <-m.ctx.Done():
@@ -217,8 +245,8 @@ func (c *quicConn) Close() error {
 		c.deadline.stop()
 		c.m.quicRecv.CompareAndSwap(&c.recv, nil)
 		c.m.lease.Lock()
-		if c.m.lease.conn == c {
-			c.m.lease.conn = nil
+		if l := c.m.lease.cur; l != nil && l.conn == c {
+			c.m.lease.cur = nil
 		}
 		c.m.lease.Unlock()
 	})
