@@ -275,7 +275,7 @@ func (c *Consumer) ListenUDP(v6 bool) (net.PacketConn, error) {
 // IP literals are returned as they are. Errors wrap ErrNameNotFound,
 // ErrDNS or ErrTimeout.
 func (c *Consumer) LookupHost(ctx context.Context, host string) ([]netip.Addr, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
+	if a, err := netip.ParseAddr(host); err == nil && a.Zone() == "" {
 		return []netip.Addr{a.Unmap()}, nil
 	}
 	if c.isClosed() {

@@ -132,7 +132,7 @@ func readSOCKSAddr(r io.Reader) (socksAddr, error) {
 		}
 		host := string(b[:n[0]])
 		a.Port = binary.BigEndian.Uint16(b[n[0]:])
-		if ip, err := netip.ParseAddr(host); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil && ip.Zone() == "" {
 			a.IP = ip.Unmap()
 		} else if validHost(host) {
 			a.Host = host
