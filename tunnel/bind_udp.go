@@ -13,6 +13,18 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 )
 
+// UDPConn is the part of *net.UDPConn a UDPBind uses. A socket demultiplexer
+// that shares one port between QUIC and WireGuard (DESIGN.md §7.2) can hand
+// the bind its WireGuard half by implementing it.
+type UDPConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	SetReadDeadline(t time.Time) error
+	LocalAddr() net.Addr
+}
+
+var _ UDPConn = (*net.UDPConn)(nil)
+
 // UDPBind is a conn.Bind over an existing UDP socket that talks to exactly
 // one remote endpoint: the socket the session owner hole-punched, or any
 // socket whose 5-tuple is already agreed with the peer. Datagrams from any
@@ -23,7 +35,7 @@ import (
 // unblocks pending reads with a past read deadline; Open clears it again,
 // so the bind can be closed and reopened as conn.Bind requires.
 type UDPBind struct {
-	conn   *net.UDPConn
+	conn   UDPConn
 	remote netip.AddrPort
 	ep     *udpEndpoint
 
@@ -39,8 +51,8 @@ type bindGeneration struct{ closed atomic.Bool }
 
 // NewUDPBind returns a bind over c that sends to and accepts from remote
 // only.
-func NewUDPBind(c *net.UDPConn, remote netip.AddrPort) (*UDPBind, error) {
-	if c == nil {
+func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
+	if c == nil || isNilUDPConn(c) {
 		return nil, fmt.Errorf("%w: UDPBind needs a socket", ErrInvalidConfig)
 	}
 	if !remote.IsValid() || remote.Port() == 0 {
@@ -132,6 +144,12 @@ func (b *UDPBind) Send(bufs [][]byte, _ conn.Endpoint) error {
 
 // ParseEndpoint implements conn.Bind. Any string yields the fixed remote.
 func (b *UDPBind) ParseEndpoint(string) (conn.Endpoint, error) { return b.ep, nil }
+
+// isNilUDPConn reports whether c holds a nil *net.UDPConn.
+func isNilUDPConn(c UDPConn) bool {
+	u, ok := c.(*net.UDPConn)
+	return ok && u == nil
+}
 
 // udpEndpoint is the one peer endpoint of a UDPBind.
 type udpEndpoint struct{ dst netip.AddrPort }

@@ -1,0 +1,99 @@
+// Package tunnel is mystp2p's data plane: the WireGuard tunnel of one
+// session, the provider's userspace exit, the consumer's SOCKS5 endpoint,
+// and per-session metering. It knows nothing of libp2p, proposals or
+// payments; the session owner (package overlay) negotiates keys and
+// addresses over /mystp2p/session/1, picks the transport, and calls in.
+//
+// # Shape of a session
+//
+//	SOCKS5 client (browser, curl)
+//	   │  127.0.0.1, CONNECT / UDP ASSOCIATE          SOCKSServer
+//	   ▼
+//	consumer gVisor stack ── WireGuard (wireguard-go) ─┐  Consumer
+//	                                                    │  conn.Bind: UDPBind (punched
+//	                                                    │  socket) or PipeBind (relay)
+//	provider gVisor stack ◄─ WireGuard (wireguard-go) ─┘  Provider
+//	   │  terminates TCP/UDP, checks ExitPolicy, answers DNS on :53
+//	   ▼
+//	host sockets ──► the internet
+//
+// Both ends run wireguard-go in userspace with one peer, fresh keys per
+// session (GeneratePrivateKey) and MTU 1420, configured through its UAPI
+// (device.IpcSet). Neither end needs root: the consumer originates
+// connections from a gVisor network stack, and the provider terminates them
+// in another gVisor stack (promiscuous, spoofing, TCP and UDP forwarders)
+// and re-originates them from ordinary host sockets. The tunnel addresses
+// of a session come from a private /16 and a ULA range (AddressPool), one
+// pair per session; the provider's tunnel address also serves DNS.
+//
+// # Creating a session
+//
+// The provider allocates an address pair and a key, tells the consumer its
+// public key and the pair, and both sides build their end over a bind:
+//
+//	pair, _ := pool.Allocate()
+//	prov, err := tunnel.NewProvider(tunnel.ProviderConfig{
+//		PrivateKey: provKey, PeerPublicKey: consumerPub,
+//		Addresses: pair, Bind: bind, Policy: policy, Logger: log,
+//	})
+//	...
+//	cons, err := tunnel.NewConsumer(tunnel.ConsumerConfig{
+//		PrivateKey: consKey, PeerPublicKey: provPub,
+//		Addresses: pair, Bind: bind, Logger: log,
+//	})
+//	socks, err := tunnel.NewSOCKSServer(cons, "127.0.0.1:1080")
+//
+// Close the SOCKS server, then the Consumer or Provider (which closes the
+// bind), then the socket under a UDPBind, which belongs to its caller.
+// Every Close is idempotent and returns once all goroutines have stopped.
+//
+// # Transports
+//
+// WireGuard runs over any conn.Bind. UDPBind wraps a UDP socket (or
+// anything implementing UDPConn) that talks to one remote endpoint: the
+// socket the session owner hole-punched. PipeBind frames WireGuard packets
+// (2-byte length, at most DefaultMaxFrame bytes) over a reliable stream,
+// for the relayed fallback over a libp2p stream. tunneltest.NewBindPair
+// connects two ends in memory for tests.
+//
+// # NAT path
+//
+// DESIGN.md §7.2 leaves two sound ways to give WireGuard a punched path:
+// share the QUIC socket through our own demultiplexer (hand its WireGuard
+// half to NewUDPBind as a UDPConn), or punch a dedicated WireGuard socket
+// and pass it to NewUDPBind as a *net.UDPConn. The stock
+// quicreuse SharedNonQUICPacketConn is not an option (it drops packets
+// beyond a 32-packet queue). Which one a session uses is decided in the
+// session package (overlay) by BenchmarkBulkDownload-style measurement; the
+// choice and its figures are recorded there.
+//
+// # Exit policy and errors
+//
+// The provider's ExitPolicy denies, by default, loopback, private (RFC 1918,
+// ULA), CGNAT, link-local, multicast, unspecified and reserved addresses,
+// the provider's own interface networks and TCP port 25; WithAllowLoopback
+// and WithAllowPrivate open them for the loopback testnet and labs. The
+// tunnel's own ranges are always denied. When the exit refuses or cannot
+// reach a destination it answers like a router, with an ICMP destination
+// unreachable ("administratively prohibited" for policy), so the consumer
+// learns why: Consumer.DialTCP returns errors wrapping ErrPolicyDenied,
+// ErrConnectionRefused, ErrHostUnreachable, ErrNetworkUnreachable or
+// ErrTimeout, and the SOCKS server turns them into the RFC 1928 reply codes
+// 2, 5, 4, 3 and 6.
+//
+// # DNS
+//
+// Names given to the SOCKS server (ATYP domain, as curl --socks5-hostname
+// sends them) are resolved by Consumer.LookupHost, which asks the provider's
+// responder on its tunnel address (UDP, and TCP port 53 for other clients).
+// The provider resolves with its host resolver. The consumer's own resolver
+// is never asked, so DNS does not leak.
+//
+// # Metering
+//
+// Consumer.Stats and Provider.Stats return bytes and packets each way and
+// the session duration. They are atomic counters, safe to read from any
+// goroutine at any time, and count whole inner IP packets at the tunnel
+// interface, so both ends count the same traffic (up to loss) and the
+// consumer can check the provider's invoices against its own figures.
+package tunnel
