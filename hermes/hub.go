@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/libp2p/go-libp2p/core/host"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/mystp2p/mystp2p/identity"
@@ -31,6 +33,8 @@ type HubConfig struct {
 	Store    *Store
 	Balances BalanceSource
 	Log      *slog.Logger // optional
+	// RequestTimeout bounds one served request (default DefaultRequestTimeout).
+	RequestTimeout time.Duration
 }
 
 // Hub is the core of a hermes: it checks consumer promises and exchange
@@ -43,6 +47,15 @@ type Hub struct {
 	log  *slog.Logger
 
 	locks keyedMutex
+	srv   struct {
+		mu      sync.Mutex
+		host    host.Host
+		closed  bool
+		ctx     context.Context
+		cancel  context.CancelFunc
+		wg      sync.WaitGroup
+		timeout time.Duration
+	}
 
 	mu        sync.Mutex // guards the caches below
 	consumers map[[32]byte]*consumerRecord
@@ -67,7 +80,7 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{
+	h := &Hub{
 		cfg:       cfg,
 		addr:      cfg.Signer.Address(),
 		log:       log.With("hermes", cfg.Signer.Address()),
@@ -75,7 +88,13 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 		providers: make(map[[32]byte]*providerRecord),
 		agreed:    make(map[[64]byte]*agreementRecord),
 		deposited: make(map[[32]byte]*big.Int),
-	}, nil
+	}
+	h.srv.ctx, h.srv.cancel = context.WithCancel(context.Background())
+	h.srv.timeout = cfg.RequestTimeout
+	if h.srv.timeout <= 0 {
+		h.srv.timeout = DefaultRequestTimeout
+	}
+	return h, nil
 }
 
 // Address is the hermes's address (its ID on chain).

@@ -289,12 +289,17 @@ type sessionRecord struct {
 	Consumer common.Address
 	Hermes   common.Address
 	Last     *ExchangeMessage // last valid payment from the consumer
+	Fee      *big.Int         // cumulative fee of the agreement paid with Last
+	// Exchanged is the agreement total the hermes has accepted.
+	Exchanged *big.Int
 }
 
 func (s *sessionRecord) marshal() ([]byte, error) {
 	w := recordWriter{b: make([]byte, 0, 450)}
 	w.addr(s.Consumer)
 	w.addr(s.Hermes)
+	w.amount(s.Fee)
+	w.amount(s.Exchanged)
 	w.flag(s.Last != nil)
 	if s.Last != nil {
 		var err error
@@ -307,7 +312,7 @@ func (s *sessionRecord) marshal() ([]byte, error) {
 
 func (s *sessionRecord) unmarshal(b []byte) error {
 	r := recordReader{b: b}
-	*s = sessionRecord{Consumer: r.addr(), Hermes: r.addr()}
+	*s = sessionRecord{Consumer: r.addr(), Hermes: r.addr(), Fee: r.amount(), Exchanged: r.amount()}
 	if r.flag() {
 		s.Last = new(ExchangeMessage)
 		if err := s.Last.UnmarshalBinary(r.take(ExchangeMessageSize)); err != nil && r.err == nil {

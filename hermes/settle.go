@@ -1,0 +1,216 @@
+package hermes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/mystp2p/mystp2p/identity"
+)
+
+// SettlerConfig is what a Settler needs. Chain, From and Store are required.
+type SettlerConfig struct {
+	Chain *Chain
+	From  *identity.Identity // the provider (or hermes) identity; pays the gas
+	Store *Store
+	// Beneficiary, if set, is registered on chain before the first provider
+	// settlement so that settlements pay it.
+	Beneficiary common.Address
+	// Threshold, if set, makes Notify settle a hermes automatically once its
+	// unsettled earnings reach it.
+	Threshold *big.Int
+	// OnSettled, if set, is called after each automatic settlement.
+	OnSettled func(hermes common.Address, paid *big.Int)
+	Log       *slog.Logger
+}
+
+// Settler turns promises into tokens on chain: a provider's hermes promises
+// (to its beneficiary), and a hub's consumer promises (into its pool).
+type Settler struct {
+	cfg SettlerConfig
+	log *slog.Logger
+
+	mu             sync.Mutex // one settlement at a time
+	beneficiarySet bool
+
+	notify chan common.Address
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// NewSettler makes a settler; with a Threshold it runs a goroutine that
+// settles on Notify.
+func NewSettler(cfg SettlerConfig) (*Settler, error) {
+	switch {
+	case cfg.Chain == nil:
+		return nil, errors.New("settler: Chain is required")
+	case cfg.From == nil:
+		return nil, errors.New("settler: From is required")
+	case cfg.Store == nil:
+		return nil, errors.New("settler: Store is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Settler{cfg: cfg, log: cfg.Log, notify: make(chan common.Address, 16)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.Threshold != nil {
+		s.wg.Go(s.run)
+	}
+	return s, nil
+}
+
+// Close stops automatic settlement and waits for one in flight. Idempotent.
+func (s *Settler) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// Notify tells the settler that earnings through hermes grew (see
+// InvoicerConfig.OnPromise). It never blocks.
+func (s *Settler) Notify(hermes common.Address, _ Promise) {
+	select {
+	case s.notify <- hermes:
+	default:
+	}
+}
+
+func (s *Settler) run() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case h := <-s.notify:
+			e, err := s.cfg.Store.Earning(h)
+			if err != nil {
+				s.log.Warn("read earnings", "hermes", h, "err", err)
+				continue
+			}
+			if e.Unsettled().Cmp(s.cfg.Threshold) < 0 {
+				continue
+			}
+			if paid, err := s.SettleProvider(s.ctx, h); err != nil {
+				s.log.Warn("automatic settlement failed", "hermes", h, "err", err)
+			} else {
+				s.log.Info("settled automatically", "hermes", h, "amount", paid)
+				if s.cfg.OnSettled != nil {
+					s.cfg.OnSettled(h, paid)
+				}
+			}
+		}
+	}
+}
+
+// SettleProvider settles the latest promise of hermes on chain and returns
+// what the beneficiary was paid. It returns ErrNothingToSettle when the
+// chain has already settled it.
+func (s *Settler) SettleProvider(ctx context.Context, hermes common.Address) (*big.Int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	self := s.cfg.From.Address()
+	e, err := s.cfg.Store.Earning(hermes)
+	if err != nil {
+		return nil, err
+	}
+	if e.Promise == nil {
+		return nil, fmt.Errorf("%w: no promise from hermes %s", ErrNothingToSettle, hermes)
+	}
+	onChain, err := s.cfg.Chain.ProviderChannel(ctx, self, hermes)
+	if err != nil {
+		return nil, err
+	}
+	if onChain.Settled.Cmp(e.Promise.Amount) >= 0 {
+		// Settled before (perhaps just before a crash): record it.
+		if err := s.cfg.Store.markSettled(hermes, onChain.Settled, onChain.FeeSettled); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: hermes %s promise of %s already settled", ErrNothingToSettle, hermes, e.Promise.Amount)
+	}
+	if s.cfg.Beneficiary != (common.Address{}) && !s.beneficiarySet {
+		current, err := s.cfg.Chain.Beneficiary(ctx, self)
+		if err != nil {
+			return nil, err
+		}
+		if current != s.cfg.Beneficiary {
+			if err := s.cfg.Chain.RegisterIdentity(ctx, s.cfg.From, s.cfg.Beneficiary); err != nil {
+				return nil, fmt.Errorf("register beneficiary: %w", err)
+			}
+		}
+		s.beneficiarySet = true
+	}
+	if err := s.cfg.Chain.SettleProvider(ctx, s.cfg.From, self, hermes, *e.Promise, e.R); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.markSettled(hermes, e.Promise.Amount, e.Promise.Fee); err != nil {
+		return nil, err
+	}
+	paid := new(big.Int).Sub(e.Promise.Amount, onChain.Settled)
+	paid.Sub(paid, new(big.Int).Sub(e.Promise.Fee, onChain.FeeSettled))
+	s.log.Info("settled hermes promise", "hermes", hermes, "amount", paid)
+	return paid, nil
+}
+
+// SettleConsumer moves what consumer promised hub (its highest promise with
+// a known R) into the hub's pool and returns the amount moved.
+func (s *Settler) SettleConsumer(ctx context.Context, hub *Hub, consumer common.Address) (*big.Int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, r, _, err := hub.settleable(consumer)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w: no promise of consumer %s with a known R", ErrNothingToSettle, consumer)
+	}
+	onChain, err := s.cfg.Chain.ConsumerChannel(ctx, consumer, hub.Address())
+	if err != nil {
+		return nil, err
+	}
+	if onChain.Settled.Cmp(p.Amount) >= 0 {
+		if err := hub.markConsumerSettled(consumer, onChain.Settled); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: consumer %s promise of %s already settled", ErrNothingToSettle, consumer, p.Amount)
+	}
+	if err := s.cfg.Chain.SettlePromise(ctx, s.cfg.From, consumer, hub.Address(), *p, r); err != nil {
+		return nil, err
+	}
+	if err := hub.markConsumerSettled(consumer, p.Amount); err != nil {
+		return nil, err
+	}
+	moved := new(big.Int).Sub(p.Amount, onChain.Settled)
+	s.log.Info("settled consumer promise", "consumer", consumer, "amount", moved)
+	return moved, nil
+}
+
+// SettleConsumers settles every consumer of hub with something to settle
+// and returns the total moved into the pool.
+func (s *Settler) SettleConsumers(ctx context.Context, hub *Hub) (*big.Int, error) {
+	consumers, err := hub.Consumers()
+	if err != nil {
+		return nil, err
+	}
+	total := new(big.Int)
+	var errs []error
+	for _, c := range consumers {
+		moved, err := s.SettleConsumer(ctx, hub, c)
+		switch {
+		case errors.Is(err, ErrNothingToSettle):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("consumer %s: %w", c, err))
+		default:
+			total.Add(total, moved)
+		}
+	}
+	return total, errors.Join(errs...)
+}
