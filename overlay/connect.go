@@ -43,9 +43,12 @@ type ConnectConfig struct {
 type Session struct {
 	ID       string
 	Provider peer.ID
-	// Path is PathDirect (WireGuard over UDP straight to the provider) or
-	// PathRelayed (WireGuard carried over a libp2p stream).
-	Path      string
+	// Path is PathRelayed when the tunnel's packets cross a relay (a stream
+	// over a relayed connection), else PathDirect.
+	Path string
+	// Transport is TransportUDP (WireGuard over UDP straight to the
+	// provider) or TransportStream (WireGuard over a libp2p stream).
+	Transport string
 	Addresses tunnel.AddressPair
 	Tunnel    *tunnel.Consumer
 	// ConnectTime is from the start of Connect to the first WireGuard handshake.
@@ -149,7 +152,7 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err 
 		if bind, err = tunnel.NewUDPBind(udp, netip.AddrPortFrom(ip, rep.UDPPort)); err != nil {
 			return nil, err
 		}
-		s.Path = PathDirect
+		s.Path, s.Transport = PathDirect, TransportUDP
 	} else {
 		st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p.Provider, ProtocolTunnel)
 		if err != nil {
@@ -164,7 +167,10 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err 
 			return nil, err
 		}
 		s.stream = st
-		s.Path = PathRelayed
+		s.Path, s.Transport = PathDirect, TransportStream
+		if st.Conn().Stat().Limited {
+			s.Path = PathRelayed
+		}
 	}
 	progress("tunnel handshake")
 	if s.Tunnel, err = tunnel.NewConsumer(tunnel.ConsumerConfig{

@@ -86,9 +86,10 @@ func TestSessionEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			wantPath := map[string]string{TransportUDP: PathDirect, TransportStream: PathRelayed}[transport]
-			if s.Path != wantPath {
-				t.Fatalf("path %s, want %s", s.Path, wantPath)
+			// Both transports are direct here: the stream rides a direct
+			// libp2p connection, not a relay.
+			if s.Path != PathDirect || s.Transport != transport {
+				t.Fatalf("path %s over %s, want direct over %s", s.Path, s.Transport, transport)
 			}
 			if len(stages) < 3 || !strings.HasPrefix(stages[len(stages)-1], "tunnel up") {
 				t.Fatalf("progress stages %v", stages)

@@ -18,7 +18,7 @@ const (
 )
 
 // Scenarios lists the scenarios `testnet run` knows.
-var Scenarios = []string{ScenarioDiscovery}
+var Scenarios = []string{ScenarioDiscovery, ScenarioSessions}
 
 // ErrUnknownScenario is returned for a scenario name not in Scenarios.
 var ErrUnknownScenario = errors.New("unknown scenario")
@@ -30,6 +30,8 @@ func Run(ctx context.Context, scenario string, cfg Config) (*Report, error) {
 	switch scenario {
 	case ScenarioDiscovery:
 		return RunDiscovery(ctx, cfg)
+	case ScenarioSessions:
+		return RunSessions(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownScenario, scenario, Scenarios)
 	}

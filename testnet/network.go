@@ -18,6 +18,7 @@ import (
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/relay"
+	"github.com/mystp2p/mystp2p/tunnel"
 )
 
 // Config describes an in-process network.
@@ -29,7 +30,13 @@ type Config struct {
 	RecordTTL time.Duration
 	// Countries are assigned to providers round-robin.
 	Countries []string
-	Logger    *slog.Logger
+	// Consumers is how many consumers open sessions at once (sessions scenario).
+	Consumers int
+	// FetchBytes is what each session downloads from the origin.
+	FetchBytes int64
+	// MaxSessions is each provider's session limit (0: 32).
+	MaxSessions int
+	Logger      *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -45,6 +52,9 @@ func (c *Config) setDefaults() error {
 	if c.RecordTTL == 0 {
 		c.RecordTTL = 2 * time.Minute
 	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = 32
+	}
 	if len(c.Countries) == 0 {
 		c.Countries = []string{"DE", "NL", "US", "SG", "BR"}
 	}
@@ -59,6 +69,8 @@ type Network struct {
 	cfg      Config
 	Relay    *overlay.Node
 	Consumer *overlay.Node
+	// Origin is a web server on loopback that providers' exits may reach.
+	Origin *Origin
 
 	mu        sync.Mutex
 	providers []*Provider
@@ -74,6 +86,9 @@ type Provider struct {
 	cancel   context.CancelFunc
 }
 
+// dhtServers is how many providers also serve the DHT.
+const dhtServers = 4
+
 var loopback = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 
 // Start brings up the relay/bootstrap node and the consumer, then the
@@ -88,6 +103,9 @@ func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
 			n.Close()
 		}
 	}()
+	if n.Origin, err = StartOrigin("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
 	limits := relay.DefaultLimits()
 	n.Relay, err = n.newNode(ctx, "relay", overlay.Config{
 		Host:      overlay.HostConfig{RelayService: &limits, Reachability: overlay.ReachabilityPublic, ConnHigh: 4000, ConnLow: 2000},
@@ -132,10 +150,13 @@ func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
 	i := len(n.providers)
 	n.mu.Unlock()
 	start := time.Now()
+	// A few providers answer DHT queries besides the relay, so records
+	// survive one node; the rest are clients, as NATed providers are, which
+	// keeps a 100-provider network within two cores.
 	node, err := n.newNode(ctx, "provider", overlay.Config{
 		Host:      overlay.HostConfig{StaticRelays: n.Bootstrap()},
 		Bootstrap: n.Bootstrap(),
-		DHTServer: true,
+		DHTServer: i < dhtServers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start provider %d: %w", i, err)
@@ -151,6 +172,16 @@ func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
 		cancel()
 		node.Close()
 		return nil, fmt.Errorf("provider %d advertise: %w", i, err)
+	}
+	// The loopback testnet's exits may reach loopback, where the origin is.
+	policy, err := tunnel.NewExitPolicy(tunnel.WithAllowLoopback())
+	if err == nil {
+		err = node.ServeSessions(overlay.ServeConfig{MaxSessions: n.cfg.MaxSessions, Policy: policy})
+	}
+	if err != nil {
+		cancel()
+		node.Close()
+		return nil, fmt.Errorf("provider %d sessions: %w", i, err)
 	}
 	p := &Provider{Node: node, Started: start, Proposal: sp, cancel: cancel}
 	n.mu.Lock()
@@ -192,6 +223,9 @@ func (n *Network) Close() error {
 			if node != nil {
 				errs = append(errs, node.Close())
 			}
+		}
+		if n.Origin != nil {
+			errs = append(errs, n.Origin.Close())
 		}
 	})
 	return errors.Join(errs...)

@@ -17,6 +17,7 @@ type Report struct {
 	Pass       bool             `json:"pass"`
 	Nodes      Nodes            `json:"nodes"`
 	Discovery  *DiscoveryResult `json:"discovery,omitempty"`
+	Sessions   []SessionResult  `json:"sessions,omitempty"`
 	Checks     []Check          `json:"checks"`
 	DurationMS int64            `json:"duration_ms"`
 	// MemoryMiB is the process's peak resident memory (VmHWM).
@@ -83,6 +84,14 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "nodes\t%d providers, %d consumers, %d relays\t\n", r.Nodes.Providers, r.Nodes.Consumers, r.Nodes.Relays)
 	if d := r.Discovery; d != nil {
 		fmt.Fprintf(tw, "discovery\tfound %d/%d\tp50 %.0f ms  p95 %.0f ms  max %.0f ms\n", d.Found, d.Expected, d.P50MS, d.P95MS, d.MaxMS)
+	}
+	for _, s := range r.Sessions {
+		status := "ok"
+		if !s.OK {
+			status = "FAILED " + s.Error
+		}
+		fmt.Fprintf(tw, "session\t%s→%s %s/%s\tconnect %.0f ms  %d bytes  %.0f Mbit/s  %s\n",
+			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, s.Bytes, s.ThroughputMbps, status)
 	}
 	for _, c := range r.Checks {
 		mark := "ok"

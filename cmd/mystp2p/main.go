@@ -19,6 +19,7 @@ Usage:
   mystp2p identity new|show [flags]   create or show this node's identity
   mystp2p provide [flags]             offer VPN service
   mystp2p proposals [flags]           list providers on offer
+  mystp2p connect [flags]             open a session and serve SOCKS5 through it
   mystp2p relay [flags]               run a public bootstrap/relay node
   mystp2p testnet up|run [flags]      run a whole network on this machine
 
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdProvide(ctx, e, rest)
 	case "proposals":
 		return cmdProposals(ctx, e, rest)
+	case "connect":
+		return cmdConnect(ctx, e, rest)
 	case "relay":
 		return cmdRelay(ctx, e, rest)
 	case "testnet":

@@ -24,6 +24,10 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	fs.Var(&hermes, "hermes", "accepted hermes hub address 0x… (repeatable)")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "proposal lifetime; re-announced every third of it")
 	dhtServer := fs.Bool("dht-server", false, "answer DHT queries (only on a publicly reachable node)")
+	maxSessions := fs.Int("max-sessions", 10, "most concurrent consumer sessions")
+	var exitPolicy listFlag
+	fs.Var(&exitPolicy, "exit-policy", "exit policy changes (repeatable, comma-separated): allow-private, allow-loopback, deny:CIDR, deny-port:N; the default denies loopback, private, link-local, multicast, this host's networks and port 25")
+	exitAllowPrivate := fs.Bool("exit-allow-private", false, "let consumers reach private (RFC 1918) networks, for labs")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +44,16 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 			return exitUsage{fmt.Errorf("%s: %w", p.flag, err)}
 		}
 		*p.out = v.String()
+	}
+	if *maxSessions <= 0 {
+		return exitUsage{fmt.Errorf("--max-sessions %d must be positive", *maxSessions)}
+	}
+	if *exitAllowPrivate {
+		exitPolicy = append(exitPolicy, "allow-private")
+	}
+	policy, err := parseExitPolicy(exitPolicy)
+	if err != nil {
+		return exitUsage{err}
 	}
 	log, err := newLogger(e.stderr, nf.logLevel)
 	if err != nil {
@@ -69,6 +83,9 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	defer node.Close()
 	sp, err := node.Advertise(ctx, offer)
 	if err != nil {
+		return err
+	}
+	if err := node.ServeSessions(overlay.ServeConfig{MaxSessions: *maxSessions, Policy: policy}); err != nil {
 		return err
 	}
 	p := sp.Proposal

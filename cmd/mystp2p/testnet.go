@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/testnet"
+	"github.com/mystp2p/mystp2p/tunnel"
 )
 
 func cmdTestnet(ctx context.Context, e env, args []string) error {
@@ -20,9 +22,16 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	ttl := fs.Duration("proposal-ttl", 0, "proposal lifetime (default: 1m for up, 15s for run)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	var scenario, report *string
+	var consumers *int
+	var fetch *int64
+	socks := tunnel.DefaultSOCKSAddr
 	if sub == "run" {
 		scenario = fs.String("scenario", testnet.ScenarioDiscovery, "scenario: "+strings.Join(testnet.Scenarios, ", "))
 		report = fs.String("report", "", "write the JSON report to this file")
+		consumers = fs.Int("consumers", 1, "consumers opening sessions at once (sessions scenario)")
+		fetch = fs.Int64("fetch-bytes", 16<<20, "bytes each session downloads from the origin (sessions scenario)")
+	} else {
+		fs.StringVar(&socks, "socks", socks, "SOCKS5 address of the testnet's consumer (loopback)")
 	}
 	switch sub {
 	case "up", "run":
@@ -41,6 +50,13 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	}
 	cfg := testnet.Config{Providers: *providers, ProposalTTL: *ttl, Logger: log}
 	if sub == "run" {
+		if *consumers < 1 || *consumers > 200 {
+			return exitUsage{fmt.Errorf("--consumers %d: want 1 to 200", *consumers)}
+		}
+		if *fetch < 0 || *fetch > 1<<30 {
+			return exitUsage{fmt.Errorf("--fetch-bytes %d: want 0 to 1 GiB", *fetch)}
+		}
+		cfg.Consumers, cfg.FetchBytes = *consumers, *fetch
 		rep, err := testnet.Run(ctx, *scenario, cfg)
 		if errors.Is(err, testnet.ErrUnknownScenario) {
 			return exitUsage{err}
@@ -74,10 +90,20 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "provider %d %s (%s, %s)\n", i, p.Node.ID(), pp.Country, pp.IPType)
 		printAddrs(e.stdout, p.Node.AddrInfo())
 	}
-	fmt.Fprintf(e.stdout, "consumer %s\n", net.Consumer.ID())
+	fmt.Fprintf(e.stdout, "origin %s\n", net.Origin.URL())
 	fmt.Fprintf(e.stdout, "list proposals with:\n  mystp2p proposals --bootstrap %s\n", net.Relay.AddrInfo().Addrs[0].String()+"/p2p/"+net.Relay.ID().String())
-	fmt.Fprintln(e.stdout, "press Ctrl-C to stop")
-	<-ctx.Done()
+	fmt.Fprintf(e.stdout, "consumer %s connecting\n", net.Consumer.ID())
+	err = net.Consumer.Consume(ctx, overlay.ConsumeConfig{
+		SOCKSAddr:     socks,
+		AutoReconnect: true,
+		Progress:      func(stage string) { fmt.Fprintln(e.stdout, "  "+stage) },
+		OnSession: func(*overlay.Session) {
+			fmt.Fprintf(e.stdout, "try it:\n  curl --socks5-hostname %s %s\npress Ctrl-C to stop\n", socks, net.Origin.URL())
+		},
+	})
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
 	fmt.Fprintln(e.stdout, "stopping testnet")
 	return nil
 }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/tunnel"
+)
+
+func cmdConnect(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "connect", "connect [--country CC | --provider ID] [--socks 127.0.0.1:1080] --bootstrap ADDR [flags]")
+	var (
+		idf idFlags
+		nf  netFlags
+	)
+	idf.register(fs)
+	nf.register(fs)
+	country := fs.String("country", "", "only providers in this country (ISO 3166 alpha-2)")
+	provider := fs.String("provider", "", "use this provider (peer ID)")
+	ipType := fs.String("ip-type", "", "only residential, hosting or mobile")
+	maxHour := fs.String("max-price-hour", "", "refuse providers charging more per hour (tokens)")
+	maxGiB := fs.String("max-price-gib", "", "refuse providers charging more per GiB (tokens)")
+	socksAddr := fs.String("socks", tunnel.DefaultSOCKSAddr, "SOCKS5 listen address (loopback unless --socks-allow-lan)")
+	socksLAN := fs.Bool("socks-allow-lan", false, "allow a non-loopback SOCKS5 address (anyone who reaches it uses your session)")
+	socksUser := fs.String("socks-user", "", "require this SOCKS5 username (RFC 1929)")
+	socksPass := fs.String("socks-pass", "", "and this password")
+	reconnect := fs.Bool("auto-reconnect", false, "when the provider disappears, move to the next best one")
+	transport := fs.String("transport", "", "force the WireGuard transport: udp (direct) or stream (through libp2p)")
+	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	q := overlay.Query{Service: overlay.ServiceWireGuard, Country: strings.ToUpper(*country), IPType: *ipType}
+	var err error
+	if *provider != "" {
+		if q.Provider, err = peer.Decode(*provider); err != nil {
+			return exitUsage{fmt.Errorf("--provider %q is not a peer ID: %w", *provider, err)}
+		}
+	}
+	if q.MaxPriceHr, err = optTokens("--max-price-hour", *maxHour); err != nil {
+		return err
+	}
+	if q.MaxPriceGiB, err = optTokens("--max-price-gib", *maxGiB); err != nil {
+		return err
+	}
+	if *transport != "" && *transport != overlay.TransportUDP && *transport != overlay.TransportStream {
+		return exitUsage{fmt.Errorf("--transport %q: want udp or stream", *transport)}
+	}
+	var socksOpts []tunnel.SOCKSOption
+	if *socksLAN {
+		socksOpts = append(socksOpts, tunnel.WithAllowNonLoopback())
+	}
+	if (*socksUser == "") != (*socksPass == "") {
+		return exitUsage{errors.New("--socks-user and --socks-pass go together")}
+	}
+	if *socksUser != "" {
+		socksOpts = append(socksOpts, tunnel.WithSOCKSAuth(*socksUser, *socksPass))
+	}
+	log, err := newLogger(e.stderr, nf.logLevel)
+	if err != nil {
+		return err
+	}
+	bootstrap, relays, err := nf.peers()
+	if err != nil {
+		return err
+	}
+	if len(bootstrap) == 0 {
+		return exitUsage{errors.New("connect needs at least one --bootstrap peer")}
+	}
+	var id *identity.Identity
+	if *ephemeral {
+		id, err = identity.Generate()
+	} else {
+		id, err = idf.unlock(e)
+	}
+	if err != nil {
+		return err
+	}
+	node, err := overlay.New(ctx, overlay.Config{
+		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays},
+		Bootstrap: bootstrap,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	err = node.Consume(ctx, overlay.ConsumeConfig{
+		Query: q, Transport: *transport, SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts,
+		AutoReconnect: *reconnect,
+		Progress:      func(stage string) { fmt.Fprintln(e.stdout, stage) },
+	})
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(e.stdout, "session closed")
+		return nil
+	}
+	if err == nil {
+		fmt.Fprintln(e.stdout, "session closed")
+	}
+	return err
+}
