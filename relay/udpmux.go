@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
@@ -92,6 +93,7 @@ type muxConfig struct {
 	queueLen  int
 	batchSize int
 	sockBuf   int
+	metrics   prometheus.Registerer
 }
 
 // WithMuxLogger sets the logger; by default the mux logs nothing.
@@ -101,6 +103,19 @@ func WithMuxLogger(l *slog.Logger) MuxOption {
 			return fmt.Errorf("%w: nil logger", ErrInvalidMuxConfig)
 		}
 		c.log = l
+		return nil
+	}
+}
+
+// WithMuxMetrics registers the QUIC connection metrics of the host using
+// the mux (go-libp2p's quicreuse.EnableMetrics) with reg; by default there
+// are none, as with libp2p.DisableMetrics.
+func WithMuxMetrics(reg prometheus.Registerer) MuxOption {
+	return func(c *muxConfig) error {
+		if reg == nil {
+			return fmt.Errorf("%w: nil metrics registerer", ErrInvalidMuxConfig)
+		}
+		c.metrics = reg
 		return nil
 	}
 }

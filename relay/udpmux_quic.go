@@ -82,9 +82,14 @@ func (m *UDPMux) newConnManager(lc fx.Lifecycle, srk quic.StatelessResetKey, tk 
 		}
 		return true
 	}
-	cm, err := quicreuse.NewConnManager(srk, tk,
+	cmOpts := []quicreuse.Option{
 		quicreuse.ConnContext(connContext),
-		quicreuse.VerifySourceAddress(rcmgr.VerifySourceAddress))
+		quicreuse.VerifySourceAddress(rcmgr.VerifySourceAddress),
+	}
+	if m.cfg.metrics != nil {
+		cmOpts = append(cmOpts, quicreuse.EnableMetrics(m.cfg.metrics))
+	}
+	cm, err := quicreuse.NewConnManager(srk, tk, cmOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("udp mux: quic conn manager: %w", err)
 	}

@@ -24,7 +24,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/curve25519"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
@@ -684,6 +686,50 @@ func TestMuxPeerEndpoint(t *testing.T) {
 		case tc.want != "" && (err != nil || got.String() != tc.want):
 			t.Errorf("%s: %s, %v; want %s", tc.addr, got, err, tc.want)
 		}
+	}
+}
+
+// A host built like overlay.NewHost (TCP and QUIC, hole punching) dials
+// out from the mux's socket too, which is what DCUtR's punch needs.
+func TestMuxHostDialsFromMuxSocket(t *testing.T) {
+	m := newTestMux(t, WithMuxMetrics(prometheus.NewRegistry()))
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		m.Libp2pOptions(),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.EnableHolePunching(),
+		libp2p.EnableRelay(),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	plain, err := libp2p.New(libp2p.Transport(libp2pquic.NewTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), libp2p.DisableRelay(), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := h.Connect(ctx, peer.AddrInfo{ID: plain.ID(), Addrs: plain.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	c := onlyConn(t, h, plain.ID())
+	ep, err := m.PeerEndpoint(c)
+	if err != nil {
+		t.Fatalf("outbound connection %s -> %s: %v", c.LocalMultiaddr(), c.RemoteMultiaddr(), err)
+	}
+	if want, _ := MultiaddrEndpoint(plain.Addrs()[0]); ep != want {
+		t.Errorf("endpoint %s, want %s", ep, want)
+	}
+	var listensOnMux bool
+	for _, a := range h.Network().ListenAddresses() {
+		listensOnMux = listensOnMux || a.Equal(m.QUICMultiaddr())
+	}
+	if !listensOnMux {
+		t.Errorf("host listens on %v, not on the mux's %s", h.Network().ListenAddresses(), m.QUICMultiaddr())
 	}
 }
 
