@@ -89,40 +89,22 @@ func (p *Provider) handleTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	defer p.untrack(in, out)
-	proxyTCP(in, out.(*net.TCPConn))
+	proxyTCP(in, out, p.opts.tcpIdle)
 }
 
-// halfCloser is a stream that can stop writing while still reading.
-type halfCloser interface {
-	net.Conn
-	CloseWrite() error
-}
-
-// proxyTCP copies both ways, forwarding half-closes, and returns when both
-// directions are done; then it closes both connections.
-func proxyTCP(a *gonet.TCPConn, b *net.TCPConn) {
-	done := make(chan struct{}, 1)
+// proxyTCP copies both ways, forwarding half-closes, until both
+// directions are done or one has been idle for idle; then it closes both.
+func proxyTCP(a, b net.Conn, idle time.Duration) {
+	ia, ib := newIdlePair(a, b, idle)
+	done := make(chan struct{})
 	go func() { // owned: proxyTCP waits for it below
-		pipeHalf(b, a)
-		done <- struct{}{}
+		defer close(done)
+		relayHalf(ia, ib)
 	}()
-	pipeHalf(a, b)
+	relayHalf(ib, ia)
 	<-done
 	a.Close()
 	b.Close()
-}
-
-// pipeHalf copies src to dst, then half-closes dst. On a copy error both
-// ends are closed so the other direction stops too.
-func pipeHalf(dst, src halfCloser) {
-	buf := make([]byte, copyBufSize)
-	_, err := io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
-	if err != nil {
-		dst.Close()
-		src.Close()
-		return
-	}
-	dst.CloseWrite()
 }
 
 // handleUDP runs on the stack's packet path for the first packet of each

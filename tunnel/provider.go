@@ -119,6 +119,18 @@ func WithExitDialTimeout(d time.Duration) ProviderOption {
 	}
 }
 
+// WithTCPIdleTimeout closes a proxied TCP connection after this long
+// without data in one direction (default 1 h).
+func WithTCPIdleTimeout(d time.Duration) ProviderOption {
+	return func(o *providerOptions) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: TCP idle timeout %v", ErrInvalidConfig, d)
+		}
+		o.tcpIdle = d
+		return nil
+	}
+}
+
 // WithUDPIdleTimeout closes a UDP flow after this long without traffic in
 // either direction (default 60 s).
 func WithUDPIdleTimeout(d time.Duration) ProviderOption {
@@ -144,7 +156,7 @@ func WithProviderClock(now func() time.Time) ProviderOption {
 
 // NewProvider starts the provider's end of a session.
 func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) {
-	o := providerOptions{maxTCP: 1024, maxUDP: 512, dialTimeout: 10 * time.Second, udpIdle: 60 * time.Second, now: time.Now}
+	o := providerOptions{maxTCP: 1024, maxUDP: 512, dialTimeout: 10 * time.Second, udpIdle: 60 * time.Second, tcpIdle: time.Hour, now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err

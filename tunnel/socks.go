@@ -407,8 +407,7 @@ func (s *SOCKSServer) serveConnect(c *net.TCPConn, dst socksAddr) {
 		return
 	}
 	c.SetWriteDeadline(time.Time{})
-	ic := &idleConn{Conn: c, idle: s.opts.idle}
-	oc := &idleConn{Conn: out, idle: s.opts.idle}
+	ic, oc := newIdlePair(c, out, s.opts.idle)
 	done := make(chan struct{})
 	go func() { // owned: waited for below
 		defer close(done)
@@ -432,19 +431,40 @@ func relayHalf(dst, src *idleConn) {
 	src.Close()
 }
 
-// idleConn gives every Read a deadline of idle from now, refreshing the
-// deadline only every idle/8 so the hot path stays cheap.
+// idleConn puts a deadline of idle on every Read, refreshing it only
+// every idle/8 so the hot path stays cheap. The two halves of a relayed
+// connection share last, so a long download does not time out the quiet
+// upload direction: the pair ends only when neither side moved data for
+// idle.
 type idleConn struct {
 	net.Conn
 	idle time.Duration
-	set  atomic.Int64 // unix nanos of the last SetReadDeadline
+	last *atomic.Int64 // unix nanos of the last data either way, shared
+	set  atomic.Int64  // unix nanos of the last SetReadDeadline
+}
+
+// newIdlePair wraps the two ends of a relay.
+func newIdlePair(a, b net.Conn, idle time.Duration) (*idleConn, *idleConn) {
+	last := new(atomic.Int64)
+	last.Store(time.Now().UnixNano())
+	return &idleConn{Conn: a, idle: idle, last: last}, &idleConn{Conn: b, idle: idle, last: last}
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
-	now := time.Now()
-	if now.UnixNano()-c.set.Load() > int64(c.idle>>idleRefreshShift) {
-		c.set.Store(now.UnixNano())
-		c.Conn.SetReadDeadline(now.Add(c.idle))
+	for {
+		now := time.Now().UnixNano()
+		if now-c.set.Load() > int64(c.idle>>idleRefreshShift) {
+			c.set.Store(now)
+			c.Conn.SetReadDeadline(time.Unix(0, now).Add(c.idle))
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.last.Store(time.Now().UnixNano())
+		}
+		if n == 0 && err != nil && isTimeout(err) && time.Now().UnixNano()-c.last.Load() < int64(c.idle) {
+			c.set.Store(0) // the other direction is busy: wait again
+			continue
+		}
+		return n, err
 	}
-	return c.Conn.Read(p)
 }

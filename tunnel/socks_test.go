@@ -413,3 +413,39 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleConn checks that a relay pair ends after the idle timeout when
+// nothing moves, but not while the other direction is busy.
+func TestIdleConn(t *testing.T) {
+	a1, a2 := net.Pipe()
+	b1, b2 := net.Pipe()
+	defer a2.Close()
+	defer b2.Close()
+	ia, ib := newIdlePair(a1, b1, time.Second)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := ia.Read(make([]byte, 1))
+		errc <- err
+	}()
+	// Keep the other direction busy for longer than the idle timeout.
+	go func() {
+		for range 15 {
+			b2.Write([]byte("x"))
+			time.Sleep(100 * time.Millisecond) // traffic pacing, not synchronisation
+		}
+	}()
+	buf := make([]byte, 1)
+	for range 15 {
+		if _, err := ib.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("quiet direction ended while the other was busy: %v", err)
+	default:
+	}
+	if err := <-errc; !isTimeout(err) {
+		t.Fatalf("quiet direction: %v, want a timeout once both are idle", err)
+	}
+}
