@@ -324,4 +324,3 @@ func roundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, t
 		return nil, fmt.Errorf("%w: %s answer type %#x, want %#x", ErrMalformed, proto, rt, want)
 	}
 }
-
