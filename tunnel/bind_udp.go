@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.zx2c4.com/wireguard/conn"
 )
 
@@ -38,6 +40,13 @@ type UDPBind struct {
 	conn   UDPConn
 	remote netip.AddrPort
 	ep     *udpEndpoint
+	// batch, when the socket is a *net.UDPConn, moves up to
+	// udpBatchSize datagrams per system call (recvmmsg/sendmmsg).
+	batch     batchConn
+	remoteUDP *net.UDPAddr
+
+	sendMu   sync.Mutex
+	sendMsgs []ipv4.Message // guarded by sendMu
 
 	mu  sync.Mutex
 	gen *bindGeneration // guarded by mu; nil while closed
@@ -59,7 +68,28 @@ func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 		return nil, fmt.Errorf("%w: UDPBind remote endpoint %s", ErrInvalidConfig, remote)
 	}
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
-	return &UDPBind{conn: c, remote: remote, ep: &udpEndpoint{dst: remote}}, nil
+	b := &UDPBind{conn: c, remote: remote, ep: &udpEndpoint{dst: remote}, remoteUDP: net.UDPAddrFromAddrPort(remote)}
+	if uc, ok := c.(*net.UDPConn); ok {
+		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil {
+			b.batch = ipv6.NewPacketConn(uc)
+		} else {
+			b.batch = ipv4.NewPacketConn(uc)
+		}
+		b.sendMsgs = make([]ipv4.Message, udpBatchSize)
+		for i := range b.sendMsgs {
+			b.sendMsgs[i].Buffers = make([][]byte, 1)
+		}
+	}
+	return b, nil
+}
+
+// udpBatchSize is how many datagrams one batched system call moves.
+const udpBatchSize = 64
+
+// batchConn is implemented by golang.org/x/net's ipv4 and ipv6 PacketConn.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
 // Endpoint returns the peer endpoint string; pass it as the peer's endpoint.
@@ -82,7 +112,53 @@ func (b *UDPBind) Open(uint16) ([]conn.ReceiveFunc, uint16, error) {
 	if la, ok := b.conn.LocalAddr().(*net.UDPAddr); ok {
 		port = uint16(la.Port)
 	}
+	if b.batch != nil {
+		return []conn.ReceiveFunc{b.receiveBatchFunc(gen)}, port, nil
+	}
 	return []conn.ReceiveFunc{b.receiveFunc(gen)}, port, nil
+}
+
+func (b *UDPBind) receiveBatchFunc(gen *bindGeneration) conn.ReceiveFunc {
+	msgs := make([]ipv4.Message, udpBatchSize)
+	for i := range msgs {
+		msgs[i].Buffers = make([][]byte, 1)
+	}
+	return func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+		for {
+			m := msgs[:min(len(bufs), len(msgs))]
+			for i := range m {
+				m[i].Buffers[0] = bufs[i]
+				m[i].N, m[i].Addr = 0, nil
+			}
+			n, err := b.batch.ReadBatch(m, 0)
+			if gen.closed.Load() {
+				return 0, net.ErrClosed
+			}
+			if err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					continue
+				}
+				return 0, err
+			}
+			valid := 0
+			for i := range n {
+				sizes[i] = 0
+				ua, ok := m[i].Addr.(*net.UDPAddr)
+				if !ok || ua.Port != int(b.remote.Port()) {
+					continue
+				}
+				if ip, ok := netip.AddrFromSlice(ua.IP); !ok || ip.Unmap() != b.remote.Addr() {
+					continue
+				}
+				sizes[i] = m[i].N
+				eps[i] = b.ep
+				valid++
+			}
+			if valid > 0 {
+				return n, nil
+			}
+		}
+	}
 }
 
 func (b *UDPBind) receiveFunc(gen *bindGeneration) conn.ReceiveFunc {
@@ -129,14 +205,43 @@ func (b *UDPBind) Close() error {
 func (b *UDPBind) SetMark(uint32) error { return nil }
 
 // BatchSize implements conn.Bind.
-func (b *UDPBind) BatchSize() int { return 1 }
+func (b *UDPBind) BatchSize() int {
+	if b.batch != nil {
+		return udpBatchSize
+	}
+	return 1
+}
 
 // Send implements conn.Bind. Every packet goes to the fixed remote,
 // whatever ep says.
 func (b *UDPBind) Send(bufs [][]byte, _ conn.Endpoint) error {
+	if b.batch != nil && len(bufs) > 1 {
+		return b.sendBatch(bufs)
+	}
 	for _, p := range bufs {
 		if _, err := b.conn.WriteToUDPAddrPort(p, b.remote); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func (b *UDPBind) sendBatch(bufs [][]byte) error {
+	b.sendMu.Lock()
+	defer b.sendMu.Unlock()
+	for len(bufs) > 0 {
+		m := b.sendMsgs[:min(len(bufs), len(b.sendMsgs))]
+		for i := range m {
+			m[i].Buffers[0] = bufs[i]
+			m[i].Addr = b.remoteUDP
+		}
+		for len(m) > 0 {
+			n, err := b.batch.WriteBatch(m, 0)
+			if err != nil {
+				return err
+			}
+			m = m[n:]
+			bufs = bufs[n:]
 		}
 	}
 	return nil
