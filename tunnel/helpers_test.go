@@ -88,6 +88,7 @@ func (r staticResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.
 }
 
 type pairOptions struct {
+	pool     *AddressPool // nil: a fresh pool
 	policy   []PolicyOption
 	provider []ProviderOption
 	resolver Resolver
@@ -97,9 +98,12 @@ type pairOptions struct {
 // and registers their Close with t.Cleanup.
 func newSessionPair(tb testing.TB, transport string, po pairOptions) (*Consumer, *Provider) {
 	tb.Helper()
-	pool, err := NewAddressPool(netip.Prefix{}, netip.Prefix{})
-	if err != nil {
-		tb.Fatal(err)
+	pool := po.pool
+	if pool == nil {
+		var err error
+		if pool, err = NewAddressPool(netip.Prefix{}, netip.Prefix{}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	pair, err := pool.Allocate()
 	if err != nil {

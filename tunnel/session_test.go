@@ -69,3 +69,100 @@ func TestSessionHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentSessions runs 20 sessions side by side, as one provider
+// host serves them: each with its own keys, address pair, WireGuard device
+// and exit, all fetching at once.
+func TestConcurrentSessions(t *testing.T) {
+	const sessions = 20
+	_, origin := newOrigin(t)
+	pool, err := NewAddressPool(netip.Prefix{}, netip.Prefix{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := make([]socksClient, sessions)
+	provs := make([]*Provider, sessions)
+	for i := range sessions {
+		cons, prov := newSessionPair(t, "udp", pairOptions{pool: pool, policy: []PolicyOption{WithAllowLoopback()}})
+		clients[i] = newSOCKS(t, cons)
+		provs[i] = prov
+	}
+	errs := make(chan error, sessions)
+	for i := range sessions {
+		go func() {
+			c, rep, _, err := clients[i].handshake(t, cmdConnect, hostPort("origin.test", origin.Port()))
+			if err != nil || rep != repSucceeded {
+				errs <- fmt.Errorf("session %d: reply %#x, %v", i, rep, err)
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", i)
+			b, err := io.ReadAll(c)
+			if err == nil && !strings.Contains(string(b), fmt.Sprintf("hello /%d from", i)) {
+				err = fmt.Errorf("response %q", b)
+			}
+			errs <- err
+		}()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if pool.InUse() != sessions {
+		t.Fatalf("pool has %d pairs in use", pool.InUse())
+	}
+	for i, p := range provs {
+		if p.Stats().RxBytes == 0 {
+			t.Errorf("session %d: provider metered nothing", i)
+		}
+	}
+}
+
+// TestExitFlowLimit checks that a session cannot hold more TCP connections
+// at the exit than its limit: the extra one is reset (SOCKS reply 5), and a
+// slot frees up when a connection ends.
+func TestExitFlowLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dst := ipPort(ln.Addr().(*net.TCPAddr).AddrPort())
+	cons, _ := newSessionPair(t, "mem", pairOptions{
+		policy:   []PolicyOption{WithAllowLoopback()},
+		provider: []ProviderOption{WithMaxTCPConns(1)},
+	})
+	sc := newSOCKS(t, cons)
+	first := sc.connect(t, dst)
+	server := <-accepted
+	if rep := sc.connectReply(t, dst); rep != repConnectionRefused {
+		t.Fatalf("second connection: reply %#x, want %#x", rep, repConnectionRefused)
+	}
+	first.Close()
+	server.Close()
+	// The slot is released once the exit has torn the first one down.
+	waitFor(t, 10*time.Second, func() bool {
+		c, rep, _, err := sc.handshake(t, cmdConnect, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if rep == repSucceeded {
+			(<-accepted).Close()
+			return true
+		}
+		return false
+	})
+}
