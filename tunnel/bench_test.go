@@ -54,14 +54,20 @@ func readAll(b *testing.B, c net.Conn, want int) {
 // BenchmarkBulkDownload measures one TCP stream through the whole data
 // plane: SOCKS5 on loopback → consumer netstack → WireGuard over real UDP
 // sockets (UDPBind) → provider netstack and exit → origin on 127.0.0.1.
-func BenchmarkBulkDownload(b *testing.B) {
+func BenchmarkBulkDownload(b *testing.B) { benchBulkDownload(b, "udp") }
+
+// BenchmarkBulkDownloadPipe is the same download with WireGuard framed over
+// a loopback TCP stream (PipeBind), the shape of the relayed fallback.
+func BenchmarkBulkDownloadPipe(b *testing.B) { benchBulkDownload(b, "pipe") }
+
+func benchBulkDownload(b *testing.B, transport string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	serveBulk(b, ln, benchStreamSize)
 	origin := ln.Addr().(*net.TCPAddr).AddrPort()
-	cons, _ := newSessionPair(b, "udp", pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
+	cons, _ := newSessionPair(b, transport, pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
 	sc := newSOCKS(b, cons)
 	b.SetBytes(benchStreamSize)
 	b.ResetTimer()
