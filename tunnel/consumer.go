@@ -30,6 +30,7 @@ type ConsumerConfig struct {
 	// allocated it.
 	Addresses AddressPair
 	// Bind carries WireGuard packets (UDPBind, PipeBind or a test bind).
+	// Ownership is as for ProviderConfig.Bind.
 	Bind conn.Bind
 	// Endpoint is the provider's endpoint string for Bind.ParseEndpoint.
 	// Optional when the bind has a single peer (UDPBind, PipeBind).

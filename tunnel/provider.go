@@ -27,7 +27,10 @@ type ProviderConfig struct {
 	// Addresses is the session's tunnel address pair (AddressPool.Allocate).
 	Addresses AddressPair
 	// Bind carries WireGuard packets: a UDPBind over the punched socket,
-	// a PipeBind over a relayed stream, or a test bind.
+	// a PipeBind over a relayed stream, or a test bind. Once the
+	// constructor succeeds, the session closes the bind on Close; if the
+	// constructor fails, the socket or stream under it is still the
+	// caller's to close.
 	Bind conn.Bind
 	// Endpoint is the consumer's endpoint string for Bind.ParseEndpoint.
 	// Optional: binds with a single peer supply it, and WireGuard learns

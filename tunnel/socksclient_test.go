@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -105,5 +104,3 @@ func udpDatagram(dst socksAddr, payload []byte) []byte {
 func hostPort(host string, port uint16) socksAddr { return socksAddr{Host: host, Port: port} }
 
 func ipPort(ap netip.AddrPort) socksAddr { return socksAddr{IP: ap.Addr(), Port: ap.Port()} }
-
-var _ = binary.BigEndian
