@@ -59,7 +59,19 @@ func (r *recordReader) take(n int) []byte {
 func (r *recordReader) bytes32() [32]byte    { return [32]byte(r.take(32)) }
 func (r *recordReader) addr() common.Address { return common.Address(r.take(20)) }
 func (r *recordReader) amount() *big.Int     { return new(big.Int).SetBytes(r.take(32)) }
-func (r *recordReader) flag() bool           { return r.take(1)[0] == 1 }
+func (r *recordReader) flag() bool {
+	switch r.take(1)[0] {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: flag byte is neither 0 nor 1", ErrMalformed)
+	}
+	return false
+}
+
 func (r *recordReader) promise() *Promise {
 	if !r.flag() {
 		return nil

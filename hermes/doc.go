@@ -1,0 +1,42 @@
+// Package hermes pays providers as consumers go, with off-chain promises over
+// libp2p streams, settled on our Registry contract (DESIGN.md §8).
+//
+// # Money flow
+//
+// A consumer tops up a channel held by the Registry for one hermes
+// (Chain.TopUp). During a session the provider's Invoicer sends an Invoice
+// over /mystp2p/pay/1 every interval, and early once unpaid usage passes a
+// threshold. The consumer's Payer checks the invoice against the agreed
+// Price and its own measured Usage within a stated Tolerance, and answers
+// with an ExchangeMessage: a cumulative Promise on its channel, locked with
+// the provider's hashlock, bound to the agreement. The provider checks and
+// stores it, presents it with R to the hermes over /mystp2p/hermes/1
+// (HubClient.RequestPromise), and gets a hermes Promise on its own channel
+// with the same hashlock. The Hub refuses bad signatures, non-increasing
+// amounts, overspending the on-chain deposit, hashlock mismatches and new
+// requests while a previous R is unrevealed. Settler.SettleProvider pays the
+// provider's beneficiary (amount − settled) − (fee − feeSettled); the hermes
+// pulls consumer funds with Settler.SettleConsumers.
+//
+// # Amounts
+//
+// Promise amounts and fees are cumulative over a channel's life. The
+// consumer pays the agreed price plus the hermes fee (RequiredFee of the
+// agreement total at the hub's fee in basis points), so that
+// consumer spending = provider settlements + hermes fees + unsettled.
+//
+// # Durability
+//
+// Everything acknowledged is fsynced first (Store): a provider's R before
+// its invoice goes out, a consumer's payment before it counts, a hermes
+// promise before it is used; a hub's new channel state before it answers.
+// Concurrent writes share fsyncs (group commit).
+//
+// # Wiring
+//
+// A hermes node: NewChain, OpenStore, NewHub(HubConfig{…, Balances: chain}),
+// Hub.Serve(host). A consumer: HubClient.Consumer → NewWallet, NewPayer(host),
+// Payer.Pay(Terms) per session. A provider: NewHubClient for the consumer's
+// hermes, NewInvoicer(InvoicerConfig) per session with OnNotPaying closing
+// the session, and a Settler.
+package hermes
