@@ -24,9 +24,13 @@ func bindPair(tb testing.TB, transport string) (conn.Bind, conn.Bind) {
 	case "mem":
 		a, b := tunneltest.NewBindPair()
 		return a, b
-	case "udp":
-		ca := listenUDP(tb)
-		pa := listenUDP(tb)
+	case "udp", "udp6":
+		ip := net.IPv4(127, 0, 0, 1)
+		if transport == "udp6" {
+			ip = net.IPv6loopback
+		}
+		ca := listenUDPOn(tb, ip)
+		pa := listenUDPOn(tb, ip)
 		cb, err := NewUDPBind(ca, pa.LocalAddr().(*net.UDPAddr).AddrPort())
 		if err != nil {
 			tb.Fatal(err)
@@ -67,7 +71,12 @@ func bindPair(tb testing.TB, transport string) (conn.Bind, conn.Bind) {
 
 func listenUDP(tb testing.TB) *net.UDPConn {
 	tb.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return listenUDPOn(tb, net.IPv4(127, 0, 0, 1))
+}
+
+func listenUDPOn(tb testing.TB, ip net.IP) *net.UDPConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
 		tb.Fatal(err)
 	}

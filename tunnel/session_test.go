@@ -41,7 +41,7 @@ func httpGetVia(t *testing.T, dial func(ctx context.Context) (net.Conn, error), 
 }
 
 func TestSessionHTTP(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range append(transports, "udp6") {
 		t.Run(tr, func(t *testing.T) {
 			_, origin := newOrigin(t)
 			cons, prov := newSessionPair(t, tr, pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
