@@ -107,6 +107,9 @@ func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) 
 	if err := cfg.Addresses.Validate(); err != nil {
 		return nil, fmt.Errorf("ConsumerConfig.Addresses: %w", err)
 	}
+	if cfg.Endpoint == "" && bindEndpoint(cfg.Bind) == "" {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Endpoint is missing and the bind has no single peer", ErrInvalidConfig)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = discardLogger()

@@ -96,4 +96,6 @@
 // goroutine at any time, and count whole inner IP packets at the tunnel
 // interface, so both ends count the same traffic (up to loss) and the
 // consumer can check the provider's invoices against its own figures.
+// MeteredBind counts the encrypted datagrams on a bind instead, so a
+// session owner can report how many bytes took a relayed or a direct path.
 package tunnel

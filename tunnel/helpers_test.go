@@ -101,6 +101,8 @@ type pairOptions struct {
 	policy   []PolicyOption
 	provider []ProviderOption
 	resolver Resolver
+	// wrap, if set, wraps both binds (consumer's first).
+	wrap func(conn.Bind) conn.Bind
 }
 
 // newSessionPair starts a consumer and a provider connected by transport,
@@ -131,6 +133,9 @@ func newSessionPair(tb testing.TB, transport string, po pairOptions) (*Consumer,
 		tb.Fatal(err)
 	}
 	cb, pb := bindPair(tb, transport)
+	if po.wrap != nil {
+		cb, pb = po.wrap(cb), po.wrap(pb)
+	}
 	resolver := po.resolver
 	if resolver == nil {
 		resolver = staticResolver{"origin.test": {netip.MustParseAddr("127.0.0.1")}}

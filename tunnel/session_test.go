@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
 )
 
 func newOrigin(t *testing.T) (*httptest.Server, netip.AddrPort) {
@@ -165,4 +167,28 @@ func TestExitFlowLimit(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestMeteredBind checks that wire bytes are counted on both binds and
+// exceed the tunnel's inner bytes by WireGuard's overhead.
+func TestMeteredBind(t *testing.T) {
+	_, origin := newOrigin(t)
+	var binds []*MeteredBind
+	cons, prov := newSessionPair(t, "udp", pairOptions{
+		policy: []PolicyOption{WithAllowLoopback()},
+		wrap: func(b conn.Bind) conn.Bind {
+			m := NewMeteredBind(b)
+			binds = append(binds, m)
+			return m
+		},
+	})
+	httpGetVia(t, func(ctx context.Context) (net.Conn, error) { return cons.DialTCP(ctx, origin) }, "/m")
+	cw, pw := binds[0].Stats(), binds[1].Stats()
+	cs, ps := cons.Stats(), prov.Stats()
+	if cw.TxBytes <= cs.TxBytes || cw.RxBytes <= cs.RxBytes || pw.TxBytes <= ps.TxBytes || pw.RxBytes <= ps.RxBytes {
+		t.Fatalf("wire %+v %+v not above inner %+v %+v", cw, pw, cs, ps)
+	}
+	if cw.TxPackets == 0 || pw.RxPackets == 0 {
+		t.Fatalf("no packets counted: %+v %+v", cw, pw)
+	}
 }

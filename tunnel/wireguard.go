@@ -26,6 +26,14 @@ type endpointer interface{ Endpoint() string }
 // Endpoint returns the peer endpoint string; any value works for a stream.
 func (b *PipeBind) Endpoint() string { return "pipe" }
 
+// bindEndpoint returns the single peer of binds that have one, or "".
+func bindEndpoint(b conn.Bind) string {
+	if e, ok := b.(endpointer); ok {
+		return e.Endpoint()
+	}
+	return ""
+}
+
 // peerConfig is what both ends tell WireGuard about the other.
 type peerConfig struct {
 	privateKey PrivateKey
@@ -55,9 +63,7 @@ func (pc peerConfig) uapi() string {
 
 func startWireGuard(netdev *netDevice, bind conn.Bind, pc peerConfig, log *slog.Logger) (*device.Device, error) {
 	if pc.endpoint == "" {
-		if e, ok := bind.(endpointer); ok {
-			pc.endpoint = e.Endpoint()
-		}
+		pc.endpoint = bindEndpoint(bind)
 	}
 	dev := device.NewDevice(netdev, bind, wgLogger(log))
 	if err := dev.IpcSet(pc.uapi()); err != nil {
