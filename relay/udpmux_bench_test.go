@@ -23,6 +23,7 @@ func benchTunnel(b *testing.B, wa, wb *wgNode) {
 		b.Fatal(err)
 	}
 	b.SetBytes(benchStreamSize)
+	cpu0, cpuOK := processCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		if err := fetchTunnelStream(ctx, wb, wa, benchStreamSize, false); err != nil {
@@ -31,6 +32,12 @@ func benchTunnel(b *testing.B, wa, wb *wgNode) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(benchStreamSize)*8*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gbit/s")
+	// CPU per MiB compares the data paths even when other work shares the
+	// machine and wall-clock throughput swings.
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		mib := float64(benchStreamSize) * float64(b.N) / (1 << 20)
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/mib, "cpu-ms/MiB")
+	}
 }
 
 // BenchmarkWireGuardOwnSocket is the baseline: wireguard-go with netstack

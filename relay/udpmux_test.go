@@ -590,6 +590,111 @@ func TestMuxBindLifecycle(t *testing.T) {
 	}
 }
 
+// A full queue makes the reader wait, not drop: every datagram sent while
+// WireGuard is not reading arrives once it reads, in order, and the QUIC
+// datagram queued behind them too.
+func TestMuxFullQueueWaitsInsteadOfDropping(t *testing.T) {
+	m := newTestMux(t, WithMuxQueueLen(1), WithMuxBatchSize(4))
+	fns, _, err := m.Bind().Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc, err := m.lendConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close() })
+	c := rawClient(t, m)
+	const n = 200 // well within even an unforced socket buffer
+	for i := range n {
+		if _, err := c.Write(wgTransport(64, uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quicMsg := []byte{0x40, 'l', 'a', 's', 't'}
+	if _, err := c.Write(quicMsg); err != nil {
+		t.Fatal(err)
+	}
+	bufs := make([][]byte, 4)
+	for i := range bufs {
+		bufs[i] = make([]byte, MaxDatagramSize)
+	}
+	sizes, eps := make([]int, 4), make([]conn.Endpoint, 4)
+	for next := 0; next < n; {
+		k, err := fns[0](bufs, sizes, eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range k {
+			if got := binary.LittleEndian.Uint64(bufs[i][8:sizes[i]]); got != uint64(next) {
+				t.Fatalf("datagram %d arrived as number %d", got, next)
+			}
+			next++
+		}
+	}
+	buf := make([]byte, 100)
+	k, _, err := qc.ReadFrom(buf)
+	if err != nil || !bytes.Equal(buf[:k], quicMsg) {
+		t.Fatalf("QUIC datagram behind the WireGuard burst: %q, %v", buf[:k], err)
+	}
+	s := m.Stats()
+	if s.WireGuard != n || s.QUIC != 1 || s.NoReceiver != 0 {
+		t.Fatalf("stats %+v, want %d WireGuard, 1 QUIC, none dropped", s, n)
+	}
+	if s.Waits == 0 {
+		t.Fatalf("stats %+v: the reader never waited on a one-slot queue", s)
+	}
+}
+
+// The mux works the same on an IPv6 socket.
+func TestMuxIPv6(t *testing.T) {
+	m, err := NewUDPMux(&net.UDPAddr{IP: net.IPv6zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if got := m.QUICMultiaddr().String(); got != fmt.Sprintf("/ip6/::/udp/%d/quic-v1", m.Port()) {
+		t.Fatalf("QUIC multiaddr %s", got)
+	}
+	h := newMuxHost(t, m)
+	h.SetStreamHandler(echoProtocol, echo)
+	dialer, err := libp2p.New(libp2p.Transport(libp2pquic.NewTransport), libp2p.ListenAddrStrings("/ip6/::1/udp/0/quic-v1"), libp2p.DisableRelay(), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dialer.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	addr := ma.StringCast(fmt.Sprintf("/ip6/::1/udp/%d/quic-v1", m.Port()))
+	if err := dialer.Connect(ctx, peer.AddrInfo{ID: h.ID(), Addrs: []ma.Multiaddr{addr}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := exchangeOverLibp2p(ctx, dialer, h.ID(), 4<<10); err != nil {
+		t.Fatal(err)
+	}
+	fns, _, err := m.Bind().Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp6", nil, &net.UDPAddr{IP: net.IPv6loopback, Port: int(m.Port())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	msg := wgTransport(40, 1)
+	c.Write(msg)
+	got, ep, err := receiveOne(fns[0], 1)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("received %x, %v", got, err)
+	}
+	if ep.DstToString() != c.LocalAddr().String() {
+		t.Fatalf("endpoint %s, want %s", ep.DstToString(), c.LocalAddr())
+	}
+	if _, err := m.Bind().ParseEndpoint("127.0.0.1:5"); err == nil {
+		t.Fatal("IPv4 endpoint accepted on an IPv6 mux")
+	}
+}
+
 func TestMuxQUICConnDeadlineAndClose(t *testing.T) {
 	m := newTestMux(t)
 	qc, err := m.lendConn()

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package relay
+
+import "time"
+
+// processCPU is not measured off Unix.
+func processCPU() (time.Duration, bool) { return 0, false }
