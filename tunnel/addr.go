@@ -6,13 +6,12 @@ import (
 	"sync"
 )
 
-// DefaultPoolPrefix is the private /16 that session address pairs are
-// allocated from when no other prefix is given.
-var DefaultPoolPrefix = netip.MustParsePrefix("10.182.0.0/16")
-
-// DefaultPoolPrefix6 is the ULA /64 from which the IPv6 halves of the
-// address pairs are derived.
-var DefaultPoolPrefix6 = netip.MustParsePrefix("fd6d:7973:7470::/64")
+// Default pool ranges: the private /16 that session address pairs come
+// from, and the ULA /64 holding their IPv6 halves.
+const (
+	DefaultPoolPrefix  = "10.182.0.0/16"
+	DefaultPoolPrefix6 = "fd6d:7973:7470::/64"
+)
 
 // AddressPair holds the tunnel addresses of one session: the consumer's and
 // the provider's, in IPv4 and IPv6. The provider's IPv4 address also serves
@@ -57,14 +56,14 @@ type AddressPool struct {
 const numPairs = 1<<15 - 2
 
 // NewAddressPool returns a pool over prefix4, which must be an IPv4 /16 in
-// private space, and prefix6, an IPv6 prefix of length /64 or shorter. The
-// zero prefixes select DefaultPoolPrefix and DefaultPoolPrefix6.
+// private space, and prefix6, an IPv6 ULA prefix of length /64 or shorter.
+// The zero prefixes select DefaultPoolPrefix and DefaultPoolPrefix6.
 func NewAddressPool(prefix4, prefix6 netip.Prefix) (*AddressPool, error) {
 	if !prefix4.IsValid() {
-		prefix4 = DefaultPoolPrefix
+		prefix4 = netip.MustParsePrefix(DefaultPoolPrefix)
 	}
 	if !prefix6.IsValid() {
-		prefix6 = DefaultPoolPrefix6
+		prefix6 = netip.MustParsePrefix(DefaultPoolPrefix6)
 	}
 	if !prefix4.Addr().Is4() || prefix4.Bits() != 16 || !prefix4.Addr().IsPrivate() {
 		return nil, fmt.Errorf("%w: pool prefix %s must be a private IPv4 /16", ErrInvalidConfig, prefix4)
