@@ -421,7 +421,7 @@ func TestIdleConn(t *testing.T) {
 	b1, b2 := net.Pipe()
 	defer a2.Close()
 	defer b2.Close()
-	ia, ib := newIdlePair(a1, b1, time.Second)
+	ia, ib := newIdlePair(a1, b1, 2*time.Second)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := ia.Read(make([]byte, 1))
@@ -429,13 +429,13 @@ func TestIdleConn(t *testing.T) {
 	}()
 	// Keep the other direction busy for longer than the idle timeout.
 	go func() {
-		for range 15 {
+		for range 30 {
 			b2.Write([]byte("x"))
 			time.Sleep(100 * time.Millisecond) // traffic pacing, not synchronisation
 		}
 	}()
 	buf := make([]byte, 1)
-	for range 15 {
+	for range 30 {
 		if _, err := ib.Read(buf); err != nil {
 			t.Fatal(err)
 		}
