@@ -84,7 +84,7 @@ func (n *Node) ServeSessions(cfg ServeConfig) error {
 		cfg.PingTimeout = DefaultPingTimeout
 	}
 	if cfg.Pool == nil {
-		pool, err := tunnel.NewAddressPool(tunnel.DefaultPoolPrefix, tunnel.DefaultPoolPrefix6)
+		pool, err := tunnel.NewAddressPool(netip.Prefix{}, netip.Prefix{}) // the default ranges
 		if err != nil {
 			return err
 		}

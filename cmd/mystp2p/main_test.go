@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +143,85 @@ func TestTestnetRunWritesReport(t *testing.T) {
 	}
 	if !strings.Contains(out, "PASS") {
 		t.Fatalf("table: %s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// connect against a running network: progress, a working SOCKS5 port, and a
+// clean close on Ctrl-C (context cancel).
+func TestConnectCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	net, err := testnet.Start(ctx, testnet.Config{Providers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	boot := net.Relay.AddrInfo().Addrs[0].String() + "/p2p/" + net.Relay.ID().String()
+	target := net.Providers()[1].Proposal.Proposal
+
+	cctx, stop := context.WithCancel(ctx)
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(cctx, []string{"connect", "--ephemeral", "--bootstrap", boot, "--provider", target.Provider.String(),
+			"--socks", "127.0.0.1:0", "--log-level", "error"}, strings.NewReader(""), &out, &errb)
+	}()
+	var socks string
+	deadline := time.Now().Add(60 * time.Second)
+	for socks == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no SOCKS5 ready line:\n%s\n%s", out.String(), errb.String())
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "SOCKS5 ready on "); ok {
+				socks = strings.Fields(rest)[0]
+				if !strings.Contains(line, target.Provider.String()) || !strings.HasSuffix(line, "(direct)") {
+					t.Fatalf("ready line %q", line)
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, stage := range []string{"discovering providers", "reaching provider", "opening session", "tunnel up"} {
+		if !strings.Contains(out.String(), stage) {
+			t.Errorf("progress lacks %q:\n%s", stage, out.String())
+		}
+	}
+	n, err := testnet.FetchThroughSOCKS(ctx, socks, net.Origin.URL()+"bytes/1000000")
+	if err != nil || n != 1000000 {
+		t.Fatalf("fetch through %s: %d bytes, %v", socks, n, err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("connect returned %v", err)
+	}
+	if !strings.Contains(out.String(), "session closed") {
+		t.Fatalf("no goodbye:\n%s", out.String())
+	}
+	// The provider dropped the session when the consumer closed it.
+	deadline = time.Now().Add(20 * time.Second)
+	for net.Providers()[1].Node.ActiveSessions() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("provider kept the session")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
