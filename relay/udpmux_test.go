@@ -638,8 +638,10 @@ func TestMuxFullQueueWaitsInsteadOfDropping(t *testing.T) {
 		t.Fatalf("QUIC datagram behind the WireGuard burst: %q, %v", buf[:k], err)
 	}
 	s := m.Stats()
-	if s.WireGuard != n || s.QUIC != 1 || s.NoReceiver != 0 {
-		t.Fatalf("stats %+v, want %d WireGuard, 1 QUIC, none dropped", s, n)
+	// (The QUIC counter may lag the read just done; the WireGuard one was
+	// updated before the QUIC datagram was queued.)
+	if s.WireGuard != n || s.NoReceiver != 0 {
+		t.Fatalf("stats %+v, want %d WireGuard, none dropped", s, n)
 	}
 	if s.Waits == 0 {
 		t.Fatalf("stats %+v: the reader never waited on a one-slot queue", s)
