@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -46,8 +47,9 @@ type Hub struct {
 	addr common.Address
 	log  *slog.Logger
 
-	locks keyedMutex
-	srv   struct {
+	locks  keyedMutex
+	closed atomic.Bool
+	srv    struct {
 		mu      sync.Mutex
 		host    host.Host
 		closed  bool
@@ -120,6 +122,9 @@ func RequiredFee(total *big.Int, feeBp uint16) *big.Int {
 // further promise is issued to provider until it is. The new state is
 // fsynced before Exchange returns.
 func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *ExchangeMessage, r [32]byte) (Promise, error) {
+	if h.closed.Load() {
+		return Promise{}, ErrClosed
+	}
 	consumer, err := m.Verify()
 	if err != nil {
 		return Promise{}, err
@@ -222,6 +227,9 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 // RevealR accepts the R of provider's pending promise, which lets the hub
 // settle the consumer promise behind it and issue provider new promises.
 func (h *Hub) RevealR(provider common.Address, r [32]byte) error {
+	if h.closed.Load() {
+		return ErrClosed
+	}
 	pch := ChannelID(provider, h.addr)
 	unlock := h.locks.lock(pch)
 	ps, err := h.provider(pch, provider)

@@ -49,6 +49,7 @@ func (h *Hub) Close() error {
 		return nil
 	}
 	h.srv.closed = true
+	h.closed.Store(true)
 	if h.srv.host != nil {
 		h.srv.host.RemoveStreamHandler(HermesProtocol)
 	}

@@ -141,8 +141,9 @@ func NewInvoicer(cfg InvoicerConfig) (*Invoicer, error) {
 	return v, nil
 }
 
-// Close stops invoicing and waits for a round in flight. It sends no final
-// invoice; call InvoiceNow first for that. Idempotent.
+// Close stops invoicing, cancels a round in flight and waits for it. It
+// sends no final invoice; call InvoiceNow first for that. InvoiceNow returns
+// ErrClosed afterwards. Idempotent.
 func (v *Invoicer) Close() error {
 	v.once.Do(func() {
 		v.cancel()
@@ -214,8 +215,14 @@ func (v *Invoicer) dueLocked() bool {
 // than MaxUnpaid stays unpaid after a failed round, it reports the consumer
 // (OnNotPaying) and returns ErrConsumerNotPaying.
 func (v *Invoicer) InvoiceNow(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(v.ctx, stop)()
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.ctx.Err() != nil {
+		return ErrClosed
+	}
 	if v.notPaying != nil {
 		return v.notPaying
 	}

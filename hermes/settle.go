@@ -67,7 +67,8 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	return s, nil
 }
 
-// Close stops automatic settlement and waits for one in flight. Idempotent.
+// Close stops automatic settlement and waits for one in flight; settling
+// returns ErrClosed afterwards. Idempotent.
 func (s *Settler) Close() error {
 	s.once.Do(func() {
 		s.cancel()
@@ -117,6 +118,9 @@ func (s *Settler) run() {
 func (s *Settler) SettleProvider(ctx context.Context, hermes common.Address) (*big.Int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
 	self := s.cfg.From.Address()
 	e, err := s.cfg.Store.Earning(hermes)
 	if err != nil {
@@ -165,6 +169,9 @@ func (s *Settler) SettleProvider(ctx context.Context, hermes common.Address) (*b
 func (s *Settler) SettleConsumer(ctx context.Context, hub *Hub, consumer common.Address) (*big.Int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
 	p, r, _, err := hub.settleable(consumer)
 	if err != nil {
 		return nil, err
