@@ -39,14 +39,7 @@ func (m *UDPMux) Libp2pOptions() libp2p.Option {
 
 // QUICMultiaddr is the listen address for the mux's socket,
 // /ip4/0.0.0.0/udp/<port>/quic-v1 (or /ip6/::/…).
-func (m *UDPMux) QUICMultiaddr() ma.Multiaddr {
-	a, err := quicreuse.ToQuicMultiaddr(m.LocalAddr(), quic.Version1)
-	if err != nil {
-		// A bound UDP socket's address always converts.
-		panic(fmt.Sprintf("udp mux: quic multiaddr of %s: %v", m.LocalAddr(), err))
-	}
-	return a
-}
+func (m *UDPMux) QUICMultiaddr() ma.Multiaddr { return m.quicAddr }
 
 // QUICReuse returns a libp2p option that builds the host's
 // quicreuse.ConnManager with a quic-go transport over the mux's socket lent
