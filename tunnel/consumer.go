@@ -50,6 +50,7 @@ type Consumer struct {
 	meter   *meter
 	netdev  *netDevice
 	dev     *device.Device
+	bind    *switchBind
 	refused unreachableFlows
 
 	closeOnce sync.Once
@@ -122,7 +123,8 @@ func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) 
 	}
 	nd.inbound = c.noteICMP
 	c.netdev = nd
-	dev, err := startWireGuard(nd, cfg.Bind, peerConfig{
+	c.bind = newSwitchBind(cfg.Bind)
+	dev, err := startWireGuard(nd, c.bind, peerConfig{
 		privateKey: cfg.PrivateKey,
 		peerKey:    cfg.PeerPublicKey,
 		endpoint:   cfg.Endpoint,
@@ -359,4 +361,18 @@ func (c *Consumer) LookupHost(ctx context.Context, host string) ([]netip.Addr, e
 		return nil, fmt.Errorf("resolve %q: %w", host, ErrNameNotFound)
 	}
 	return nil, fmt.Errorf("resolve %q: %w (rcode %s)", host, ErrDNS, results[0].rcode)
+}
+
+// SwitchBind moves the session to another transport, for example from a
+// relayed PipeBind to a UDPBind over a freshly punched socket, without
+// restarting WireGuard or the network stack: open connections survive
+// (packets in flight during the switch are lost and retransmitted). The old
+// bind is closed. endpoint is the peer's endpoint on b, "" for binds with a
+// single peer. Both ends should switch; until the peer does, its packets
+// still arrive on its old path and are lost.
+func (c *Consumer) SwitchBind(b conn.Bind, endpoint string) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	return c.bind.switchTo(c.dev, c.cfg.PeerPublicKey, b, endpoint)
 }

@@ -54,7 +54,10 @@
 // socket the session owner hole-punched. PipeBind frames WireGuard packets
 // (2-byte length, at most DefaultMaxFrame bytes) over a reliable stream,
 // for the relayed fallback over a libp2p stream. tunneltest.NewBindPair
-// connects two ends in memory for tests.
+// connects two ends in memory for tests. Consumer.SwitchBind and
+// Provider.SwitchBind move a running session to another transport (the
+// relayed fallback upgraded to a direct path once a punch succeeds) without
+// restarting WireGuard or the stacks, so open connections survive.
 //
 // # NAT path
 //

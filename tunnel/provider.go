@@ -57,6 +57,7 @@ type Provider struct {
 	meter  *meter
 	netdev *netDevice
 	dev    *device.Device
+	bind   *switchBind
 	denied []netip.Prefix // the tunnel's own ranges, never dialled
 
 	logLimit *rateLimiter // per-flow logs
@@ -218,7 +219,8 @@ func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) 
 		p.Close()
 		return nil, err
 	}
-	dev, err := startWireGuard(nd, cfg.Bind, peerConfig{
+	p.bind = newSwitchBind(cfg.Bind)
+	dev, err := startWireGuard(nd, p.bind, peerConfig{
 		privateKey: cfg.PrivateKey,
 		peerKey:    cfg.PeerPublicKey,
 		endpoint:   cfg.Endpoint,
@@ -342,4 +344,18 @@ func (p *Provider) logFlow(msg string, args ...any) {
 	if p.logLimit.allow(time.Now()) {
 		p.log.Debug(msg, args...)
 	}
+}
+
+// SwitchBind moves the session to another transport, for example from a
+// relayed PipeBind to a UDPBind over a freshly punched socket, without
+// restarting WireGuard or the network stack: open connections survive
+// (packets in flight during the switch are lost and retransmitted). The old
+// bind is closed. endpoint is the peer's endpoint on b, "" for binds with a
+// single peer. Both ends should switch; until the peer does, its packets
+// still arrive on its old path and are lost.
+func (p *Provider) SwitchBind(b conn.Bind, endpoint string) error {
+	if p.isClosed() {
+		return ErrClosed
+	}
+	return p.bind.switchTo(p.dev, p.cfg.PeerPublicKey, b, endpoint)
 }

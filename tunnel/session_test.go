@@ -192,3 +192,59 @@ func TestMeteredBind(t *testing.T) {
 		t.Fatalf("no packets counted: %+v %+v", cw, pw)
 	}
 }
+
+// TestSwitchBind starts a session relayed over a stream, moves both ends to
+// UDP sockets (as after a successful hole punch) and checks that a TCP
+// connection opened before the switch keeps working over the new path.
+func TestSwitchBind(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	cons, prov := newSessionPair(t, "pipe", pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := cons.DialTCP(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	echo := func(msg string) {
+		t.Helper()
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+			t.Fatalf("echo %q: got %q, %v", msg, buf, err)
+		}
+	}
+	echo("before the switch")
+
+	cb, pb := bindPair(t, "udp")
+	cm, pm := NewMeteredBind(cb), NewMeteredBind(pb)
+	if err := prov.SwitchBind(pm, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.SwitchBind(cm, ""); err != nil {
+		t.Fatal(err)
+	}
+	echo("after the switch")
+	if cm.Stats().TxPackets == 0 || pm.Stats().RxPackets == 0 {
+		t.Fatalf("new path unused: consumer %+v provider %+v", cm.Stats(), pm.Stats())
+	}
+	cons.Close()
+	if err := cons.SwitchBind(cm, ""); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SwitchBind after Close: %v", err)
+	}
+}
