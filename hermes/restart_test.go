@@ -124,3 +124,72 @@ func TestSettleRecordsEarlierSettlement(t *testing.T) {
 		t.Fatalf("earnings %+v, %v", all, err)
 	}
 }
+
+// TestPaymentSurvivesHermesOutage: the consumer pays while the hermes is
+// down; the payment is kept and exchanged once the hermes is back, even
+// across a provider restart, so nothing earned is lost.
+func TestPaymentSurvivesHermesOutage(t *testing.T) {
+	n := newNetwork(t, 10_000_000)
+	ctx := context.Background()
+	agreement := [32]byte{0xe3}
+	cm, pm := &meter{}, &meter{}
+	_, inv := n.session(agreement, cm, pm, nil)
+	pm.add(time.Minute, 0)
+	cm.add(time.Minute, 0)
+	n.stopHub()
+	if err := inv.InvoiceNow(ctx); err == nil || errors.Is(err, ErrConsumerNotPaying) {
+		t.Fatalf("exchange with hermes down: %v", err)
+	}
+	if inv.Paid().Sign() != 0 {
+		t.Fatalf("paid %s before the hermes accepted", inv.Paid())
+	}
+	// Provider restarts too, then the hermes comes back.
+	if err := errors.Join(inv.Close(), n.provStore.Close()); err != nil {
+		t.Fatal(err)
+	}
+	n.openProviderStore()
+	n.startHub()
+	inv = n.invoicer(agreement, pm, nil)
+	if err := inv.InvoiceNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if inv.Paid().Int64() != 60_000 {
+		t.Fatalf("paid %s after recovery", inv.Paid())
+	}
+	if i, p := inv.Stats(); i != 0 || p != 1 {
+		t.Fatalf("recovery sent %d invoices and got %d promises, want 0 and 1", i, p)
+	}
+	paid, err := n.settler(n.provID, n.provStore, nil).SettleProvider(ctx, n.hermesID.Address())
+	if err != nil || paid.Int64() != 60_000 {
+		t.Fatalf("settled %v, %v", paid, err)
+	}
+}
+
+// TestHubPendingRevealSurvivesRestart: a promise issued before R was
+// revealed is remembered across a hub restart.
+func TestHubPendingRevealSurvivesRestart(t *testing.T) {
+	f := newHubFixture(t, 0)
+	ctx := context.Background()
+	consumer, provider := mustIdentity(t), mustIdentity(t)
+	f.balances.set(consumer.Address(), 10_000)
+	w := newWallet(t, consumer, f.hermes.Address())
+	p1 := pay(t, w, [32]byte{1}, provider.Address(), 100, 100, 0)
+	if _, err := f.hub.Exchange(ctx, provider.Address(), p1.m, [32]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	h2 := f.newHub(t, 0)
+	p2 := pay(t, w, [32]byte{1}, provider.Address(), 200, 100, 0)
+	if _, err := h2.Exchange(ctx, provider.Address(), p2.m, p2.r); !errors.Is(err, ErrUnrevealedR) {
+		t.Fatalf("after restart: %v", err)
+	}
+	if err := h2.RevealR(provider.Address(), p1.r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h2.Exchange(ctx, provider.Address(), p2.m, p2.r); err != nil {
+		t.Fatal(err)
+	}
+	sp, r, _, err := h2.settleable(consumer.Address())
+	if err != nil || sp == nil || sp.Amount.Int64() != 200 || r != p2.r {
+		t.Fatalf("settleable %+v, %v", sp, err)
+	}
+}
