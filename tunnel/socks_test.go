@@ -449,3 +449,19 @@ func TestIdleConn(t *testing.T) {
 		t.Fatalf("quiet direction: %v, want a timeout once both are idle", err)
 	}
 }
+
+// TestSOCKSTimeout checks the reply when the provider stops answering: the
+// dial times out and the client gets "TTL expired" (RFC 1928 code 6).
+func TestSOCKSTimeout(t *testing.T) {
+	cons, prov := newSessionPair(t, "mem", pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
+	sc := newSOCKS(t, cons, WithSOCKSTimeouts(5*time.Second, 300*time.Millisecond, time.Minute))
+	prov.Close()
+	if rep := sc.connectReply(t, ipPort(netip.MustParseAddrPort("127.0.0.1:80"))); rep != repTTLExpired {
+		t.Fatalf("reply %#x, want %#x", rep, repTTLExpired)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := cons.DialTCP(ctx, netip.MustParseAddrPort("127.0.0.1:80")); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("DialTCP: %v, want ErrTimeout", err)
+	}
+}

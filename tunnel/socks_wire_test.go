@@ -2,8 +2,10 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 )
@@ -94,4 +96,27 @@ func FuzzHandshakeDecoders(f *testing.F) {
 			t.Fatal("oversized credentials")
 		}
 	})
+}
+
+func TestReplyCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want byte
+	}{
+		{fmt.Errorf("dial: %w", ErrPolicyDenied), repNotAllowed},
+		{fmt.Errorf("dial: %w", ErrNetworkUnreachable), repNetworkUnreachable},
+		{fmt.Errorf("dial: %w", ErrHostUnreachable), repHostUnreachable},
+		{fmt.Errorf("resolve: %w", ErrNameNotFound), repHostUnreachable},
+		{fmt.Errorf("resolve: %w", ErrDNS), repHostUnreachable},
+		{fmt.Errorf("dial: %w", ErrConnectionRefused), repConnectionRefused},
+		{fmt.Errorf("dial: %w", ErrTimeout), repTTLExpired},
+		{context.DeadlineExceeded, repTTLExpired},
+		{ErrClosed, repGeneralFailure},
+		{errors.New("other"), repGeneralFailure},
+	}
+	for _, tt := range tests {
+		if got := replyCode(tt.err); got != tt.want {
+			t.Errorf("replyCode(%v) = %#x, want %#x", tt.err, got, tt.want)
+		}
+	}
 }
