@@ -5,28 +5,46 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// Bind is the wireguard-go conn.Bind of a UDPMux: it receives the datagrams
+// Bind is a wireguard-go conn.Bind on a UDPMux: it receives the datagrams
 // the mux classified as WireGuard and sends through the mux's socket, so a
 // WireGuard peer whose endpoint is the remote address of a direct libp2p
 // QUIC connection (UDPMux.PeerEndpoint) uses the very 5-tuple DCUtR punched.
+// UDPMux.Bind is the catch-all bind; UDPMux.PeerBind makes binds for one
+// peer each.
 //
 // As conn.Bind requires, every function returned by Open returns
-// net.ErrClosed after Close; Send does too. The bind can be opened again
+// net.ErrClosed after Close; Send does too. A bind can be opened again
 // after Close, but not after the mux is closed.
 type Bind struct {
-	m *UDPMux
+	m    *UDPMux
+	peer netip.AddrPort // the one peer of a PeerBind; invalid for the catch-all
+	q    chan *packet   // kept across Open..Close periods
 
-	mu  sync.Mutex
-	gen *receiver // the current Open..Close period, nil while closed
+	mu   sync.Mutex               // serialises Open and Close
+	open atomic.Pointer[receiver] // the current Open..Close period, nil while closed
 }
 
 var _ conn.Bind = (*Bind)(nil)
+
+func newBind(m *UDPMux, peer netip.AddrPort) *Bind {
+	return &Bind{m: m, peer: peer, q: make(chan *packet, m.cfg.queueLen)}
+}
+
+// Endpoint is the peer endpoint string of a PeerBind, "" for the catch-all
+// bind (the tunnel package asks binds with a single peer for it).
+func (b *Bind) Endpoint() string {
+	if !b.peer.IsValid() {
+		return ""
+	}
+	return b.peer.String()
+}
 
 // Open implements conn.Bind. The mux's socket is already bound: port must
 // be 0 or the mux's port, which Open reports back.
@@ -36,15 +54,21 @@ func (b *Bind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	if b.m.ctx.Err() != nil {
 		return nil, 0, ErrMuxClosed
 	}
-	if b.gen != nil {
+	if b.open.Load() != nil {
 		return nil, 0, conn.ErrBindAlreadyOpen
 	}
 	if port != 0 && port != b.m.port {
 		return nil, 0, fmt.Errorf("%w: asked for %d, the mux listens on %d", ErrBindPort, port, b.m.port)
 	}
-	gen := &receiver{done: make(chan struct{})}
-	b.gen = gen
-	b.m.wgRecv.Store(gen)
+	gen := &receiver{q: b.q, done: make(chan struct{})}
+	if b.peer.IsValid() {
+		if err := b.m.addPeerRoute(b.peer, gen); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		b.m.wgRecv.Store(gen)
+	}
+	b.open.Store(gen)
 	return []conn.ReceiveFunc{b.receiveFunc(gen)}, b.m.port, nil
 }
 
@@ -60,10 +84,12 @@ func (b *Bind) receiveFunc(gen *receiver) conn.ReceiveFunc {
 		select {
 		case <-gen.done:
 			return 0, net.ErrClosed
+		case <-b.m.readerDone:
+			return 0, b.m.readError()
 		default:
 		}
 		select {
-		case p = <-b.m.wgQ:
+		case p = <-gen.q:
 		case <-gen.done:
 			return 0, net.ErrClosed
 		case <-b.m.readerDone:
@@ -82,7 +108,7 @@ func (b *Bind) receiveFunc(gen *receiver) conn.ReceiveFunc {
 				return n, nil
 			}
 			select {
-			case p = <-b.m.wgQ:
+			case p = <-gen.q:
 			default:
 				return n, nil
 			}
@@ -91,17 +117,22 @@ func (b *Bind) receiveFunc(gen *receiver) conn.ReceiveFunc {
 }
 
 // Close implements conn.Bind: the receive functions of the current Open
-// return net.ErrClosed, and the mux drops WireGuard datagrams until the next
-// Open. The socket stays open.
+// return net.ErrClosed, and the mux stops handing this bind datagrams until
+// the next Open. The socket stays open.
 func (b *Bind) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.gen == nil {
+	gen := b.open.Load()
+	if gen == nil {
 		return nil
 	}
-	close(b.gen.done)
-	b.m.wgRecv.CompareAndSwap(b.gen, nil)
-	b.gen = nil
+	close(gen.done)
+	if b.peer.IsValid() {
+		b.m.removePeerRoute(b.peer, gen)
+	} else {
+		b.m.wgRecv.CompareAndSwap(gen, nil)
+	}
+	b.open.Store(nil)
 	return nil
 }
 
@@ -115,13 +146,16 @@ func (b *Bind) SetMark(mark uint32) error {
 	return setSocketMark(b.m.conn, mark)
 }
 
-// Send implements conn.Bind.
+// Send implements conn.Bind. A PeerBind sends to its peer only.
 func (b *Bind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	e, ok := ep.(*endpoint)
 	if !ok {
 		return conn.ErrWrongEndpointType
 	}
-	if b.m.wgRecv.Load() == nil {
+	if b.peer.IsValid() && e.dst != b.peer {
+		return fmt.Errorf("%w: %s is not this bind's peer %s", conn.ErrWrongEndpointType, e.dst, b.peer)
+	}
+	if b.open.Load() == nil {
 		return net.ErrClosed
 	}
 	for _, buf := range bufs {
@@ -135,23 +169,21 @@ func (b *Bind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	return nil
 }
 
-// ParseEndpoint implements conn.Bind: s is ip:port.
+// ParseEndpoint implements conn.Bind: s is ip:port, and for a PeerBind it
+// must be the peer.
 func (b *Bind) ParseEndpoint(s string) (conn.Endpoint, error) {
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.checkFamily(ap.Addr()); err != nil {
+	if err := b.m.checkFamily(ap.Addr()); err != nil {
 		return nil, err
 	}
-	return &endpoint{dst: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}, nil
-}
-
-func (b *Bind) checkFamily(a netip.Addr) error {
-	if v4 := a.Unmap().Is4(); v4 != (b.m.network == "udp4") {
-		return fmt.Errorf("udp mux: endpoint %s does not fit the mux's %s socket", a, b.m.network)
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if b.peer.IsValid() && ap != b.peer {
+		return nil, fmt.Errorf("%w: %s is not this bind's peer %s", conn.ErrWrongEndpointType, ap, b.peer)
 	}
-	return nil
+	return &endpoint{dst: ap}, nil
 }
 
 // BatchSize implements conn.Bind.
@@ -193,7 +225,7 @@ func (m *UDPMux) PeerEndpoint(c network.Conn) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	if err := m.bind.checkFamily(ap.Addr()); err != nil {
+	if err := m.checkFamily(ap.Addr()); err != nil {
 		return netip.AddrPort{}, fmt.Errorf("%w: %w", ErrNotOnMux, err)
 	}
 	return ap, nil

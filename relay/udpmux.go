@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -66,6 +67,9 @@ var (
 	// ErrMuxInUse means the mux's QUIC side already serves a libp2p host;
 	// close that host first.
 	ErrMuxInUse = errors.New("udp mux already serves a libp2p host")
+	// ErrPeerTaken means another open bind of the mux already receives
+	// the WireGuard datagrams of that peer address; close it first.
+	ErrPeerTaken = errors.New("udp mux peer address already has an open bind")
 	// ErrBindPort means WireGuard asked its bind for a listen port other than
 	// the mux's; leave listen_port unset (0) or set it to UDPMux.Port.
 	ErrBindPort = errors.New("wireguard listen port differs from the udp mux port")
@@ -210,9 +214,15 @@ type UDPMux struct {
 	readErr    error
 
 	quicQ    chan *packet
-	wgQ      chan *packet
 	quicRecv atomic.Pointer[receiver] // the lent QUIC conn, nil when none
-	wgRecv   atomic.Pointer[receiver] // the open bind generation, nil when closed
+	wgRecv   atomic.Pointer[receiver] // the open catch-all bind, nil when closed
+
+	// peers routes WireGuard datagrams by source address to open peer
+	// binds (PeerBind). The map is copied on write; the reader only loads.
+	peers struct {
+		sync.Mutex // serialises writers
+		routes     atomic.Pointer[map[netip.AddrPort]*receiver]
+	}
 
 	lease struct {
 		sync.Mutex
@@ -229,9 +239,12 @@ type UDPMux struct {
 	closeErr  error
 }
 
-// receiver is the consumer of one queue: the QUIC conn lent to a host or
-// one Open..Close period of the bind. done is closed when it goes away.
-type receiver struct{ done chan struct{} }
+// receiver is where datagrams of one kind go: the QUIC conn lent to a host
+// or one Open..Close period of a bind. done is closed when it goes away.
+type receiver struct {
+	q    chan *packet
+	done chan struct{}
+}
 
 // batchReader is ipv4.PacketConn or ipv6.PacketConn: recvmmsg on Linux.
 type batchReader interface {
@@ -307,10 +320,10 @@ func NewUDPMux(laddr *net.UDPAddr, opts ...MuxOption) (*UDPMux, error) {
 		cancel:     cancel,
 		readerDone: make(chan struct{}),
 		quicQ:      make(chan *packet, cfg.queueLen),
-		wgQ:        make(chan *packet, cfg.queueLen),
 		dropLog:    logLimiter{every: dropLogInterval},
 	}
-	m.bind = &Bind{m: m}
+	m.bind = newBind(m, netip.AddrPort{})
+	m.peers.routes.Store(&map[netip.AddrPort]*receiver{})
 	m.sizeSocketBuffers()
 	m.wg.Go(m.read)
 	m.log.Debug("udp mux listening", "addr", conn.LocalAddr().String())
@@ -337,9 +350,66 @@ func (m *UDPMux) LocalAddr() *net.UDPAddr { return m.conn.LocalAddr().(*net.UDPA
 // Port is the socket's UDP port.
 func (m *UDPMux) Port() uint16 { return m.port }
 
-// Bind is the WireGuard side of the mux. There is one per mux; wireguard-go
+// Bind is the mux's catch-all WireGuard bind: it receives the WireGuard
+// datagrams of every source no open PeerBind claims, and sends anywhere.
+// Use it for one device with many peers. There is one per mux; wireguard-go
 // may Open and Close it repeatedly.
 func (m *UDPMux) Bind() *Bind { return m.bind }
+
+// PeerBind returns a new WireGuard bind for one peer: while open it
+// receives the WireGuard datagrams from remote only, and sends only to
+// remote. Use one per session device (DESIGN.md §7.3: one device per
+// session). Opening it fails with ErrPeerTaken while another open bind has
+// the same remote. remote is usually PeerEndpoint of the session's libp2p
+// connection.
+func (m *UDPMux) PeerBind(remote netip.AddrPort) (*Bind, error) {
+	if m.ctx.Err() != nil {
+		return nil, ErrMuxClosed
+	}
+	if !remote.IsValid() || remote.Port() == 0 {
+		return nil, fmt.Errorf("%w: peer bind for %s needs an address and a port", ErrInvalidMuxConfig, remote)
+	}
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	if err := m.checkFamily(remote.Addr()); err != nil {
+		return nil, err
+	}
+	return newBind(m, remote), nil
+}
+
+// checkFamily rejects addresses the socket cannot reach.
+func (m *UDPMux) checkFamily(a netip.Addr) error {
+	if v4 := a.Unmap().Is4(); v4 != (m.network == "udp4") {
+		return fmt.Errorf("%w: address %s does not fit the mux's %s socket", ErrInvalidMuxConfig, a, m.network)
+	}
+	return nil
+}
+
+// addPeerRoute sends remote's WireGuard datagrams to r.
+func (m *UDPMux) addPeerRoute(remote netip.AddrPort, r *receiver) error {
+	m.peers.Lock()
+	defer m.peers.Unlock()
+	old := *m.peers.routes.Load()
+	if _, taken := old[remote]; taken {
+		return fmt.Errorf("%w: %s", ErrPeerTaken, remote)
+	}
+	routes := maps.Clone(old)
+	routes[remote] = r
+	m.peers.routes.Store(&routes)
+	return nil
+}
+
+// removePeerRoute undoes addPeerRoute(remote, r).
+func (m *UDPMux) removePeerRoute(remote netip.AddrPort, r *receiver) {
+	m.peers.Lock()
+	defer m.peers.Unlock()
+	old := *m.peers.routes.Load()
+	if old[remote] != r {
+		return
+	}
+	routes := maps.Clone(old)
+	delete(routes, remote)
+	m.peers.routes.Store(&routes)
+}
 
 // Stats returns the datagram counters.
 func (m *UDPMux) Stats() MuxStats {
@@ -423,9 +493,12 @@ func (m *UDPMux) read() {
 func (m *UDPMux) dispatch(p *packet) bool {
 	switch classify(p.data()) {
 	case kindQUIC:
-		return m.deliver(m.quicQ, m.quicRecv.Load(), p, &m.stats.quic)
+		return m.deliver(m.quicRecv.Load(), p, &m.stats.quic)
 	case kindWireGuard:
-		return m.deliver(m.wgQ, m.wgRecv.Load(), p, &m.stats.wireGuard)
+		if r := (*m.peers.routes.Load())[p.from]; r != nil {
+			return m.deliver(r, p, &m.stats.wireGuard)
+		}
+		return m.deliver(m.wgRecv.Load(), p, &m.stats.wireGuard)
 	default:
 		m.stats.unknown.Add(1)
 		m.logDrop("neither QUIC nor WireGuard", p.from, p.n)
@@ -435,20 +508,20 @@ func (m *UDPMux) dispatch(p *packet) bool {
 
 // deliver queues p for r, waiting while the queue is full; it drops p only
 // when there is no receiver or the receiver or the mux goes away.
-func (m *UDPMux) deliver(q chan<- *packet, r *receiver, p *packet, delivered *atomic.Uint64) bool {
+func (m *UDPMux) deliver(r *receiver, p *packet, delivered *atomic.Uint64) bool {
 	if r == nil {
 		m.stats.noReceiver.Add(1)
 		return false
 	}
 	select {
-	case q <- p:
+	case r.q <- p:
 		delivered.Add(1)
 		return true
 	default:
 	}
 	m.stats.waits.Add(1)
 	select {
-	case q <- p:
+	case r.q <- p:
 		delivered.Add(1)
 		return true
 	case <-r.done:

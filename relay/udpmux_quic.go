@@ -128,7 +128,7 @@ func (m *UDPMux) lendConn() (*quicConn, error) {
 		}
 		prev := m.lease.cur
 		if prev == nil {
-			qc := &quicConn{m: m, recv: receiver{done: make(chan struct{})}, deadline: newDeadline()}
+			qc := &quicConn{m: m, recv: receiver{q: m.quicQ, done: make(chan struct{})}, deadline: newDeadline()}
 			m.lease.cur = &lease{conn: qc, released: make(chan struct{})}
 			m.quicRecv.Store(&qc.recv)
 			m.lease.Unlock()

@@ -305,17 +305,15 @@ type muxPair struct {
 	wa, wb *wgNode
 }
 
-// newMuxPair builds the pair; b dials a, both over QUIC, and b's WireGuard
-// endpoint for a is the libp2p connection's remote address.
+// newMuxPair builds the pair; b dials a, both over QUIC. a's WireGuard
+// device uses the catch-all bind and learns b's endpoint; b's uses a peer
+// bind for the libp2p connection's remote address, as a session would.
 func newMuxPair(tb testing.TB) *muxPair {
 	tb.Helper()
 	p := &muxPair{ma: newTestMux(tb), mb: newTestMux(tb)}
 	p.ha, p.hb = newMuxHost(tb, p.ma), newMuxHost(tb, p.mb)
 	p.ha.SetStreamHandler(echoProtocol, echo)
 	p.ba, p.ab = connectHosts(tb, p.hb, p.ha, p.ma)
-	p.wa = newWGNode(tb, p.ma.Bind(), tunAddrA)
-	p.wb = newWGNode(tb, p.mb.Bind(), tunAddrB)
-	p.wa.peerWith(tb, p.wb, netip.AddrPort{})
 	ep, err := p.mb.PeerEndpoint(p.ba)
 	if err != nil {
 		tb.Fatal(err)
@@ -323,6 +321,13 @@ func newMuxPair(tb testing.TB) *muxPair {
 	if ep != loopback(p.ma) {
 		tb.Fatalf("b's endpoint for a is %s, want a's mux %s", ep, loopback(p.ma))
 	}
+	bind, err := p.mb.PeerBind(ep)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.wa = newWGNode(tb, p.ma.Bind(), tunAddrA)
+	p.wb = newWGNode(tb, bind, tunAddrB)
+	p.wa.peerWith(tb, p.wb, netip.AddrPort{})
 	p.wb.peerWith(tb, p.wa, ep)
 	return p
 }
@@ -587,6 +592,102 @@ func TestMuxBindLifecycle(t *testing.T) {
 	}
 	if err := b.Send([][]byte{reply}, ep); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Send after mux Close: %v", err)
+	}
+}
+
+// Peer binds take their peer's WireGuard datagrams; the catch-all bind
+// gets the rest.
+func TestMuxPeerBinds(t *testing.T) {
+	m := newTestMux(t)
+	c1, c2 := rawClient(t, m), rawClient(t, m)
+	addr1 := c1.LocalAddr().(*net.UDPAddr).AddrPort()
+	b1, err := m.PeerBind(addr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1.Endpoint() != addr1.String() || m.Bind().Endpoint() != "" {
+		t.Fatalf("endpoints %q and %q", b1.Endpoint(), m.Bind().Endpoint())
+	}
+	fns1, _, err := b1.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnsAll, _, err := m.Bind().Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second bind for the same peer cannot open while b1 is open.
+	dup, err := m.PeerBind(addr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dup.Open(0); !errors.Is(err, ErrPeerTaken) {
+		t.Fatalf("second peer bind for %s: %v", addr1, err)
+	}
+
+	from1, from2 := wgTransport(32, 1), wgTransport(32, 2)
+	c2.Write(from2)
+	c1.Write(from1)
+	if got, ep, err := receiveOne(fns1[0], 1); err != nil || !bytes.Equal(got, from1) || ep.DstToString() != addr1.String() {
+		t.Fatalf("peer bind received %x from %v, %v; want %x from %s", got, ep, err, from1, addr1)
+	}
+	if got, _, err := receiveOne(fnsAll[0], 1); err != nil || !bytes.Equal(got, from2) {
+		t.Fatalf("catch-all bind received %x, %v; want %x", got, err, from2)
+	}
+
+	// A peer bind sends to its peer only.
+	ep1, err := b1.ParseEndpoint(addr1.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b1.ParseEndpoint(c2.LocalAddr().String()); !errors.Is(err, conn.ErrWrongEndpointType) {
+		t.Fatalf("peer bind parsed another peer: %v", err)
+	}
+	ep2, err := m.Bind().ParseEndpoint(c2.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.Send([][]byte{from1}, ep2); !errors.Is(err, conn.ErrWrongEndpointType) {
+		t.Fatalf("peer bind sent to another peer: %v", err)
+	}
+	if err := b1.Send([][]byte{from2}, ep1); err != nil {
+		t.Fatal(err)
+	}
+	c1.SetReadDeadline(time.Now().Add(testTimeout))
+	buf := make([]byte, 100)
+	if n, err := c1.Read(buf); err != nil || !bytes.Equal(buf[:n], from2) {
+		t.Fatalf("peer read %x, %v", buf[:n], err)
+	}
+
+	// Once b1 is closed its peer's datagrams go to the catch-all bind, and
+	// another bind may take the peer.
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c1.Write(from1)
+	if got, _, err := receiveOne(fnsAll[0], 1); err != nil || !bytes.Equal(got, from1) {
+		t.Fatalf("catch-all bind received %x, %v; want %x", got, err, from1)
+	}
+	fnsDup, _, err := dup.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Write(from1)
+	if got, _, err := receiveOne(fnsDup[0], 1); err != nil || !bytes.Equal(got, from1) {
+		t.Fatalf("reopened peer bind received %x, %v", got, err)
+	}
+	if _, err := m.PeerBind(netip.AddrPort{}); !errors.Is(err, ErrInvalidMuxConfig) {
+		t.Fatalf("peer bind without address: %v", err)
+	}
+	if _, err := m.PeerBind(netip.MustParseAddrPort("[::1]:9")); !errors.Is(err, ErrInvalidMuxConfig) {
+		t.Fatalf("IPv6 peer bind on an IPv4 mux: %v", err)
+	}
+	m.Close()
+	if _, _, err := receiveOne(fnsDup[0], 1); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("peer bind receive after mux Close: %v", err)
+	}
+	if _, err := m.PeerBind(addr1); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("PeerBind after mux Close: %v", err)
 	}
 }
 
