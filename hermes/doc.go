@@ -32,6 +32,30 @@
 // promise before it is used; a hub's new channel state before it answers.
 // Concurrent writes share fsyncs (group commit).
 //
+// # Wire
+//
+// Fixed binary layouts, amounts as 32-byte big-endian uint256:
+//
+//	Promise (225)         pad32(chainID) ‖ channelID ‖ amount ‖ fee ‖ hashlock ‖ sig(65)
+//	ExchangeMessage (394) promise ‖ agreementID ‖ agreementTotal ‖ provider(20) ‖ hermes(20) ‖ sig(65)
+//	Invoice (156)         agreementID ‖ agreementTotal ‖ fee ‖ hashlock ‖ provider(20) ‖ uint64 chainID
+//
+// On both protocols a stream carries one request frame and one answer
+// frame: type byte, uint16 length, body of at most 1 KiB. Each side allows
+// 10 s per stream. Refusals travel as an error frame whose code maps to a
+// sentinel error (RemoteError); a frame that breaks the layout resets the
+// stream, and nothing from it is kept. Signatures are 65 bytes with V =
+// 27/28 over the raw hash and low S, as the contract requires.
+//
+// # Unpaid service
+//
+// An Invoicer checks usage every Tick and invoices when Threshold is unpaid
+// or Interval has passed. A payment counts only once the hermes has
+// accepted it. When a round fails with more than MaxUnpaid unpaid, the
+// consumer is reported (OnNotPaying, ErrConsumerNotPaying): at most
+// MaxUnpaid plus what is used in one Tick and one 10-second request timeout
+// goes unpaid before the session owner learns it.
+//
 // # Wiring
 //
 // A hermes node: NewChain, OpenStore, NewHub(HubConfig{…, Balances: chain}),

@@ -205,7 +205,7 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 	}
 
 	ncs := *cs
-	ncs.Amount, ncs.Fee = p.Amount, p.Fee
+	ncs.Amount, ncs.Fee = new(big.Int).Set(p.Amount), new(big.Int).Set(p.Fee)
 	nps := *ps
 	nps.Amount, nps.Fee, nps.Latest = issued.Amount, issued.Fee, &issued
 	consumerPromise := p.Clone()
@@ -214,7 +214,7 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 	} else {
 		nps.Pending, nps.PendingChannel, nps.PendingConsumer = true, cch, &consumerPromise
 	}
-	nag := &agreementRecord{Provider: provider, Total: m.AgreementTotal, Fee: agFee}
+	nag := &agreementRecord{Provider: provider, Total: new(big.Int).Set(m.AgreementTotal), Fee: agFee}
 	if err := h.persist(cch, &ncs, pch, &nps, ak, nag); err != nil {
 		return Promise{}, err
 	}

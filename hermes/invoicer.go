@@ -300,9 +300,22 @@ func (v *Invoicer) exchangeLocked(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%w: R of the last payment is not stored", ErrHashlockMismatch)
 	}
+	prev, err := v.cfg.Store.Earning(v.cfg.Hermes.Address())
+	if err != nil {
+		return err
+	}
 	hp, err := v.cfg.Hermes.RequestPromise(ctx, v.last, r)
 	if err != nil {
 		return fmt.Errorf("exchange payment at hermes: %w", err)
+	}
+	// The hermes promises at least what this payment adds (net of fees);
+	// promises for other sessions can only add more.
+	net := new(big.Int).Sub(hp.Amount, hp.Fee)
+	if prev.Promise != nil {
+		net.Sub(net, new(big.Int).Sub(prev.Promise.Amount, prev.Promise.Fee))
+	}
+	if due := new(big.Int).Sub(v.recvTotal, v.paidTotal); net.Cmp(due) < 0 {
+		return fmt.Errorf("%w: hermes promise adds %s, payment adds %s", ErrAmountMismatch, net, due)
 	}
 	if err := v.cfg.Store.putHermesPromise(v.cfg.Hermes.Address(), hp, r); err != nil {
 		return fmt.Errorf("store hermes promise: %w", err)

@@ -60,8 +60,8 @@ func (w *Wallet) Pay(agreement [32]byte, provider common.Address, hashlock [32]b
 		Promise: Promise{
 			ChainID:   w.chainID,
 			ChannelID: ChannelID(w.signer.Address(), w.hermes),
-			Amount:    amount,
-			Fee:       fee,
+			Amount:    new(big.Int).Set(amount),
+			Fee:       new(big.Int).Set(fee),
 			Hashlock:  hashlock,
 		},
 		AgreementID:    agreement,
