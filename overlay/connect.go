@@ -69,9 +69,11 @@ type Session struct {
 // Connect opens a session with the proposal's provider: it reaches the
 // provider (through a relay if need be), waits briefly for a direct
 // connection, negotiates keys and addresses over /mystp2p/session/1, and
-// brings the WireGuard tunnel up — over UDP when the connection is direct,
-// else over a libp2p stream (relayed).
-func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err error) {
+// brings the WireGuard tunnel up. With a direct connection it first tries
+// WireGuard over UDP; when no handshake gets through (NAT in the way), it
+// falls back to carrying WireGuard over a libp2p stream on the best
+// connection there is — direct after a hole punch, else through the relay.
+func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -86,65 +88,98 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err 
 	if cfg.DirectWait == 0 {
 		cfg.DirectWait = 5 * time.Second
 	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = func(string) {}
+	if cfg.Progress == nil {
+		cfg.Progress = func(string) {}
 	}
 	start := time.Now()
 	p := cfg.Proposal.Proposal
-	ai := p.AddrInfo()
-
-	progress("reaching provider")
+	cfg.Progress("reaching provider")
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = n.host.Connect(cctx, ai)
+	err := n.host.Connect(cctx, p.AddrInfo())
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("reach provider %s: %w", p.Provider, err)
 	}
 	direct := n.directConn(p.Provider)
 	if direct == nil {
-		progress("connected via relay; hole punching")
+		cfg.Progress("connected via relay; hole punching")
 		direct = n.waitDirect(ctx, p.Provider, cfg.DirectWait)
 	}
+	if direct == nil && cfg.Transport == TransportUDP {
+		return nil, fmt.Errorf("no direct connection to %s for the UDP transport (hole punching failed)", p.Provider)
+	}
+	transport := cfg.Transport
+	if transport == "" {
+		transport = TransportStream
+		if direct != nil {
+			transport = TransportUDP
+		}
+	}
+	handshake := 15 * time.Second
+	if cfg.Transport == "" && transport == TransportUDP {
+		handshake = udpTrial // a stream fallback is ready if UDP is blocked
+	}
+	s, err := n.connectOnce(ctx, cfg, transport, direct, handshake)
+	if err != nil && cfg.Transport == "" && transport == TransportUDP && !isRejection(err) {
+		cfg.Progress(fmt.Sprintf("UDP path blocked (%v); carrying WireGuard over libp2p", err))
+		s, err = n.connectOnce(ctx, cfg, TransportStream, direct, 15*time.Second)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.ConnectTime = time.Since(start)
+	cfg.Progress("tunnel up (" + s.Path + ")")
+	var sctx context.Context
+	sctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Go(func() { s.keepalive(sctx) })
+	return s, nil
+}
 
+// udpTrial is how long a first UDP handshake may take before Connect falls
+// back to the stream transport.
+const udpTrial = 3 * time.Second
+
+func isRejection(err error) bool {
+	var rej *RejectedError
+	return errors.As(err, &rej)
+}
+
+// connectOnce negotiates one session over one transport and waits for the
+// WireGuard handshake. On failure it leaves nothing open on either side.
+func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport string, direct network.Conn, handshake time.Duration) (_ *Session, err error) {
+	p := cfg.Proposal.Proposal
 	key, err := tunnel.GeneratePrivateKey()
 	if err != nil {
 		return nil, err
 	}
-	req := sessionRequest{Kind: reqOpen, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey()}
+	req := sessionRequest{Kind: reqOpen, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
 	var udp *net.UDPConn
-	if direct == nil && cfg.Transport == TransportUDP {
-		return nil, fmt.Errorf("no direct connection to %s for the UDP transport (hole punching failed)", p.Provider)
-	}
-	if direct != nil && cfg.Transport != TransportStream {
+	if transport == TransportUDP {
 		// WireGuard gets its own UDP socket towards the provider's address
 		// on the direct connection.
 		if udp, err = net.ListenUDP("udp", &net.UDPAddr{}); err != nil {
 			return nil, fmt.Errorf("open UDP socket: %w", err)
 		}
-		req.Transport, req.UDPPort = TransportUDP, uint16(udp.LocalAddr().(*net.UDPAddr).Port)
-	} else {
-		req.Transport = TransportStream
+		req.UDPPort = uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+		defer func() {
+			if err != nil {
+				udp.Close()
+			}
+		}()
 	}
-	defer func() {
-		if err != nil && udp != nil {
-			udp.Close()
-		}
-	}()
-
-	progress("opening session")
+	cfg.Progress("opening session")
 	rep, err := n.sessionCall(ctx, p.Provider, req)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, node: n, udp: udp, done: make(chan struct{})}
+	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, Transport: transport, node: n, udp: udp, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			n.sendClose(s)
 		}
 	}()
 	var bind conn.Bind
-	if rep.Transport == TransportUDP {
+	if transport == TransportUDP {
 		ip, err := remoteIP(direct)
 		if err != nil {
 			return nil, err
@@ -152,7 +187,7 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err 
 		if bind, err = tunnel.NewUDPBind(udp, netip.AddrPortFrom(ip, rep.UDPPort)); err != nil {
 			return nil, err
 		}
-		s.Path, s.Transport = PathDirect, TransportUDP
+		s.Path = PathDirect
 	} else {
 		st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p.Provider, ProtocolTunnel)
 		if err != nil {
@@ -167,12 +202,12 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err 
 			return nil, err
 		}
 		s.stream = st
-		s.Path, s.Transport = PathDirect, TransportStream
+		s.Path = PathDirect
 		if st.Conn().Stat().Limited {
 			s.Path = PathRelayed
 		}
 	}
-	progress("tunnel handshake")
+	cfg.Progress("tunnel handshake")
 	if s.Tunnel, err = tunnel.NewConsumer(tunnel.ConsumerConfig{
 		PrivateKey: key, PeerPublicKey: rep.WGKey, Addresses: rep.Addresses, Bind: bind,
 		Logger: n.log.With("session", s.ID),
@@ -182,18 +217,13 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (_ *Session, err 
 		}
 		return nil, fmt.Errorf("start tunnel: %w", err)
 	}
-	if err = waitHandshake(ctx, s.Tunnel, 15*time.Second); err != nil {
+	if err = waitHandshake(ctx, s.Tunnel, handshake); err != nil {
 		s.Tunnel.Close()
 		if s.stream != nil {
 			s.stream.Reset()
 		}
-		return nil, fmt.Errorf("tunnel to %s never came up (%s path): %w", p.Provider, s.Path, err)
+		return nil, fmt.Errorf("tunnel to %s never came up over %s: %w", p.Provider, transport, err)
 	}
-	s.ConnectTime = time.Since(start)
-	progress("tunnel up (" + s.Path + ")")
-	var sctx context.Context
-	sctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Go(func() { s.keepalive(sctx) })
 	return s, nil
 }
 
