@@ -335,6 +335,7 @@ func TestSOCKSListenLoopbackOnly(t *testing.T) {
 // checks that each gets an error reply or a close, and that the server
 // keeps serving afterwards.
 func TestSOCKSHostileInput(t *testing.T) {
+	t.Parallel() // mostly waiting on handshake deadlines
 	_, origin := newOrigin(t)
 	cons, _ := newSessionPair(t, "mem", pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
 	sc := newSOCKS(t, cons, WithSOCKSTimeouts(time.Second, 10*time.Second, time.Minute))
@@ -417,6 +418,7 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 // TestIdleConn checks that a relay pair ends after the idle timeout when
 // nothing moves, but not while the other direction is busy.
 func TestIdleConn(t *testing.T) {
+	t.Parallel() // mostly waiting on timers
 	a1, a2 := net.Pipe()
 	b1, b2 := net.Pipe()
 	defer a2.Close()
