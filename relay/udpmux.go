@@ -20,12 +20,14 @@
 // queue and never drops a classified packet while its receiver is open: when
 // a queue is full the reader waits, and the kernel socket buffer (8 MiB by
 // default) absorbs the burst, just as it does for a socket of one's own. See
-// BenchmarkWireGuardOwnSocket and BenchmarkWireGuardMux: on a 2-core machine
-// shared with other builds (load average 7–8, so far below the 0.84 above),
-// 64 MiB per op, six interleaved runs each, WireGuard's standard bind on its
-// own socket made a median 0.25 Gbit/s at 24.9 ms CPU per MiB, the mux (with
-// the libp2p QUIC connection up on the same sockets) 0.30 Gbit/s at 20.8 ms
-// CPU per MiB, and dropped nothing: the mux costs no throughput.
+// BenchmarkWireGuardOwnSocket and BenchmarkWireGuardMux, 64 MiB per op, on
+// a 2-core machine shared with other builds (so below the 0.84 above), six
+// interleaved runs each, medians: at load average 7–8, wireguard-go's
+// standard bind on its own socket made 0.25 Gbit/s at 24.9 ms CPU per MiB
+// and the mux (with the libp2p QUIC connection up on the same sockets)
+// 0.30 Gbit/s at 20.8 ms; at load average 4.5, 0.48 against 0.62 Gbit/s,
+// 24.9 against 20.1 ms CPU per MiB. The mux dropped nothing and costs no
+// throughput.
 //
 // The alternative, punching WireGuard's own socket, needs punching logic of
 // our own and a second NAT mapping per session; the mux reuses DCUtR's. What
