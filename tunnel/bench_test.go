@@ -164,3 +164,28 @@ func splitLines(s string) []string {
 	}
 	return out
 }
+
+// BenchmarkSessionSetup measures the data plane's share of connect time:
+// both ends built over loopback UDP, the WireGuard handshake, and a first
+// TCP connection through the exit, then teardown.
+func BenchmarkSessionSetup(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveBulk(b, ln, 1)
+	origin := ln.Addr().(*net.TCPAddr).AddrPort()
+	for b.Loop() {
+		// Closed here; the Cleanups newSessionPair registers only
+		// close the sockets, at the end.
+		cons, prov := newSessionPair(b, "udp", pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
+		c, err := cons.DialTCP(b.Context(), origin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		readAll(b, c, 1)
+		c.Close()
+		cons.Close()
+		prov.Close()
+	}
+}
