@@ -196,8 +196,8 @@ type muxCounters struct {
 }
 
 // UDPMux owns one UDP socket and shares it between a libp2p host's QUIC
-// transport (see QUICReuse and Libp2pOptions) and a WireGuard device (see
-// Bind). Close the host and the WireGuard device before the mux.
+// transport (see Libp2pOptions) and WireGuard devices (see Bind and
+// PeerBind). Close the host and the WireGuard devices before the mux.
 type UDPMux struct {
 	cfg      muxConfig
 	log      *slog.Logger
@@ -226,7 +226,7 @@ type UDPMux struct {
 		routes     atomic.Pointer[map[netip.AddrPort]*receiver]
 	}
 
-	lease struct {
+	lending struct {
 		sync.Mutex
 		closed bool   // Close has begun; no new goroutines
 		cur    *lease // the QUIC side lent to a libp2p host, or nil
@@ -431,9 +431,9 @@ func (m *UDPMux) Stats() MuxStats {
 // idempotent.
 func (m *UDPMux) Close() error {
 	m.closeOnce.Do(func() {
-		m.lease.Lock()
-		m.lease.closed = true
-		m.lease.Unlock()
+		m.lending.Lock()
+		m.lending.closed = true
+		m.lending.Unlock()
 		m.cancel()
 		err := m.conn.Close()
 		m.wg.Wait()

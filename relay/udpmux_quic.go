@@ -121,21 +121,21 @@ type lease struct {
 // waits until the mux has closed it.
 func (m *UDPMux) lendConn() (*quicConn, error) {
 	for {
-		m.lease.Lock()
-		if m.lease.closed {
-			m.lease.Unlock()
+		m.lending.Lock()
+		if m.lending.closed {
+			m.lending.Unlock()
 			return nil, ErrMuxClosed
 		}
-		prev := m.lease.cur
+		prev := m.lending.cur
 		if prev == nil {
 			qc := &quicConn{m: m, recv: receiver{q: m.quicQ, done: make(chan struct{})}, deadline: newDeadline()}
-			m.lease.cur = &lease{conn: qc, released: make(chan struct{})}
+			m.lending.cur = &lease{conn: qc, released: make(chan struct{})}
 			m.quicRecv.Store(&qc.recv)
-			m.lease.Unlock()
+			m.lending.Unlock()
 			return qc, nil
 		}
 		done := prev.done
-		m.lease.Unlock()
+		m.lending.Unlock()
 		if done == nil {
 			return nil, ErrMuxInUse
 		}
@@ -151,12 +151,12 @@ func (m *UDPMux) lendConn() (*quicConn, error) {
 // watchLease closes tr and qc once the ConnManager is done with them or the
 // mux closes.
 func (m *UDPMux) watchLease(tr *quic.Transport, qc *quicConn, done <-chan struct{}) error {
-	m.lease.Lock()
-	defer m.lease.Unlock()
-	if m.lease.closed {
+	m.lending.Lock()
+	defer m.lending.Unlock()
+	if m.lending.closed {
 		return ErrMuxClosed
 	}
-	l := m.lease.cur
+	l := m.lending.cur
 	if l == nil || l.conn != qc {
 		return ErrMuxInUse
 	}
@@ -242,11 +242,11 @@ func (c *quicConn) Close() error {
 		close(c.recv.done)
 		c.deadline.stop()
 		c.m.quicRecv.CompareAndSwap(&c.recv, nil)
-		c.m.lease.Lock()
-		if l := c.m.lease.cur; l != nil && l.conn == c {
-			c.m.lease.cur = nil
+		c.m.lending.Lock()
+		if l := c.m.lending.cur; l != nil && l.conn == c {
+			c.m.lending.cur = nil
 		}
-		c.m.lease.Unlock()
+		c.m.lending.Unlock()
 	})
 	return nil
 }
