@@ -262,10 +262,16 @@ func TestPaymentsEndToEnd(t *testing.T) {
 	if _, err := ps2.SettleProvider(ctx, n.hermesID.Address()); !errors.Is(err, ErrNothingToSettle) {
 		t.Fatalf("second settlement: %v", err)
 	}
-	hs := n.settler(n.hermesID, n.hubStore, nil)
-	moved, err := hs.SettleConsumers(ctx, n.hub)
-	if err != nil {
-		t.Fatal(err)
+	pulled := make(chan *big.Int, 1)
+	n.settler(n.hermesID, n.hubStore, func(c *SettlerConfig) {
+		c.Hub, c.HubInterval = n.hub, 5*time.Millisecond
+		c.OnConsumersSettled = func(moved *big.Int) { pulled <- moved }
+	})
+	var moved *big.Int
+	select {
+	case moved = <-pulled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hub's settler did not pull consumer funds")
 	}
 	spent := new(big.Int).Add(want, RequiredFee(want, testFeeBp))
 	if moved.Cmp(spent) != 0 {

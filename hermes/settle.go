@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -24,8 +25,15 @@ type SettlerConfig struct {
 	// Threshold, if set, makes Notify settle a hermes automatically once its
 	// unsettled earnings reach it.
 	Threshold *big.Int
-	// OnSettled, if set, is called after each automatic settlement.
+	// OnSettled, if set, is called after each automatic provider settlement.
 	OnSettled func(hermes common.Address, paid *big.Int)
+	// Hub and HubInterval, if set, make the settler pull the hub's consumer
+	// promises into its pool every HubInterval (SettleConsumers), so the
+	// pool keeps covering what providers settle. OnConsumersSettled, if set,
+	// is called after each such round that moved something.
+	Hub                *Hub
+	HubInterval        time.Duration
+	OnConsumersSettled func(moved *big.Int)
 	Log       *slog.Logger
 }
 
@@ -64,6 +72,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	if cfg.Threshold != nil {
 		s.wg.Go(s.run)
 	}
+	if cfg.Hub != nil && cfg.HubInterval > 0 {
+		s.wg.Go(s.runHub)
+	}
 	return s, nil
 }
 
@@ -83,6 +94,28 @@ func (s *Settler) Notify(hermes common.Address, _ Promise) {
 	select {
 	case s.notify <- hermes:
 	default:
+	}
+}
+
+func (s *Settler) runHub() {
+	t := time.NewTicker(s.cfg.HubInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		moved, err := s.SettleConsumers(s.ctx, s.cfg.Hub)
+		if err != nil {
+			s.log.Warn("settling consumer promises", "err", err)
+		}
+		if moved != nil && moved.Sign() > 0 {
+			s.log.Info("pulled consumer funds into the hermes pool", "amount", moved)
+			if s.cfg.OnConsumersSettled != nil {
+				s.cfg.OnConsumersSettled(moved)
+			}
+		}
 	}
 }
 
@@ -172,12 +205,15 @@ func (s *Settler) SettleConsumer(ctx context.Context, hub *Hub, consumer common.
 	if s.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	p, r, _, err := hub.settleable(consumer)
+	p, r, settled, err := hub.settleable(consumer)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
 		return nil, fmt.Errorf("%w: no promise of consumer %s with a known R", ErrNothingToSettle, consumer)
+	}
+	if settled.Cmp(p.Amount) >= 0 {
+		return nil, fmt.Errorf("%w: consumer %s settled up to %s", ErrNothingToSettle, consumer, settled)
 	}
 	onChain, err := s.cfg.Chain.ConsumerChannel(ctx, consumer, hub.Address())
 	if err != nil {
