@@ -34,7 +34,7 @@ type SettlerConfig struct {
 	Hub                *Hub
 	HubInterval        time.Duration
 	OnConsumersSettled func(moved *big.Int)
-	Log       *slog.Logger
+	Log                *slog.Logger
 }
 
 // Settler turns promises into tokens on chain: a provider's hermes promises
