@@ -310,3 +310,60 @@ func highS(sig []byte) []byte {
 	sig[64] ^= 1 // 27 <-> 28
 	return sig
 }
+
+// TestContractTokenTransferFailures covers the "token transfer failed"
+// reverts with a token that returns false instead of reverting.
+func TestContractTokenTransferFailures(t *testing.T) {
+	w := newContractWorld(t) // for its funded identities and chain
+	ctx := context.Background()
+	sim := w.sim.Client()
+	opts := bind.NewKeyedTransactor(w.deployer.PrivateKey(), big.NewInt(1337))
+	ft := bindings.NewFailingToken()
+	tokenAddr, _, err := bind.DeployContract(opts, common.FromHex(bindings.FailingTokenMetaData.Bin), sim, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sim.Commit()
+	regAddr, _, err := bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), sim, w.chain.reg.PackConstructor(tokenAddr, big.NewInt(10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sim.Commit()
+	c, err := NewChain(ctx, sim, regAddr, WithMiner(func() { w.sim.Commit() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	H, C, P := w.hermes.Address(), w.consumer.Address(), w.provider.Address()
+	for _, id := range []*identity.Identity{w.hermes, w.consumer, w.stranger} {
+		if err := c.Mint(ctx, id, id.Address(), big.NewInt(10_000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.RegisterHermes(ctx, w.hermes, big.NewInt(100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.TopUp(ctx, w.consumer, C, H, big.NewInt(1000)); err != nil {
+		t.Fatal(err)
+	}
+	cp, cr := w.promise(t, w.consumer, C, 1337, 500, 0)
+	if err := c.SettlePromise(ctx, w.hermes, C, H, cp, cr); err != nil {
+		t.Fatal(err)
+	}
+	// Allowances are in place, then the token starts failing.
+	if err := c.Approve(ctx, w.consumer, big.NewInt(1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Approve(ctx, w.stranger, big.NewInt(1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.transact(ctx, w.deployer, c.token, "setFailing", ft.PackSetFailing(true)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.transact(ctx, w.stranger, c.registry, "registerHermes", c.reg.PackRegisterHermes(big.NewInt(100)))
+	wantRevert(t, err, "token transfer failed")
+	_, err = c.transact(ctx, w.consumer, c.registry, "topUp", c.reg.PackTopUp(C, H, big.NewInt(1)))
+	wantRevert(t, err, "token transfer failed")
+	wantRevert(t, c.HermesWithdraw(ctx, w.hermes, C, big.NewInt(1)), "token transfer failed")
+	pp, pr := w.promise(t, w.hermes, P, 1337, 100, 0)
+	wantRevert(t, c.SettleProvider(ctx, w.provider, P, H, pp, pr), "token transfer failed")
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the ABI, bytecode and Go bindings of the hermes contracts.
+# Regenerates the ABI, bytecode and Go bindings of the hermes contracts
+# (FailingToken is for tests only).
 # Pinned: solc 0.8.28 (npm, package-lock.json) and abigen v1.17.10.
 # Output is deterministic: running this twice gives byte-identical files.
 set -euo pipefail
@@ -20,10 +21,10 @@ esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-node_modules/.bin/solcjs --bin --abi --optimize --base-path src -o "$tmp" src/TestToken.sol src/Registry.sol
+node_modules/.bin/solcjs --bin --abi --optimize --base-path src -o "$tmp" src/TestToken.sol src/Registry.sol src/FailingToken.sol
 
 mkdir -p build bindings
-for c in TestToken Registry; do
+for c in TestToken Registry FailingToken; do
 	cp "$tmp/${c}_sol_${c}.abi" "build/$c.abi"
 	cp "$tmp/${c}_sol_${c}.bin" "build/$c.bin"
 	lower=$(echo "$c" | tr '[:upper:]' '[:lower:]')
