@@ -61,7 +61,7 @@ type Invoicer struct {
 	consumer common.Address
 	log      *slog.Logger
 
-	mu        sync.Mutex       // serialises invoice rounds; guards the fields below
+	mu        sync.Mutex       // serialises invoice rounds (held during I/O); guards the fields below
 	last      *ExchangeMessage // last payment received from the consumer
 	recvTotal *big.Int         // agreement total of last
 	recvFee   *big.Int         // agreement fee of last
@@ -70,6 +70,15 @@ type Invoicer struct {
 	invoices  int
 	promises  int
 	notPaying error
+
+	// snap is what Paid, Stats and Err report, updated after each change so
+	// they never wait for a round's network I/O.
+	snap struct {
+		sync.Mutex
+		paid               *big.Int
+		invoices, promises int
+		notPaying          error
+	}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -136,6 +145,7 @@ func NewInvoicer(cfg InvoicerConfig) (*Invoicer, error) {
 		v.recvFee.Set(rec.Fee)
 		v.paidTotal.Set(rec.Exchanged)
 	}
+	v.publishLocked()
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	v.wg.Go(v.run)
 	return v, nil
@@ -155,23 +165,31 @@ func (v *Invoicer) Close() error {
 // Paid is the agreement total the consumer has paid with promises the
 // hermes accepted.
 func (v *Invoicer) Paid() *big.Int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return new(big.Int).Set(v.paidTotal)
+	v.snap.Lock()
+	defer v.snap.Unlock()
+	return new(big.Int).Set(v.snap.paid)
 }
 
 // Stats returns how many invoices were paid and hermes promises received.
 func (v *Invoicer) Stats() (invoices, promises int) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.invoices, v.promises
+	v.snap.Lock()
+	defer v.snap.Unlock()
+	return v.snap.invoices, v.snap.promises
 }
 
 // Err is the reason the consumer was reported as not paying, or nil.
 func (v *Invoicer) Err() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.notPaying
+	v.snap.Lock()
+	defer v.snap.Unlock()
+	return v.snap.notPaying
+}
+
+// publishLocked copies the reported fields into the snapshot.
+func (v *Invoicer) publishLocked() {
+	v.snap.Lock()
+	defer v.snap.Unlock()
+	v.snap.paid = new(big.Int).Set(v.paidTotal)
+	v.snap.invoices, v.snap.promises, v.snap.notPaying = v.invoices, v.promises, v.notPaying
 }
 
 func (v *Invoicer) run() {
@@ -246,6 +264,7 @@ func (v *Invoicer) InvoiceNow(ctx context.Context) error {
 		return err
 	}
 	v.notPaying = fmt.Errorf("%w: %s unpaid (limit %s): %w", ErrConsumerNotPaying, unpaid, v.cfg.MaxUnpaid, err)
+	v.publishLocked()
 	v.log.Warn("consumer is not paying", "amount", unpaid, "err", err)
 	if v.cfg.OnNotPaying != nil {
 		v.cfg.OnNotPaying(v.notPaying)
@@ -287,6 +306,7 @@ func (v *Invoicer) collectLocked(ctx context.Context, total *big.Int) error {
 	}
 	v.last, v.recvTotal, v.recvFee = &m, new(big.Int).Set(total), fee
 	v.invoices++
+	v.publishLocked()
 	return nil
 }
 
@@ -325,6 +345,7 @@ func (v *Invoicer) exchangeLocked(ctx context.Context) error {
 	}
 	v.paidTotal = new(big.Int).Set(v.recvTotal)
 	v.promises++
+	v.publishLocked()
 	v.log.Debug("hermes promise stored", "amount", hp.Amount)
 	if v.cfg.OnPromise != nil {
 		v.cfg.OnPromise(v.cfg.Hermes.Address(), hp)
