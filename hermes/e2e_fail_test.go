@@ -56,6 +56,11 @@ func TestConsumerRefusesOvercharge(t *testing.T) {
 	if !errors.Is(inv.Err(), ErrConsumerNotPaying) || !errors.Is(inv.InvoiceNow(ctx), ErrConsumerNotPaying) {
 		t.Fatal("invoicer forgot the consumer is not paying")
 	}
+	select {
+	case <-inv.NotPaying():
+	default:
+		t.Fatal("NotPaying not closed")
+	}
 }
 
 func TestConsumerStopsPaying(t *testing.T) {

@@ -40,10 +40,12 @@ type InvoicerConfig struct {
 	// unpaid, the consumer is reported as not paying (default 2 × Threshold).
 	MaxUnpaid *big.Int
 
-	// OnNotPaying is called once, from the Invoicer's goroutine, with an
-	// error wrapping ErrConsumerNotPaying; the session owner must then end
-	// the session. Unpaid service is bounded by MaxUnpaid plus the price of
-	// what is used during one Tick and one request timeout (10 s).
+	// OnNotPaying is called once, from the goroutine running the failed
+	// round, with an error wrapping ErrConsumerNotPaying; the session owner
+	// must then end the session. It must not call Close (end the session
+	// from another goroutine, or watch NotPaying instead). Unpaid service is
+	// bounded by MaxUnpaid plus the price of what is used during one Tick and
+	// one request timeout (10 s).
 	OnNotPaying func(error)
 	// OnPromise is called after each hermes promise has been stored, e.g.
 	// to trigger settlement (Settler.Notify).
@@ -80,6 +82,7 @@ type Invoicer struct {
 		notPaying          error
 	}
 
+	done   chan struct{} // closed when the consumer is reported
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -131,6 +134,7 @@ func NewInvoicer(cfg InvoicerConfig) (*Invoicer, error) {
 		cfg: cfg, self: self, consumer: consumer,
 		log:       cfg.Log.With("peer", cfg.Consumer, "session", fmt.Sprintf("%x", cfg.AgreementID[:8]), "hermes", cfg.Hermes.Address()),
 		recvTotal: new(big.Int), recvFee: new(big.Int), paidTotal: new(big.Int), lastAt: time.Now(),
+		done: make(chan struct{}),
 	}
 	rec, ok, err := cfg.Store.session(cfg.AgreementID)
 	if err != nil {
@@ -237,19 +241,32 @@ func (v *Invoicer) InvoiceNow(ctx context.Context) error {
 	defer stop()
 	defer context.AfterFunc(v.ctx, stop)()
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	report, err := v.invoiceLocked(ctx)
+	v.mu.Unlock()
+	if report {
+		v.log.Warn("consumer is not paying", "err", err)
+		close(v.done)
+		if v.cfg.OnNotPaying != nil {
+			v.cfg.OnNotPaying(err)
+		}
+	}
+	return err
+}
+
+// invoiceLocked runs a round; report is true when this round found the
+// consumer not paying.
+func (v *Invoicer) invoiceLocked(ctx context.Context) (report bool, err error) {
 	if v.ctx.Err() != nil {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if v.notPaying != nil {
-		return v.notPaying
+		return false, v.notPaying
 	}
 	total := v.cfg.Price.Cost(v.cfg.Usage())
 	if total.Cmp(v.paidTotal) <= 0 {
-		return nil
+		return false, nil
 	}
 	v.lastAt = time.Now()
-	var err error
 	if total.Cmp(v.recvTotal) > 0 {
 		err = v.collectLocked(ctx, total)
 	}
@@ -257,20 +274,20 @@ func (v *Invoicer) InvoiceNow(ctx context.Context) error {
 		err = v.exchangeLocked(ctx)
 	}
 	if err == nil || ctx.Err() != nil {
-		return err
+		return false, err
 	}
 	unpaid := new(big.Int).Sub(total, v.paidTotal)
 	if unpaid.Cmp(v.cfg.MaxUnpaid) <= 0 {
-		return err
+		return false, err
 	}
 	v.notPaying = fmt.Errorf("%w: %s unpaid (limit %s): %w", ErrConsumerNotPaying, unpaid, v.cfg.MaxUnpaid, err)
 	v.publishLocked()
-	v.log.Warn("consumer is not paying", "amount", unpaid, "err", err)
-	if v.cfg.OnNotPaying != nil {
-		v.cfg.OnNotPaying(v.notPaying)
-	}
-	return v.notPaying
+	return true, v.notPaying
 }
+
+// NotPaying is closed once the consumer has been reported as not paying
+// (then Err says why).
+func (v *Invoicer) NotPaying() <-chan struct{} { return v.done }
 
 // collectLocked invoices total and stores the consumer's checked payment.
 func (v *Invoicer) collectLocked(ctx context.Context, total *big.Int) error {

@@ -25,12 +25,13 @@ type SettlerConfig struct {
 	// Threshold, if set, makes Notify settle a hermes automatically once its
 	// unsettled earnings reach it.
 	Threshold *big.Int
-	// OnSettled, if set, is called after each automatic provider settlement.
+	// OnSettled, if set, is called after each automatic provider settlement,
+	// from the Settler's goroutine; it must not call Close.
 	OnSettled func(hermes common.Address, paid *big.Int)
 	// Hub and HubInterval, if set, make the settler pull the hub's consumer
 	// promises into its pool every HubInterval (SettleConsumers), so the
 	// pool keeps covering what providers settle. OnConsumersSettled, if set,
-	// is called after each such round that moved something.
+	// is called after each such round that moved something (same rule).
 	Hub                *Hub
 	HubInterval        time.Duration
 	OnConsumersSettled func(moved *big.Int)
