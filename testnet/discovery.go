@@ -18,7 +18,7 @@ const (
 )
 
 // Scenarios lists the scenarios `testnet run` knows.
-var Scenarios = []string{ScenarioDiscovery, ScenarioSessions}
+var Scenarios = []string{ScenarioDiscovery, ScenarioSessions, ScenarioNATMatrix + " (with --netns)"}
 
 // ErrUnknownScenario is returned for a scenario name not in Scenarios.
 var ErrUnknownScenario = errors.New("unknown scenario")

@@ -17,12 +17,21 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		return exitUsage{errors.New("testnet: say up or run")}
 	}
 	sub, args := args[0], args[1:]
+	if sub == "node" {
+		// One node of a namespace lab, started by `testnet run --netns`.
+		cfg, err := testnet.ParseChildArgs(args)
+		if err != nil {
+			return exitUsage{fmt.Errorf("testnet node: %w", err)}
+		}
+		return testnet.RunChild(ctx, cfg, e.stdout)
+	}
 	fs := newFlagSet(e, "testnet "+sub, "testnet "+sub+" [flags]")
 	providers := fs.Int("providers", 5, "number of providers")
 	ttl := fs.Duration("proposal-ttl", 0, "proposal lifetime (default: 1m for up, 15s for run)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	var scenario, report *string
 	var consumers *int
+	var netns, labDebug *bool
 	var fetch *int64
 	socks := tunnel.DefaultSOCKSAddr
 	if sub == "run" {
@@ -30,6 +39,8 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		report = fs.String("report", "", "write the JSON report to this file")
 		consumers = fs.Int("consumers", 1, "consumers opening sessions at once (sessions scenario)")
 		fetch = fs.Int64("fetch-bytes", 16<<20, "bytes each session downloads from the origin (sessions scenario)")
+		netns = fs.Bool("netns", false, "run every node in its own network namespace behind real NAT (root; nat-matrix)")
+		labDebug = fs.Bool("lab-debug", false, "with --netns: print every node's log after the run")
 	} else {
 		fs.StringVar(&socks, "socks", socks, "SOCKS5 address of the testnet's consumer (loopback)")
 	}
@@ -57,7 +68,15 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 			return exitUsage{fmt.Errorf("--fetch-bytes %d: want 0 to 1 GiB", *fetch)}
 		}
 		cfg.Consumers, cfg.FetchBytes = *consumers, *fetch
-		rep, err := testnet.Run(ctx, *scenario, cfg)
+		var rep *testnet.Report
+		switch {
+		case *netns && *scenario == testnet.ScenarioNATMatrix:
+			rep, err = testnet.RunNATMatrix(ctx, testnet.NATMatrixConfig{FetchBytes: *fetch, Logger: e.stderr, Debug: *labDebug})
+		case *netns || *scenario == testnet.ScenarioNATMatrix:
+			return exitUsage{fmt.Errorf("--netns goes with --scenario %s (and back)", testnet.ScenarioNATMatrix)}
+		default:
+			rep, err = testnet.Run(ctx, *scenario, cfg)
+		}
 		if errors.Is(err, testnet.ErrUnknownScenario) {
 			return exitUsage{err}
 		}

@@ -1,0 +1,326 @@
+package testnet
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/netlab"
+)
+
+// ScenarioNATMatrix connects a consumer behind each NAT kind to a provider
+// behind each NAT kind, in network namespaces (`testnet run --netns`).
+const ScenarioNATMatrix = "nat-matrix"
+
+// observers is how many public observer nodes the lab runs besides the
+// relay: go-libp2p trusts an observed address only after 4 distinct
+// observers saw it (DESIGN.md §6).
+const observers = 3
+
+// ChildEnv is set in the environment of lab child processes; test binaries
+// use it to act as `mystp2p testnet node`.
+const ChildEnv = "MYSTP2P_TESTNET_CHILD"
+
+// childProc is a running lab node.
+type childProc struct {
+	name   string
+	cmd    *exec.Cmd
+	events chan childEvent
+	stderr *tailBuffer
+	done   chan error
+}
+
+// startChild runs `<exe> testnet node <args>` in host and reads its events.
+func startChild(ctx context.Context, lab *netlab.Lab, exe, host string, args []string) (*childProc, error) {
+	cmd := lab.CommandContext(ctx, host, exe, append([]string{"testnet", "node"}, args...)...)
+	cmd.Env = append(os.Environ(), ChildEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c := &childProc{name: host, cmd: cmd, events: make(chan childEvent, 16), stderr: &tailBuffer{max: 256 << 10}, done: make(chan error, 1)}
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", host, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var ev childEvent
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Event != "" {
+				c.events <- ev
+			}
+		}
+		close(c.events)
+		c.done <- cmd.Wait()
+	}()
+	return c, nil
+}
+
+// wait returns the child's next event of kind, or why there is none.
+func (c *childProc) wait(ctx context.Context, kind string, within time.Duration) (childEvent, error) {
+	t := time.NewTimer(within)
+	defer t.Stop()
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				return childEvent{}, fmt.Errorf("%s exited before %q: %s", c.name, kind, c.stderr.String())
+			}
+			if ev.Event == kind {
+				return ev, nil
+			}
+		case <-t.C:
+			return childEvent{}, fmt.Errorf("%s: no %q within %s: %s", c.name, kind, within, c.stderr.String())
+		case <-ctx.Done():
+			return childEvent{}, ctx.Err()
+		}
+	}
+}
+
+func (c *childProc) stop() {
+	if c.cmd.Process != nil {
+		_ = c.cmd.Process.Signal(os.Interrupt)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// tailBuffer keeps the last max bytes written (a child's stderr).
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.b))
+}
+
+// NATMatrixConfig configures the namespace scenario.
+type NATMatrixConfig struct {
+	// Exe is the mystp2p binary to run in each namespace (default: this one).
+	Exe        string
+	NATs       []netlab.NAT
+	FetchBytes int64
+	// Logger hears progress; Debug adds every node's stderr to it.
+	Logger io.Writer
+	Debug  bool
+}
+
+// RunNATMatrix builds a lab (root only), starts a relay, an origin, and a
+// provider and a consumer behind each NAT kind, then has every consumer
+// connect to every provider and fetch from the origin through SOCKS5.
+func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err error) {
+	if err := netlab.Available(); err != nil {
+		return nil, err
+	}
+	if cfg.Exe == "" {
+		if cfg.Exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.NATs) == 0 {
+		cfg.NATs = netlab.NATs
+	}
+	if cfg.FetchBytes == 0 {
+		cfg.FetchBytes = 4 << 20
+	}
+	logw := cfg.Logger
+	if logw == nil {
+		logw = io.Discard
+	}
+	begin := time.Now()
+	hosts := []netlab.HostConfig{{Name: "relay"}, {Name: "origin"}}
+	for i := range observers {
+		hosts = append(hosts, netlab.HostConfig{Name: fmt.Sprintf("obs-%d", i+1)})
+	}
+	port := func(n netlab.NAT) uint16 {
+		if n == netlab.NATFullCone {
+			return LabPort
+		}
+		return 0
+	}
+	for _, n := range cfg.NATs {
+		hosts = append(hosts,
+			netlab.HostConfig{Name: "p-" + string(n), NAT: n, Port: port(n)},
+			netlab.HostConfig{Name: "c-" + string(n), NAT: n, Port: port(n)})
+	}
+	lab, err := netlab.New(ctx, netlab.Config{Hosts: hosts})
+	if err != nil {
+		return nil, err
+	}
+	defer lab.Close()
+	var ranges []string
+	for _, p := range netlab.InternetPrefixes() {
+		ranges = append(ranges, p.String())
+	}
+	common := []string{"--lab-ranges", strings.Join(ranges, ",")}
+	var children []*childProc
+	defer func() {
+		for _, c := range children {
+			c.stop()
+		}
+	}()
+	start := func(host string, args ...string) (*childProc, error) {
+		c, err := startChild(ctx, lab, cfg.Exe, host, append(args, common...))
+		if err == nil {
+			children = append(children, c)
+		}
+		return c, err
+	}
+
+	relayProc, err := start("relay", "--role", RoleRelay, "--public")
+	if err != nil {
+		return nil, err
+	}
+	rev, err := relayProc.wait(ctx, "ready", 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	relayAddr := fmt.Sprintf("/ip4/%s/udp/%d/quic-v1/p2p/%s", lab.Addr("relay"), LabPort, rev.ID)
+	boot := []string{relayAddr}
+	for i := range observers {
+		host := fmt.Sprintf("obs-%d", i+1)
+		o, err := start(host, "--role", RoleObserver, "--public", "--bootstrap", relayAddr)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := o.wait(ctx, "ready", 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		boot = append(boot, fmt.Sprintf("/ip4/%s/udp/%d/quic-v1/p2p/%s", lab.Addr(host), LabPort, ev.ID))
+	}
+	common = append(common, "--relay", relayAddr, "--bootstrap", strings.Join(boot, ","))
+	originProc, err := start("origin", "--role", RoleOrigin, "--public")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := originProc.wait(ctx, "ready", 30*time.Second); err != nil {
+		return nil, err
+	}
+	origin := fmt.Sprintf("http://%s/", lab.Addr("origin"))
+
+	providers := map[netlab.NAT]string{}
+	for _, n := range cfg.NATs {
+		args := []string{"--role", RoleProvider}
+		if n == netlab.NATNone {
+			args = append(args, "--public")
+		}
+		p, err := start("p-"+string(n), args...)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := p.wait(ctx, "ready", 45*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		providers[n] = ev.ID
+		fmt.Fprintf(logw, "provider behind %s: %s %v\n", n, ev.ID, ev.Addrs)
+	}
+
+	rep := &Report{Scenario: ScenarioNATMatrix, Nodes: Nodes{Providers: len(cfg.NATs), Consumers: len(cfg.NATs), Relays: 1}}
+	// Consumers behind different NATs run in parallel; each runs its pairs
+	// one after another (one consumer process per pair).
+	results := make([][]SessionResult, len(cfg.NATs))
+	var wg sync.WaitGroup
+	for ci, cn := range cfg.NATs {
+		wg.Go(func() {
+			for _, pn := range cfg.NATs {
+				args := []string{"--role", RoleConsumer, "--provider", providers[pn],
+					"--origin", origin, "--fetch-bytes", fmt.Sprint(cfg.FetchBytes),
+					"--consumer-nat", string(cn), "--provider-nat", string(pn)}
+				if cn == netlab.NATNone {
+					args = append(args, "--public")
+				}
+				r := SessionResult{ConsumerNAT: string(cn), ProviderNAT: string(pn)}
+				c, err := startChild(ctx, lab, cfg.Exe, "c-"+string(cn), append(args, common...))
+				if err == nil {
+					var ev childEvent
+					ev, err = c.wait(ctx, "result", 90*time.Second)
+					if err == nil && ev.Result != nil {
+						r = *ev.Result
+					}
+					c.stop()
+					if cfg.Debug {
+						fmt.Fprintf(logw, "--- consumer %s→%s stderr:\n%s\n", cn, pn, c.stderr.String())
+					}
+				}
+				if err != nil {
+					r.Error = err.Error()
+				}
+				results[ci] = append(results[ci], r)
+			}
+		})
+	}
+	wg.Wait()
+	if cfg.Debug {
+		for _, c := range children {
+			fmt.Fprintf(logw, "--- %s stderr:\n%s\n", c.name, c.stderr.String())
+		}
+	}
+	for _, rs := range results {
+		rep.Sessions = append(rep.Sessions, rs...)
+	}
+	judgeMatrix(rep)
+	rep.finish(begin)
+	return rep, nil
+}
+
+// judgeMatrix applies the nat-matrix pass rules: every pair ok; every pair
+// whose NATs allow a direct path is direct; no direct session's tunnel bytes
+// crossed a relay.
+func judgeMatrix(rep *Report) {
+	ok, direct, wantDirect, leaked := 0, 0, 0, 0
+	var failed []string
+	for _, s := range rep.Sessions {
+		pair := s.ConsumerNAT + "→" + s.ProviderNAT
+		if s.OK {
+			ok++
+		} else {
+			failed = append(failed, pair+": "+s.Error)
+		}
+		if netlab.DirectPathPossible(netlab.NAT(s.ConsumerNAT), netlab.NAT(s.ProviderNAT)) {
+			wantDirect++
+			if s.OK && s.Path == "direct" {
+				direct++
+			} else {
+				failed = append(failed, pair+": not direct")
+			}
+		}
+		if s.Path == "direct" && s.RelayBytes != 0 {
+			leaked++
+		}
+	}
+	rep.check("every pair connects and fetches", ok == len(rep.Sessions), "%d of %d", ok, len(rep.Sessions))
+	rep.check("every pair that can go direct is direct", direct == wantDirect, "%d of %d", direct, wantDirect)
+	rep.check("no direct session crossed a relay", leaked == 0, "%d leaked", leaked)
+	if len(failed) > 0 {
+		rep.check("failures", false, "%s", strings.Join(failed, "; "))
+	}
+}
