@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,9 +83,9 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 		return nil, errors.New("overlay: ConnectConfig.Proposal is required")
 	}
 	switch cfg.Transport {
-	case "", TransportUDP, TransportStream:
+	case "", TransportUDP, TransportStream, TransportMux:
 	default:
-		return nil, fmt.Errorf("overlay: transport %q (want udp or stream)", cfg.Transport)
+		return nil, fmt.Errorf("overlay: transport %q (want udp-mux, udp or stream)", cfg.Transport)
 	}
 	if cfg.DirectWait == 0 {
 		cfg.DirectWait = 5 * time.Second
@@ -93,6 +95,13 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 	}
 	start := time.Now()
 	p := cfg.Proposal.Proposal
+	if behindRelay(cfg.Proposal) {
+		// The provider starts hole punching the moment our relayed
+		// connection reaches it, and gives up at once if we cannot answer
+		// yet; our DCUtR handler only appears once we know our public
+		// address. So wait for it (briefly) before dialling.
+		n.waitHolePunchReady(ctx, holePunchReadyWait)
+	}
 	cfg.Progress("reaching provider")
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err := n.host.Connect(cctx, p.AddrInfo())
@@ -103,26 +112,53 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 	direct := n.directConn(p.Provider)
 	if direct == nil {
 		cfg.Progress("connected via relay; hole punching")
-		direct = n.waitDirect(ctx, p.Provider, cfg.DirectWait)
+		direct = n.waitDirect(ctx, p.Provider, min(redialAfter, cfg.DirectWait))
 	}
-	if direct == nil && cfg.Transport == TransportUDP {
+	if direct == nil && cfg.DirectWait > redialAfter {
+		// The provider punches when a relayed connection from us arrives.
+		// If ours is older than our own readiness to punch, or was opened
+		// by the provider's side, no punch comes: dial through the relay
+		// afresh so the provider sees a new inbound relayed connection.
+		for _, c := range n.host.Network().ConnsToPeer(p.Provider) {
+			if c.Stat().Limited {
+				_ = c.Close()
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := n.host.Connect(cctx, p.AddrInfo())
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("reach provider %s again: %w", p.Provider, err)
+		}
+		direct = n.waitDirect(ctx, p.Provider, cfg.DirectWait-redialAfter)
+	}
+	if direct == nil && (cfg.Transport == TransportUDP || cfg.Transport == TransportMux) {
 		return nil, fmt.Errorf("no direct connection to %s for the UDP transport (hole punching failed)", p.Provider)
 	}
-	transport := cfg.Transport
-	if transport == "" {
-		transport = TransportStream
-		if direct != nil {
-			transport = TransportUDP
+	// Candidate transports, best first; all but the last get a short trial.
+	var tries []string
+	switch {
+	case cfg.Transport != "":
+		tries = []string{cfg.Transport}
+	case direct != nil:
+		if n.muxConn(p.Provider) != nil {
+			tries = append(tries, TransportMux)
 		}
+		tries = append(tries, TransportUDP, TransportStream)
+	default:
+		tries = []string{TransportStream}
 	}
-	handshake := 15 * time.Second
-	if cfg.Transport == "" && transport == TransportUDP {
-		handshake = udpTrial // a stream fallback is ready if UDP is blocked
-	}
-	s, err := n.connectOnce(ctx, cfg, transport, direct, handshake)
-	if err != nil && cfg.Transport == "" && transport == TransportUDP && !isRejection(err) {
-		cfg.Progress(fmt.Sprintf("UDP path blocked (%v); carrying WireGuard over libp2p", err))
-		s, err = n.connectOnce(ctx, cfg, TransportStream, direct, 15*time.Second)
+	var s *Session
+	for i, transport := range tries {
+		handshake := 15 * time.Second
+		if i < len(tries)-1 {
+			handshake = udpTrial
+		}
+		s, err = n.connectOnce(ctx, cfg, transport, direct, handshake)
+		if err == nil || i == len(tries)-1 || (isRejection(err) && !isRejectionCode(err, RejectPolicy)) {
+			break
+		}
+		cfg.Progress(fmt.Sprintf("%s transport failed (%v); trying %s", transport, err, tries[i+1]))
 	}
 	if err != nil {
 		return nil, err
@@ -135,6 +171,41 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 	return s, nil
 }
 
+// redialAfter is how long Connect waits for a hole punch on its first
+// relayed connection before dialling through the relay again.
+const redialAfter = 1500 * time.Millisecond
+
+// holePunchReadyWait bounds the wait for our own DCUtR handler.
+const holePunchReadyWait = 5 * time.Second
+
+// dcutrProtocol is go-libp2p's hole punching protocol.
+const dcutrProtocol = "/libp2p/dcutr"
+
+// behindRelay reports whether the proposal offers relay circuit addresses,
+// i.e. the provider expects to be reached through a relay.
+func behindRelay(sp *SignedProposal) bool {
+	for _, a := range sp.Proposal.Addrs {
+		if strings.Contains(a, "/p2p-circuit") {
+			return true
+		}
+	}
+	return false
+}
+
+// waitHolePunchReady waits until this host answers hole punch requests, or d.
+func (n *Node) waitHolePunchReady(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if slices.Contains(n.host.Mux().Protocols(), dcutrProtocol) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // udpTrial is how long a first UDP handshake may take before Connect falls
 // back to the stream transport.
 const udpTrial = 3 * time.Second
@@ -142,6 +213,24 @@ const udpTrial = 3 * time.Second
 func isRejection(err error) bool {
 	var rej *RejectedError
 	return errors.As(err, &rej)
+}
+
+func isRejectionCode(err error, code string) bool {
+	var rej *RejectedError
+	return errors.As(err, &rej) && rej.Code == code
+}
+
+// muxConn returns a direct QUIC connection to p on this node's UDP mux.
+func (n *Node) muxConn(p peer.ID) network.Conn {
+	if n.mux == nil {
+		return nil
+	}
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		if _, err := n.mux.PeerEndpoint(c); err == nil {
+			return c
+		}
+	}
+	return nil
 }
 
 // connectOnce negotiates one session over one transport and waits for the
@@ -154,6 +243,15 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 	}
 	req := sessionRequest{Kind: reqOpen, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
 	var udp *net.UDPConn
+	var muxEP netip.AddrPort
+	if transport == TransportMux {
+		c := n.muxConn(p.Provider)
+		if c == nil {
+			return nil, fmt.Errorf("no direct QUIC connection to %s on the shared socket", p.Provider)
+		}
+		muxEP, _ = n.mux.PeerEndpoint(c)
+		req.UDPPort = n.mux.Port()
+	}
 	if transport == TransportUDP {
 		// WireGuard gets its own UDP socket towards the provider's address
 		// on the direct connection.
@@ -179,7 +277,15 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		}
 	}()
 	var bind conn.Bind
-	if transport == TransportUDP {
+	switch transport {
+	case TransportMux:
+		b, err := n.mux.PeerBind(muxEP)
+		if err != nil {
+			return nil, fmt.Errorf("WireGuard on the shared socket: %w", err)
+		}
+		bind = b
+		s.Path = PathDirect
+	case TransportUDP:
 		ip, err := remoteIP(direct)
 		if err != nil {
 			return nil, err
@@ -188,7 +294,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 			return nil, err
 		}
 		s.Path = PathDirect
-	} else {
+	default:
 		st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p.Provider, ProtocolTunnel)
 		if err != nil {
 			return nil, fmt.Errorf("open tunnel stream: %w", err)
@@ -212,6 +318,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		PrivateKey: key, PeerPublicKey: rep.WGKey, Addresses: rep.Addresses, Bind: bind,
 		Logger: n.log.With("session", s.ID),
 	}); err != nil {
+		_ = bind.Close()
 		if s.stream != nil {
 			s.stream.Reset()
 		}

@@ -46,6 +46,11 @@ type HostConfig struct {
 	ConnLow, ConnHigh int
 	// Metrics registers libp2p's metrics; nil disables them.
 	Metrics prometheus.Registerer
+	// UDPMux, when set, is the one UDP socket for QUIC and WireGuard: the
+	// host's QUIC listens and dials on it, so a session's WireGuard packets
+	// take the very 5-tuple a hole punch opened. Listen must then hold no
+	// QUIC address of its own.
+	UDPMux *relay.UDPMux
 }
 
 // NewHost assembles the libp2p host: TCP and QUIC, Noise and TLS, the
@@ -108,6 +113,9 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 			return nil, err
 		}
 		opts = append(opts, libp2p.EnableRelayService(ropts...), libp2p.EnableNATService())
+	}
+	if cfg.UDPMux != nil {
+		opts = append(opts, cfg.UDPMux.Libp2pOptions())
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,10 +16,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/mystp2p/mystp2p/dht"
 	"github.com/mystp2p/mystp2p/gossip"
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/relay"
 )
 
 // ProposalTopic is the gossipsub topic of live proposals.
@@ -47,6 +54,7 @@ type Config struct {
 type Node struct {
 	id   *identity.Identity
 	host host.Host
+	mux  *relay.UDPMux // nil unless QUIC listens on an unspecified address
 	dht  *dht.DHT
 	feed *gossip.Feed
 	cfg  Config
@@ -97,6 +105,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	if n.mux, cfg.Host.Listen, err = muxFor(cfg.Host.Listen, n.log); err != nil {
+		return nil, err
+	}
+	cfg.Host.UDPMux = n.mux
 	if n.host, err = NewHost(cfg.Host); err != nil {
 		return nil, err
 	}
@@ -189,7 +201,50 @@ func (n *Node) Close() error {
 		if n.host != nil {
 			errs = append(errs, n.host.Close())
 		}
+		if n.mux != nil {
+			errs = append(errs, n.mux.Close())
+		}
 		err = errors.Join(errs...)
 	})
 	return err
+}
+
+// muxFor takes the first QUIC listen address on an unspecified IP (a real
+// node's, or a lab node's) out of listen and opens a UDP mux on its port, so
+// QUIC and WireGuard share the socket that hole punching opens. Nodes that
+// listen on a specific address (the loopback testnet) keep plain QUIC.
+func muxFor(listen []string, log *slog.Logger) (*relay.UDPMux, []string, error) {
+	if len(listen) == 0 {
+		listen = DefaultListen
+	}
+	for i, s := range listen {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen address %q: %w", s, err)
+		}
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err != nil {
+			continue
+		}
+		ip, err := manet.ToIP(a)
+		if err != nil || !ip.IsUnspecified() {
+			continue
+		}
+		port, err := a.ValueForProtocol(ma.P_UDP)
+		if err != nil {
+			continue
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen address %q: bad port", s)
+		}
+		m, err := relay.NewUDPMux(&net.UDPAddr{IP: ip, Port: p}, relay.WithMuxLogger(log))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open UDP socket for %s: %w", s, err)
+		}
+		rest := append(append([]string{}, listen[:i]...), listen[i+1:]...)
+		// Other QUIC addresses would grab the socket the mux lends.
+		rest = slices.DeleteFunc(rest, func(s string) bool { return strings.Contains(s, "/quic-v1") })
+		return m, rest, nil
+	}
+	return nil, listen, nil
 }

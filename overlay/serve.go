@@ -167,6 +167,12 @@ func (n *Node) openSession(c network.Conn, req sessionRequest) sessionReply {
 	}
 	var consumerUDP netip.AddrPort
 	switch req.Transport {
+	case TransportMux:
+		c := n.muxConn(c.RemotePeer())
+		if c == nil {
+			return reject(RejectPolicy, "no direct QUIC connection on this provider's shared socket; use another transport")
+		}
+		consumerUDP, _ = n.mux.PeerEndpoint(c)
 	case TransportUDP:
 		if c.Stat().Limited {
 			return reject(RejectPolicy, "UDP transport needs a direct connection; this one is relayed")
@@ -208,7 +214,20 @@ func (n *Node) openSession(c network.Conn, req sessionRequest) sessionReply {
 	s.Unlock()
 
 	rep := sessionReply{OK: true, Session: ps.id, WGKey: key.PublicKey(), Addresses: addrs, Transport: req.Transport}
-	if req.Transport == TransportUDP {
+	switch req.Transport {
+	case TransportMux:
+		bind, err := n.mux.PeerBind(consumerUDP)
+		if err == nil {
+			if err = n.attachTunnel(ps, bind, nil); err != nil {
+				_ = bind.Close()
+			}
+		}
+		if err != nil {
+			n.dropSession(ps, "tunnel")
+			return reject(RejectPolicy, "WireGuard on the shared socket: %v", err)
+		}
+		rep.UDPPort = n.mux.Port()
+	case TransportUDP:
 		udp, err := net.ListenUDP("udp", &net.UDPAddr{})
 		if err != nil {
 			n.dropSession(ps, "listen udp")
@@ -224,7 +243,7 @@ func (n *Node) openSession(c network.Conn, req sessionRequest) sessionReply {
 			return reject(RejectInternal, "start tunnel: %v", err)
 		}
 		rep.UDPPort = uint16(udp.LocalAddr().(*net.UDPAddr).Port)
-	} else {
+	default:
 		n.wg.Go(func() {
 			select {
 			case <-ps.attached:

@@ -41,6 +41,9 @@ const (
 	TransportUDP = "udp"
 	// TransportStream is WireGuard over a libp2p stream (relayed fallback).
 	TransportStream = "stream"
+	// TransportMux is WireGuard over both peers' QUIC sockets, on the
+	// 5-tuple of their direct QUIC connection — the path a hole punch opened.
+	TransportMux = "udp-mux"
 )
 
 // sessionRequest is what a consumer sends.
