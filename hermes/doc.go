@@ -56,6 +56,16 @@
 // MaxUnpaid plus what is used in one Tick and one 10-second request timeout
 // goes unpaid before the session owner learns it.
 //
+// # Limits
+//
+// Consumers cannot withdraw from a channel (a hermes relies on every
+// deposit it has seen); a withdrawal with a time lock is future work. A
+// consumer's promises are cumulative over its channel, so sessions paying
+// through the same hermes at once must reach it in the order the consumer
+// signed: a payment overtaken by a later one is refused as not increasing
+// and stays unpaid for its provider. One session per hermes channel at a
+// time is always safe.
+//
 // # Wiring
 //
 // A hermes node: NewChain, OpenStore, NewHub(HubConfig{…, Balances: chain}),
