@@ -60,11 +60,14 @@
 //
 // Consumers cannot withdraw from a channel (a hermes relies on every
 // deposit it has seen); a withdrawal with a time lock is future work. A
-// consumer's promises are cumulative over its channel, so sessions paying
-// through the same hermes at once must reach it in the order the consumer
-// signed: a payment overtaken by a later one is refused as not increasing
-// and stays unpaid for its provider. One session per hermes channel at a
-// time is always safe.
+// consumer's promises are cumulative over its channel, and the hermes
+// accepts a promise only if its increase equals what its own agreement
+// adds. Sessions paying through one hermes at the same time therefore
+// depend on each other: a payment that arrives before an earlier one of
+// another session is refused (ErrAmountMismatch) until the earlier one has
+// been exchanged (Invoicers retry each round), and a payment that never
+// reaches the hermes blocks the consumer's other sessions on that channel.
+// One session per hermes channel at a time is always safe.
 //
 // # Wiring
 //
