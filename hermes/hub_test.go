@@ -308,3 +308,29 @@ func (e env) exchange(p payment) error {
 	_, err := e.f.hub.Exchange(context.Background(), e.provider.Address(), p.m, p.r)
 	return err
 }
+
+// TestHubOutOfOrderSessions: two sessions of one consumer with two
+// providers; the later-signed payment arrives first, is refused, and is
+// accepted once the earlier one has been exchanged.
+func TestHubOutOfOrderSessions(t *testing.T) {
+	f := newHubFixture(t, 0)
+	ctx := context.Background()
+	consumer, p1, p2 := mustIdentity(t), mustIdentity(t), mustIdentity(t)
+	f.balances.set(consumer.Address(), 10_000)
+	w := newWallet(t, consumer, f.hermes.Address())
+	a := pay(t, w, [32]byte{1}, p1.Address(), 100, 100, 0)
+	b := pay(t, w, [32]byte{2}, p2.Address(), 50, 50, 0)
+	if _, err := f.hub.Exchange(ctx, p2.Address(), b.m, b.r); !errors.Is(err, ErrAmountMismatch) {
+		t.Fatalf("overtaking payment: %v", err)
+	}
+	if _, err := f.hub.Exchange(ctx, p1.Address(), a.m, a.r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.hub.Exchange(ctx, p2.Address(), b.m, b.r)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got.Amount.Int64() != 50 {
+		t.Fatalf("p2 promised %s, want 50", got.Amount)
+	}
+}
