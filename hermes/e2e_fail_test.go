@@ -260,3 +260,47 @@ func rawExchange(ctx context.Context, h interface {
 	}
 	return body, nil
 }
+
+// TestConsumerQueryNeedsProof: a hermes that claims a consumer promised more
+// than it signed is caught by the client.
+func TestConsumerQueryNeedsProof(t *testing.T) {
+	consumer, liar, other := mustIdentity(t), mustIdentity(t), mustIdentity(t)
+	ch, lh := newHost(t, consumer), newHost(t, liar)
+	connect(t, ch, lh)
+	forged := Promise{ChainID: 1337, ChannelID: ChannelID(consumer.Address(), liar.Address()), Amount: big.NewInt(1000), Fee: big.NewInt(0)}
+	if err := forged.Sign(other); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		st   ConsumerState
+		want error
+	}{
+		{"no proof", ConsumerState{Deposited: big.NewInt(5000), Promised: big.NewInt(1000), Fee: new(big.Int)}, ErrBadSignature},
+		{"proof by someone else", ConsumerState{Deposited: big.NewInt(5000), Promised: big.NewInt(1000), Fee: new(big.Int), Latest: &forged}, ErrBadSignature},
+		{"proof of another amount", ConsumerState{Deposited: big.NewInt(5000), Promised: big.NewInt(2000), Fee: new(big.Int), Latest: &forged}, ErrAmountMismatch},
+	}
+	client, err := NewHubClient(ch, lh.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := encodeConsumerState(tc.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lh.SetStreamHandler(HermesProtocol, func(s network.Stream) {
+				defer s.Close()
+				if _, _, err := readFrame(s); err != nil {
+					s.Reset()
+					return
+				}
+				_ = writeFrame(s, msgConsumerState, body)
+			})
+			if _, err := client.Consumer(context.Background(), consumer.Address()); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

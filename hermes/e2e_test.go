@@ -244,6 +244,18 @@ func TestPaymentsEndToEnd(t *testing.T) {
 	if e.Unsettled().Cmp(want) != 0 {
 		t.Fatalf("unsettled %s, want %s", e.Unsettled(), want)
 	}
+	// A consumer restarting its wallet gets its own signed promise as proof.
+	consClient, err := NewHubClient(n.consHost, n.hubHost.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cst, err := consClient.Consumer(ctx, n.consID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wa, wf := n.wallet.Promised(); cst.Latest == nil || cst.Promised.Cmp(wa) != 0 || cst.Fee.Cmp(wf) != 0 {
+		t.Fatalf("hermes says %s/%s, wallet %s/%s", cst.Promised, cst.Fee, wa, wf)
+	}
 	// The provider's view at the hermes matches its store.
 	st, err := n.client.Provider(ctx)
 	if err != nil || st.Latest == nil || st.Latest.Amount.Cmp(e.Promise.Amount) != 0 {

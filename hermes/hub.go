@@ -209,6 +209,7 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 	nps := *ps
 	nps.Amount, nps.Fee, nps.Latest = issued.Amount, issued.Fee, &issued
 	consumerPromise := p.Clone()
+	ncs.Latest = &consumerPromise
 	if revealed {
 		ncs.Settle, ncs.SettleR = &consumerPromise, r
 	} else {
@@ -300,6 +301,7 @@ type ConsumerState struct {
 	Promised  *big.Int // cumulative amount of the last promise the hub accepted
 	Fee       *big.Int // cumulative fee of that promise
 	FeeBp     uint16   // the hub's fee
+	Latest    *Promise // that promise, signed by the consumer (nil if none): proof of Promised and Fee
 }
 
 // Spendable is Deposited − Promised.
@@ -319,7 +321,12 @@ func (h *Hub) Consumer(ctx context.Context, consumer common.Address) (ConsumerSt
 	if err != nil {
 		return ConsumerState{}, err
 	}
-	return ConsumerState{Deposited: dep, Promised: new(big.Int).Set(cs.Amount), Fee: new(big.Int).Set(cs.Fee), FeeBp: h.cfg.FeeBp}, nil
+	st := ConsumerState{Deposited: dep, Promised: new(big.Int).Set(cs.Amount), Fee: new(big.Int).Set(cs.Fee), FeeBp: h.cfg.FeeBp}
+	if cs.Latest != nil {
+		l := cs.Latest.Clone()
+		st.Latest = &l
+	}
+	return st, nil
 }
 
 // settleable returns consumer's highest promise with a known R.

@@ -149,7 +149,8 @@ func (h *Hub) serveRequest(ctx context.Context, remote peer.ID, typ byte, body [
 		if err != nil {
 			return 0, nil, err
 		}
-		return msgConsumerState, encodeConsumerState(st), nil
+		b, err := encodeConsumerState(st)
+		return msgConsumerState, b, err
 	default:
 		return 0, nil, fmt.Errorf("%w: unknown request type %#x", ErrMalformed, typ)
 	}
@@ -170,20 +171,23 @@ func decodeProviderState(b []byte) (ProviderState, error) {
 	return st, r.done()
 }
 
-func encodeConsumerState(st ConsumerState) []byte {
+func encodeConsumerState(st ConsumerState) ([]byte, error) {
 	var w recordWriter
 	w.amount(st.Deposited)
 	w.amount(st.Promised)
 	w.amount(st.Fee)
-	return binary.BigEndian.AppendUint16(w.b, st.FeeBp)
+	w.b = binary.BigEndian.AppendUint16(w.b, st.FeeBp)
+	if err := w.promise(st.Latest); err != nil {
+		return nil, err
+	}
+	return w.b, nil
 }
 
 func decodeConsumerState(b []byte) (ConsumerState, error) {
-	if len(b) != 3*32+2 {
-		return ConsumerState{}, fmt.Errorf("%w: consumer state is %d bytes", ErrMalformed, len(b))
-	}
-	r := recordReader{b: b[:96]}
-	st := ConsumerState{Deposited: r.amount(), Promised: r.amount(), Fee: r.amount(), FeeBp: binary.BigEndian.Uint16(b[96:])}
+	r := recordReader{b: b}
+	st := ConsumerState{Deposited: r.amount(), Promised: r.amount(), Fee: r.amount()}
+	st.FeeBp = binary.BigEndian.Uint16(r.take(2))
+	st.Latest = r.promise()
 	return st, r.done()
 }
 
@@ -270,13 +274,35 @@ func (c *HubClient) Provider(ctx context.Context) (ProviderState, error) {
 	return st, nil
 }
 
-// Consumer returns what the hermes says consumer may spend.
+// Consumer returns what the hermes says consumer may spend. The amount the
+// hermes claims consumer has promised is checked against consumer's own
+// signed promise, so a hermes cannot make a consumer's wallet start higher
+// than what it really signed.
 func (c *HubClient) Consumer(ctx context.Context, consumer common.Address) (ConsumerState, error) {
 	body, err := c.roundTrip(ctx, msgConsumerQuery, consumer[:], msgConsumerState)
 	if err != nil {
 		return ConsumerState{}, err
 	}
-	return decodeConsumerState(body)
+	st, err := decodeConsumerState(body)
+	if err != nil {
+		return ConsumerState{}, err
+	}
+	if st.Latest == nil {
+		if st.Promised.Sign() != 0 || st.Fee.Sign() != 0 {
+			return ConsumerState{}, fmt.Errorf("%w: hermes claims %s promised without a promise", ErrBadSignature, st.Promised)
+		}
+		return st, nil
+	}
+	switch {
+	case st.Latest.ChannelID != ChannelID(consumer, c.addr):
+		return ConsumerState{}, fmt.Errorf("%w: hermes shows a promise of channel %x", ErrWrongChannel, st.Latest.ChannelID)
+	case st.Latest.Amount.Cmp(st.Promised) != 0 || st.Latest.Fee.Cmp(st.Fee) != 0:
+		return ConsumerState{}, fmt.Errorf("%w: hermes claims %s/%s, its proof says %s/%s", ErrAmountMismatch, st.Promised, st.Fee, st.Latest.Amount, st.Latest.Fee)
+	}
+	if err := st.Latest.Verify(consumer); err != nil {
+		return ConsumerState{}, err
+	}
+	return st, nil
 }
 
 func (c *HubClient) roundTrip(ctx context.Context, typ byte, body []byte, want byte) ([]byte, error) {

@@ -33,7 +33,7 @@ func roundTripFuzz(t *testing.T, b []byte, decode func([]byte) error, encode fun
 func seedRecords(f *testing.F) {
 	m := goldenExchange(f)
 	p := m.Promise
-	cr := consumerRecord{Consumer: m.Provider, Amount: p.Amount, Fee: p.Fee, Settle: &p, SettleR: [32]byte{9}, Settled: p.Fee}
+	cr := consumerRecord{Consumer: m.Provider, Amount: p.Amount, Fee: p.Fee, Latest: &p, Settle: &p, SettleR: [32]byte{9}, Settled: p.Fee}
 	pr := providerRecord{Provider: m.Provider, Amount: p.Amount, Fee: p.Fee, Latest: &p, Pending: true, PendingChannel: [32]byte{7}, PendingConsumer: &p}
 	sr := sessionRecord{Consumer: m.Provider, Hermes: m.Hermes, Last: &m, Fee: p.Fee, Exchanged: p.Fee}
 	er := Earning{Promise: &p, R: [32]byte{3}, Settled: p.Fee, FeeSettled: p.Fee}
@@ -46,7 +46,8 @@ func seedRecords(f *testing.F) {
 	}
 	ps, _ := encodeProviderState(ProviderState{Latest: &p, Pending: true})
 	f.Add(ps)
-	f.Add(encodeConsumerState(ConsumerState{Deposited: p.Amount, Promised: p.Fee, Fee: p.Fee, FeeBp: 250}))
+	cs, _ := encodeConsumerState(ConsumerState{Deposited: p.Amount, Promised: p.Fee, Fee: p.Fee, FeeBp: 250, Latest: &p})
+	f.Add(cs)
 	f.Add([]byte{})
 }
 
@@ -74,7 +75,7 @@ func FuzzWireStates(f *testing.F) {
 			func() ([]byte, error) { return encodeProviderState(ps) })
 		var cs ConsumerState
 		roundTripFuzz(t, b, func(b []byte) (err error) { cs, err = decodeConsumerState(b); return err },
-			func() ([]byte, error) { return encodeConsumerState(cs), nil })
+			func() ([]byte, error) { return encodeConsumerState(cs) })
 		// Error frames decode to something that errors.Is a sentinel, or fail.
 		if err := decodeError(b); err == nil {
 			t.Fatal("decodeError returned nil")

@@ -190,6 +190,7 @@ type consumerRecord struct {
 	Consumer common.Address
 	Amount   *big.Int // cumulative amount of the last accepted promise
 	Fee      *big.Int // cumulative fee of the last accepted promise
+	Latest   *Promise // the last accepted promise: proof of Amount and Fee
 	Settle   *Promise // highest promise whose R is known: what the hub can settle
 	SettleR  [32]byte
 	Settled  *big.Int // amount already settled on chain
@@ -200,10 +201,13 @@ func newConsumerRecord(consumer common.Address) *consumerRecord {
 }
 
 func (c *consumerRecord) marshal() ([]byte, error) {
-	w := recordWriter{b: make([]byte, 0, 400)}
+	w := recordWriter{b: make([]byte, 0, 640)}
 	w.addr(c.Consumer)
 	w.amount(c.Amount)
 	w.amount(c.Fee)
+	if err := w.promise(c.Latest); err != nil {
+		return nil, err
+	}
 	if err := w.promise(c.Settle); err != nil {
 		return nil, err
 	}
@@ -214,7 +218,7 @@ func (c *consumerRecord) marshal() ([]byte, error) {
 
 func (c *consumerRecord) unmarshal(b []byte) error {
 	r := recordReader{b: b}
-	*c = consumerRecord{Consumer: r.addr(), Amount: r.amount(), Fee: r.amount(), Settle: r.promise(), SettleR: r.bytes32(), Settled: r.amount()}
+	*c = consumerRecord{Consumer: r.addr(), Amount: r.amount(), Fee: r.amount(), Latest: r.promise(), Settle: r.promise(), SettleR: r.bytes32(), Settled: r.amount()}
 	return r.done()
 }
 
