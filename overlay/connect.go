@@ -14,6 +14,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -43,14 +45,8 @@ type ConnectConfig struct {
 
 // Session is a consumer's open session with a provider.
 type Session struct {
-	ID       string
-	Provider peer.ID
-	// Path is PathRelayed when the tunnel's packets cross a relay (a stream
-	// over a relayed connection), else PathDirect.
-	Path string
-	// Transport is TransportUDP (WireGuard over UDP straight to the
-	// provider) or TransportStream (WireGuard over a libp2p stream).
-	Transport string
+	ID        string
+	Provider  peer.ID
 	Addresses tunnel.AddressPair
 	Tunnel    *tunnel.Consumer
 	// ConnectTime is from the start of Connect to the first WireGuard handshake.
@@ -59,6 +55,16 @@ type Session struct {
 	node   *Node
 	udp    *net.UDPConn
 	stream network.Stream
+
+	// route is the session's current path and transport; a relayed session
+	// is upgraded to direct when a hole punch succeeds later.
+	route struct {
+		sync.Mutex
+		path, transport string
+		relay           *tunnel.MeteredBind // the relayed bind, while relayed
+		relayBytes      uint64              // wire bytes the relay carried before an upgrade
+		direct          chan struct{}       // closed once the path is direct
+	}
 
 	done    chan struct{}
 	errMu   sync.Mutex
@@ -164,10 +170,13 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 		return nil, err
 	}
 	s.ConnectTime = time.Since(start)
-	cfg.Progress("tunnel up (" + s.Path + ")")
+	cfg.Progress("tunnel up (" + s.Path() + ")")
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
+	if s.Path() == PathRelayed && n.mux != nil {
+		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
+	}
 	return s, nil
 }
 
@@ -270,7 +279,8 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, Transport: transport, node: n, udp: udp, done: make(chan struct{})}
+	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, node: n, udp: udp, done: make(chan struct{})}
+	s.route.transport, s.route.direct = transport, make(chan struct{})
 	defer func() {
 		if err != nil {
 			n.sendClose(s)
@@ -284,7 +294,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 			return nil, fmt.Errorf("WireGuard on the shared socket: %w", err)
 		}
 		bind = b
-		s.Path = PathDirect
+		s.setPath(PathDirect)
 	case TransportUDP:
 		ip, err := remoteIP(direct)
 		if err != nil {
@@ -293,7 +303,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		if bind, err = tunnel.NewUDPBind(udp, netip.AddrPortFrom(ip, rep.UDPPort)); err != nil {
 			return nil, err
 		}
-		s.Path = PathDirect
+		s.setPath(PathDirect)
 	default:
 		st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p.Provider, ProtocolTunnel)
 		if err != nil {
@@ -303,14 +313,20 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 			st.Reset()
 			return nil, fmt.Errorf("open tunnel stream: %w", err)
 		}
-		if bind, err = tunnel.NewPipeBind(st); err != nil {
+		pipe, err := tunnel.NewPipeBind(st)
+		if err != nil {
 			st.Reset()
 			return nil, err
 		}
 		s.stream = st
-		s.Path = PathDirect
+		bind = pipe
 		if st.Conn().Stat().Limited {
-			s.Path = PathRelayed
+			m := tunnel.NewMeteredBind(pipe)
+			bind = m
+			s.route.relay = m
+			s.setPath(PathRelayed)
+		} else {
+			s.setPath(PathDirect)
 		}
 	}
 	cfg.Progress("tunnel handshake")
@@ -332,6 +348,141 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		return nil, fmt.Errorf("tunnel to %s never came up over %s: %w", p.Provider, transport, err)
 	}
 	return s, nil
+}
+
+// Path is PathRelayed while the tunnel's packets cross a relay (a stream
+// over a relayed connection), else PathDirect.
+func (s *Session) Path() string {
+	s.route.Lock()
+	defer s.route.Unlock()
+	return s.route.path
+}
+
+// Transport is how WireGuard travels now: TransportMux, TransportUDP or
+// TransportStream.
+func (s *Session) Transport() string {
+	s.route.Lock()
+	defer s.route.Unlock()
+	return s.route.transport
+}
+
+// RelayBytes is how many WireGuard bytes (both ways, on the wire) the relay
+// has carried for this session.
+func (s *Session) RelayBytes() uint64 {
+	s.route.Lock()
+	defer s.route.Unlock()
+	n := s.route.relayBytes
+	if s.route.relay != nil {
+		st := s.route.relay.Stats()
+		n += st.TxBytes + st.RxBytes
+	}
+	return n
+}
+
+// Direct is closed once the session's path is direct.
+func (s *Session) Direct() <-chan struct{} { return s.route.direct }
+
+func (s *Session) setPath(path string) {
+	s.route.Lock()
+	defer s.route.Unlock()
+	s.route.path = path
+	if path == PathDirect {
+		select {
+		case <-s.route.direct:
+		default:
+			close(s.route.direct)
+		}
+	}
+}
+
+// upgrade moves a relayed session to the hole-punched QUIC socket as soon as
+// a direct QUIC connection to the provider appears (go-libp2p keeps trying
+// to punch; symmetric NATs may need its later attempts).
+func (s *Session) upgrade(ctx context.Context, progress func(string)) {
+	n := s.node
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	lastDialBack := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := n.muxConn(s.Provider)
+		if c == nil && time.Since(lastDialBack) > dialBackEvery {
+			// DCUtR has had its chance; ask the provider to dial us.
+			lastDialBack = time.Now()
+			addrs := n.publicQUICAddrs()
+			n.log.Debug("asking for a dial back", "session", s.ID, "addrs", addrs)
+			if len(addrs) > 0 {
+				_, err := n.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqDialBack, Session: s.ID, Addrs: addrs})
+				n.log.Debug("dial back", "session", s.ID, "addrs", addrs, "err", err)
+			}
+			c = n.muxConn(s.Provider)
+		}
+		if c == nil {
+			continue
+		}
+		ep, err := n.mux.PeerEndpoint(c)
+		if err != nil {
+			continue
+		}
+		if _, err := n.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqUpgrade, Session: s.ID, Transport: TransportMux}); err != nil {
+			n.log.Debug("upgrade refused", "session", s.ID, "err", err)
+			continue
+		}
+		bind, err := n.mux.PeerBind(ep)
+		if err != nil {
+			n.log.Warn("upgrade: bind on the shared socket", "session", s.ID, "err", err)
+			return
+		}
+		s.route.Lock()
+		relayed := s.route.relay
+		s.route.Unlock()
+		if err := s.Tunnel.SwitchBind(bind, ""); err != nil {
+			n.log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
+			_ = bind.Close()
+			return
+		}
+		s.route.Lock()
+		if relayed != nil {
+			st := relayed.Stats()
+			s.route.relayBytes += st.TxBytes + st.RxBytes
+		}
+		s.route.relay, s.route.transport = nil, TransportMux
+		s.route.Unlock()
+		s.setPath(PathDirect)
+		progress("upgraded to a direct path (hole punch)")
+		return
+	}
+}
+
+// dialBackEvery is how often a relayed session asks its provider to dial it.
+const dialBackEvery = 3 * time.Second
+
+// publicQUICAddrs are this host's public QUIC addresses as others observe
+// them (listen addresses and confirmed observations), at most
+// maxDialBackAddrs of them.
+func (n *Node) publicQUICAddrs() []string {
+	all := n.host.Addrs()
+	if h, ok := n.host.(interface{ AllAddrs() []ma.Multiaddr }); ok {
+		all = h.AllAddrs()
+	}
+	var out []string
+	for _, a := range all {
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err != nil || !manet.IsPublicAddr(a) {
+			continue
+		}
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			continue
+		}
+		out = append(out, a.String())
+		if len(out) == maxDialBackAddrs {
+			break
+		}
+	}
+	return out
 }
 
 // directConn returns a direct (not relayed) connection to p, if any.

@@ -57,7 +57,7 @@ func (n *Node) Consume(ctx context.Context, cfg ConsumeConfig) error {
 			return err
 		}
 		dialer.set(s.Tunnel)
-		progress(fmt.Sprintf("SOCKS5 ready on %s via %s (%s)", socks.Addr(), s.Provider, s.Path))
+		progress(fmt.Sprintf("SOCKS5 ready on %s via %s (%s)", socks.Addr(), s.Provider, s.Path()))
 		if cfg.OnSession != nil {
 			cfg.OnSession(s)
 		}

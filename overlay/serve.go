@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,10 +11,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"golang.zx2c4.com/wireguard/conn"
@@ -56,6 +59,8 @@ type providerSession struct {
 	peerKey   tunnel.PublicKey
 	transport string
 	opened    time.Time
+
+	dialing atomic.Bool // a dial back is running
 
 	mu       sync.Mutex
 	lastPing time.Time
@@ -137,6 +142,10 @@ func (n *Node) handleSession(st network.Stream) {
 		rep = n.pingSession(st.Conn().RemotePeer(), req.Session)
 	case reqClose:
 		rep = n.closeSession(st.Conn().RemotePeer(), req.Session)
+	case reqUpgrade:
+		rep = n.upgradeSession(st.Conn().RemotePeer(), req)
+	case reqDialBack:
+		rep = n.dialBack(st.Conn().RemotePeer(), req)
 	default:
 		rep = sessionReply{Code: RejectBadReq, Message: fmt.Sprintf("unknown request kind %q", req.Kind)}
 	}
@@ -289,7 +298,12 @@ func (n *Node) handleTunnel(st network.Stream) {
 	s.Lock()
 	ps, ok := s.byID[hello.Session]
 	s.Unlock()
-	if !ok || ps.consumer != st.Conn().RemotePeer() || ps.transport != TransportStream {
+	if ok {
+		ps.mu.Lock()
+		ok = ps.consumer == st.Conn().RemotePeer() && ps.transport == TransportStream && ps.tun == nil
+		ps.mu.Unlock()
+	}
+	if !ok {
 		_ = st.Reset()
 		return
 	}
@@ -313,6 +327,85 @@ func (n *Node) pingSession(from peer.ID, id string) sessionReply {
 	ps.lastPing = time.Now()
 	ps.mu.Unlock()
 	return sessionReply{OK: true, Session: id}
+}
+
+// upgradeSession moves a stream-carried session to the shared QUIC socket
+// once there is a direct QUIC connection to the consumer on it.
+func (n *Node) upgradeSession(from peer.ID, req sessionRequest) sessionReply {
+	ps := n.lookupSession(from, req.Session)
+	if ps == nil {
+		return reject(RejectNoSession, "no session %q", req.Session)
+	}
+	if req.Transport != TransportMux {
+		return reject(RejectBadReq, "can only upgrade to %s", TransportMux)
+	}
+	c := n.muxConn(from)
+	if c == nil {
+		return reject(RejectPolicy, "no direct QUIC connection to you on the shared socket yet")
+	}
+	ep, err := n.mux.PeerEndpoint(c)
+	if err != nil {
+		return reject(RejectPolicy, "%v", err)
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.tun == nil || ps.transport != TransportStream {
+		return reject(RejectBadReq, "session is not on the stream transport")
+	}
+	bind, err := n.mux.PeerBind(ep)
+	if err != nil {
+		return reject(RejectPolicy, "WireGuard on the shared socket: %v", err)
+	}
+	if err := ps.tun.SwitchBind(bind, ""); err != nil {
+		_ = bind.Close()
+		return reject(RejectInternal, "switch transport: %v", err)
+	}
+	ps.transport = TransportMux
+	n.log.Info("session upgraded to a direct path", "session", ps.id, "consumer", from)
+	return sessionReply{OK: true, Session: ps.id, Transport: TransportMux}
+}
+
+// maxDialBackAddrs bounds what one dial-back request makes the provider dial.
+const maxDialBackAddrs = 4
+
+// dialBack dials a session owner's public QUIC addresses. Only the owner of
+// a live session may ask, only public QUIC addresses are dialled, at most
+// maxDialBackAddrs, one request at a time per session, and the dial must
+// authenticate as that consumer, so a request naming someone else's address
+// costs that address one QUIC handshake packet at most.
+func (n *Node) dialBack(from peer.ID, req sessionRequest) sessionReply {
+	ps := n.lookupSession(from, req.Session)
+	if ps == nil {
+		return reject(RejectNoSession, "no session %q", req.Session)
+	}
+	if !ps.dialing.CompareAndSwap(false, true) {
+		return reject(RejectPolicy, "a dial back is already running")
+	}
+	defer ps.dialing.Store(false)
+	if len(req.Addrs) > maxDialBackAddrs {
+		return reject(RejectBadReq, "%d addresses, at most %d", len(req.Addrs), maxDialBackAddrs)
+	}
+	ai := peer.AddrInfo{ID: from}
+	for _, s := range req.Addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return reject(RejectBadReq, "address %q: %v", s, err)
+		}
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err != nil || !manet.IsPublicAddr(a) {
+			return reject(RejectBadReq, "address %s is not a public QUIC address", a)
+		}
+		ai.Addrs = append(ai.Addrs, a)
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	n.host.Peerstore().AddAddrs(from, ai.Addrs, time.Minute)
+	if err := n.host.Connect(network.WithForceDirectDial(ctx, "dial back"), ai); err != nil {
+		return reject(RejectPolicy, "dial back failed: %v", err)
+	}
+	if n.muxConn(from) == nil {
+		return reject(RejectPolicy, "dial back gave no direct QUIC connection")
+	}
+	return sessionReply{OK: true, Session: ps.id}
 }
 
 func (n *Node) closeSession(from peer.ID, id string) sessionReply {

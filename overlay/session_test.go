@@ -88,8 +88,8 @@ func TestSessionEndToEnd(t *testing.T) {
 			defer s.Close()
 			// Both transports are direct here: the stream rides a direct
 			// libp2p connection, not a relay.
-			if s.Path != PathDirect || s.Transport != transport {
-				t.Fatalf("path %s over %s, want direct over %s", s.Path, s.Transport, transport)
+			if s.Path() != PathDirect || s.Transport() != transport {
+				t.Fatalf("path %s over %s, want direct over %s", s.Path(), s.Transport(), transport)
 			}
 			if len(stages) < 3 || !strings.HasPrefix(stages[len(stages)-1], "tunnel up") {
 				t.Fatalf("progress stages %v", stages)

@@ -33,6 +33,12 @@ const (
 	reqOpen  = "open"
 	reqPing  = "ping"
 	reqClose = "close"
+	// reqUpgrade moves a relayed session to a direct transport.
+	reqUpgrade = "upgrade"
+	// reqDialBack asks the provider to dial the consumer's public QUIC
+	// addresses: it gets through a full-cone NAT when the provider sits
+	// behind a symmetric one, where DCUtR's simultaneous open does not.
+	reqDialBack = "dial_back"
 )
 
 // Transports a session's WireGuard packets can take.
@@ -57,6 +63,8 @@ type sessionRequest struct {
 	WGKey       tunnel.PublicKey `json:"wg_key,omitzero"`
 	Transport   string           `json:"transport,omitempty"`
 	UDPPort     uint16           `json:"udp_port,omitempty"` // TransportUDP: the consumer's WireGuard port
+	// Dial back only: the consumer's public QUIC addresses.
+	Addrs []string `json:"addrs,omitempty"`
 }
 
 // Reject codes a provider answers with.

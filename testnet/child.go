@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +32,10 @@ const (
 	RoleProvider = "provider"
 	RoleConsumer = "consumer"
 )
+
+// directSettle is how long a lab consumer waits for a relayed session to
+// turn direct before it measures.
+const directSettle = 25 * time.Second
 
 // LabPort is the one UDP port every lab node's QUIC listens on (the port
 // full-cone routers forward).
@@ -54,6 +60,8 @@ type ChildConfig struct {
 	FetchBytes  int64
 	ConsumerNAT string
 	ProviderNAT string
+	// LogLevel of the node's log on stderr (the parent keeps its tail).
+	LogLevel slog.Level
 }
 
 // childEvent is one JSON line a child prints.
@@ -123,7 +131,8 @@ func RunChild(ctx context.Context, cfg ChildConfig, out io.Writer) error {
 	if cfg.Public {
 		hc.Reachability = overlay.ReachabilityPublic
 	}
-	oc := overlay.Config{Host: hc, Bootstrap: boot, ProposalTTL: time.Minute, RecordTTL: 2 * time.Minute}
+	oc := overlay.Config{Host: hc, Bootstrap: boot, ProposalTTL: time.Minute, RecordTTL: 2 * time.Minute,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))}
 	switch cfg.Role {
 	case RoleRelay:
 		// The lab relay carries data for the relayed fallback: its limits
@@ -238,8 +247,19 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 		return report(err)
 	}
 	defer s.Close()
-	r.Path, r.Transport = s.Path, s.Transport
 	r.ConnectMS = float64(time.Since(start).Microseconds()) / 1000
+	if s.Path() == overlay.PathRelayed {
+		// Relayed sessions keep trying to go direct (DCUtR retries for
+		// about 20 s); measure the path the session settles on.
+		select {
+		case <-s.Direct():
+			r.DirectMS = float64(time.Since(start).Microseconds()) / 1000
+		case <-time.After(directSettle):
+		case <-ctx.Done():
+		}
+	}
+	r.Path, r.Transport = s.Path(), s.Transport()
+	relayBefore := s.RelayBytes()
 	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
 	if err != nil {
 		return report(err)
@@ -255,9 +275,7 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 		return report(fmt.Errorf("fetched %d bytes, want %d", got, cfg.FetchBytes))
 	}
 	r.ThroughputMbps = float64(got*8) / time.Since(fstart).Seconds() / 1e6
-	if r.Path == overlay.PathRelayed {
-		r.RelayBytes = int64(s.Stats().TotalBytes())
-	}
+	r.RelayBytes = int64(s.RelayBytes() - relayBefore)
 	r.OK = true
 	return report(nil)
 }
@@ -279,6 +297,7 @@ func ParseChildArgs(args []string) (ChildConfig, error) {
 	fs.Int64Var(&cfg.FetchBytes, "fetch-bytes", 1<<20, "bytes to fetch")
 	fs.StringVar(&cfg.ConsumerNAT, "consumer-nat", "", "label")
 	fs.StringVar(&cfg.ProviderNAT, "provider-nat", "", "label")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "node log level")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -180,6 +180,9 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 		ranges = append(ranges, p.String())
 	}
 	common := []string{"--lab-ranges", strings.Join(ranges, ",")}
+	if cfg.Debug {
+		common = append(common, "--log-level", "debug")
+	}
 	var children []*childProc
 	defer func() {
 		for _, c := range children {

@@ -25,9 +25,13 @@ type SessionResult struct {
 	ConnectMS      float64 `json:"connect_ms"`
 	Bytes          int64   `json:"bytes"`
 	ThroughputMbps float64 `json:"throughput_mbps"`
-	RelayBytes     int64   `json:"relay_bytes"`
-	OK             bool    `json:"ok"`
-	Error          string  `json:"error,omitempty"`
+	// RelayBytes is the WireGuard traffic the relay carried during the
+	// measured download.
+	RelayBytes int64 `json:"relay_bytes"`
+	// DirectMS is when a relayed session was upgraded to direct, if it was.
+	DirectMS float64 `json:"direct_ms,omitempty"`
+	OK       bool    `json:"ok"`
+	Error    string  `json:"error,omitempty"`
 }
 
 // FetchThroughSOCKS downloads url through a SOCKS5 proxy (names resolved by
@@ -127,7 +131,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 		return fail(err)
 	}
 	defer s.Close()
-	r.Path, r.Transport, r.ConnectMS = s.Path, s.Transport, float64(s.ConnectTime.Microseconds())/1000
+	r.Path, r.Transport, r.ConnectMS = s.Path(), s.Transport(), float64(s.ConnectTime.Microseconds())/1000
 	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
@@ -144,9 +148,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 		return fail(fmt.Errorf("fetched %d bytes, want %d", got, size))
 	}
 	r.ThroughputMbps = float64(got*8) / took.Seconds() / 1e6
-	if r.Path == overlay.PathRelayed {
-		r.RelayBytes = int64(s.Stats().TotalBytes())
-	}
+	r.RelayBytes = int64(s.RelayBytes())
 	r.OK = true
 	return r
 }
