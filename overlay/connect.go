@@ -171,6 +171,7 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 	}
 	s.ConnectTime = time.Since(start)
 	cfg.Progress("tunnel up (" + s.Path() + ")")
+	n.met.sessions.WithLabelValues("consumer", s.Path(), s.Transport()).Inc()
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
@@ -453,6 +454,7 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 		s.route.relay, s.route.transport = nil, TransportMux
 		s.route.Unlock()
 		s.setPath(PathDirect)
+		n.met.upgrades.Inc()
 		progress("upgraded to a direct path (hole punch)")
 		return
 	}

@@ -55,6 +55,7 @@ type Node struct {
 	id   *identity.Identity
 	host host.Host
 	mux  *relay.UDPMux // nil unless QUIC listens on an unspecified address
+	met  *nodeMetrics
 	dht  *dht.DHT
 	feed *gossip.Feed
 	cfg  Config
@@ -105,6 +106,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	if n.met, err = newNodeMetrics(cfg.Host.Metrics, func() float64 { return float64(n.ActiveSessions()) }); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	if n.mux, cfg.Host.Listen, err = muxFor(cfg.Host.Listen, n.log); err != nil {
 		return nil, err
 	}

@@ -149,6 +149,17 @@ func (n *Node) handleSession(st network.Stream) {
 	default:
 		rep = sessionReply{Code: RejectBadReq, Message: fmt.Sprintf("unknown request kind %q", req.Kind)}
 	}
+	if !rep.OK {
+		n.met.rejected.WithLabelValues(rep.Code).Inc()
+	} else if req.Kind == reqOpen {
+		path := PathDirect
+		if st.Conn().Stat().Limited && req.Transport == TransportStream {
+			path = PathRelayed
+		}
+		n.met.sessions.WithLabelValues("provider", path, req.Transport).Inc()
+	} else if req.Kind == reqUpgrade {
+		n.met.upgrades.Inc()
+	}
 	if err := writeMsg(st, rep); err != nil {
 		_ = st.Reset()
 	}

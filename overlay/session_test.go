@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -266,4 +268,58 @@ func waitCond(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Sessions are counted by role and path for the metrics endpoint.
+func TestSessionMetrics(t *testing.T) {
+	r := newRelay(t)
+	boot := []peer.AddrInfo{r.AddrInfo()}
+	preg, creg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	prov := newTestNode(t, Config{Host: HostConfig{Metrics: preg}, Bootstrap: boot})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sp, err := prov.Advertise(ctx, testOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.ServeSessions(ServeConfig{MaxSessions: 1, Policy: loopbackPolicy(t)}); err != nil {
+		t.Fatal(err)
+	}
+	cons := newTestNode(t, Config{Host: HostConfig{Metrics: creg}, Bootstrap: boot})
+	s, err := cons.Connect(ctx, ConnectConfig{Proposal: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other := newTestNode(t, Config{Bootstrap: boot})
+	if _, err := other.Connect(ctx, ConnectConfig{Proposal: sp}); err == nil {
+		t.Fatal("second session accepted by a provider with room for one")
+	}
+	want := map[*prometheus.Registry]string{
+		creg: `mystp2p_sessions_total{path="direct",role="consumer",transport="udp"} 1`,
+		preg: `mystp2p_sessions_rejected_total{code="full"} 1`,
+	}
+	for reg, line := range want {
+		if got := gatherText(t, reg); !strings.Contains(got, line) {
+			t.Errorf("metrics lack %q:\n%s", line, got)
+		}
+	}
+	if got := gatherText(t, preg); !strings.Contains(got, "mystp2p_provider_sessions_active 1") {
+		t.Errorf("active sessions gauge:\n%s", got)
+	}
+}
+
+func gatherText(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }

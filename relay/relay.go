@@ -39,6 +39,16 @@ func DefaultLimits() Limits {
 	}
 }
 
+// CarryDataLimits are the limits of a relay that opts in to carry tunnel
+// data (`mystp2p relay --carry-data`): the fallback for pairs that cannot
+// punch (symmetric NAT on both sides). Each relayed connection may last an
+// hour and carry 1 GiB each way; operators lower them to taste.
+func CarryDataLimits() Limits {
+	l := DefaultLimits()
+	l.Duration, l.Data = time.Hour, 1<<30
+	return l
+}
+
 // Validate rejects limits that would make the relay useless or unbounded.
 func (l Limits) Validate() error {
 	switch {

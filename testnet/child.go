@@ -137,8 +137,7 @@ func RunChild(ctx context.Context, cfg ChildConfig, out io.Writer) error {
 	case RoleRelay:
 		// The lab relay carries data for the relayed fallback: its limits
 		// are far above circuit v2's 2 min / 128 KiB signalling defaults.
-		limits := relay.DefaultLimits()
-		limits.Duration, limits.Data = time.Hour, 1<<30
+		limits := relay.CarryDataLimits()
 		oc.Host.RelayService = &limits
 		oc.Host.StaticRelays = nil
 		oc.Host.Listen = append(oc.Host.Listen, fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", LabPort))

@@ -7,12 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/term"
 
 	"github.com/mystp2p/mystp2p/identity"
@@ -117,6 +124,7 @@ type netFlags struct {
 	bootstrap listFlag
 	relays    listFlag
 	logLevel  string
+	metrics   string
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {
@@ -124,6 +132,36 @@ func (f *netFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.bootstrap, "bootstrap", "multiaddr of a peer to join through, ending in /p2p/<peer ID> (repeatable)")
 	fs.Var(&f.relays, "relay", "static relay multiaddr for when this node is behind NAT (repeatable; default: the bootstrap peers)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on this loopback address, e.g. 127.0.0.1:9464")
+}
+
+// serveMetrics starts the metrics endpoint when --metrics is set and returns
+// the registry to give the node (nil when off) and a stop function.
+func (f *netFlags) serveMetrics(e env) (prometheus.Registerer, func(), error) {
+	if f.metrics == "" {
+		return nil, func() {}, nil
+	}
+	ap, err := netip.ParseAddrPort(f.metrics)
+	if err != nil {
+		return nil, nil, exitUsage{fmt.Errorf("--metrics %q: want a loopback IP:port such as 127.0.0.1:9464", f.metrics)}
+	}
+	if !ap.Addr().IsLoopback() {
+		return nil, nil, exitUsage{fmt.Errorf("--metrics %s: metrics are served on loopback only", f.metrics)}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", ap.String())
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", ln.Addr())
+	return reg, func() { srv.Close(); <-done }, nil
 }
 
 func (f *netFlags) peers() (bootstrap, relays []peer.AddrInfo, err error) {

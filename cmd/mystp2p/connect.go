@@ -82,8 +82,13 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	reg, stopMetrics, err := nf.serveMetrics(e)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	node, err := overlay.New(ctx, overlay.Config{
-		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays},
+		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
 		Bootstrap: bootstrap,
 		Logger:    log,
 	})

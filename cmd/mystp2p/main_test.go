@@ -73,6 +73,14 @@ func TestUsageErrors(t *testing.T) {
 		{"testnet", "sideways"},
 		{"testnet", "up", "--providers", "-1"},
 		{"proposals", "stray"},
+		{"relay", "--ephemeral", "--metrics", "0.0.0.0:9464"},
+		{"relay", "--ephemeral", "--metrics", "nonsense"},
+		{"connect", "--ephemeral", "--transport", "carrier-pigeon", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
+		{"connect", "--ephemeral", "--socks-user", "u", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
+		{"connect", "--ephemeral", "--provider", "not-a-peer", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--exit-policy", "allow-everything"},
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--max-sessions", "0"},
+		{"testnet", "run", "--netns", "--scenario", "discovery"},
 	} {
 		_, _, err := runCmd(t, ctx, args...)
 		var u exitUsage

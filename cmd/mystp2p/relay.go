@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/mystp2p/mystp2p/identity"
@@ -19,6 +20,7 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 	nf.register(fs)
 	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore (peer ID changes every start)")
 	reach := fs.String("reachability", string(overlay.ReachabilityPublic), "public (a relay must be publicly reachable), private, or auto (ask AutoNAT)")
+	carry := fs.Bool("carry-data", false, "also carry WireGuard data for pairs that cannot hole punch (raises the per-connection limits to 1 h and 1 GiB unless --circuit-duration/--circuit-bytes say otherwise)")
 	limits := relay.DefaultLimits()
 	fs.IntVar(&limits.Reservations, "max-reservations", limits.Reservations, "most peers holding a relay reservation at once")
 	fs.IntVar(&limits.CircuitsPerPeer, "max-circuits", limits.CircuitsPerPeer, "most relayed connections per peer")
@@ -26,6 +28,17 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 	fs.Int64Var(&limits.Data, "circuit-bytes", limits.Data, "byte limit of each relayed connection, each way")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *carry {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		c := relay.CarryDataLimits()
+		if !set["circuit-duration"] {
+			limits.Duration = c.Duration
+		}
+		if !set["circuit-bytes"] {
+			limits.Data = c.Data
+		}
 	}
 	if err := limits.Validate(); err != nil {
 		return exitUsage{err}
@@ -57,10 +70,15 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 	if len(listen) == 0 {
 		listen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
 	}
+	reg, stopMetrics, err := nf.serveMetrics(e)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	node, err := overlay.New(ctx, overlay.Config{
 		Host: overlay.HostConfig{
 			Identity: id, Listen: listen, RelayService: &limits, Reachability: r,
-			ConnLow: 2000, ConnHigh: 4000,
+			ConnLow: 2000, ConnHigh: 4000, Metrics: reg,
 		},
 		Bootstrap: bootstrap,
 		DHTServer: true,
@@ -70,7 +88,11 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer node.Close()
-	fmt.Fprintf(e.stdout, "relay %s up; bootstrap from:\n", node.ID())
+	mode := "signalling only"
+	if *carry {
+		mode = fmt.Sprintf("carrying data: %s and %d bytes per connection", limits.Duration, limits.Data)
+	}
+	fmt.Fprintf(e.stdout, "relay %s up (%s); bootstrap from:\n", node.ID(), mode)
 	printAddrs(e.stdout, node.AddrInfo())
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping")
