@@ -65,6 +65,16 @@ type consumerOptions struct {
 // ConsumerOption configures a Consumer.
 type ConsumerOption func(*consumerOptions) error
 
+func newConsumerOptions(opts []ConsumerOption) (consumerOptions, error) {
+	o := consumerOptions{keepalive: DefaultKeepalive, now: time.Now}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return consumerOptions{}, err
+		}
+	}
+	return o, nil
+}
+
 // WithKeepalive sets WireGuard's persistent keepalive (default 25 s, which
 // keeps NAT mappings open); 0 disables it.
 func WithKeepalive(d time.Duration) ConsumerOption {
@@ -91,31 +101,14 @@ func WithConsumerClock(now func() time.Time) ConsumerOption {
 // NewConsumer starts the consumer's end of a session. WireGuard's handshake
 // starts with the first packet sent (and with the first keepalive).
 func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) {
-	o := consumerOptions{keepalive: DefaultKeepalive, now: time.Now}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
+	o, err := newConsumerOptions(opts)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case cfg.PrivateKey.IsZero():
-		return nil, fmt.Errorf("%w: ConsumerConfig.PrivateKey is missing", ErrInvalidConfig)
-	case cfg.PeerPublicKey.IsZero():
-		return nil, fmt.Errorf("%w: ConsumerConfig.PeerPublicKey is missing", ErrInvalidConfig)
-	case cfg.Bind == nil:
-		return nil, fmt.Errorf("%w: ConsumerConfig.Bind is missing", ErrInvalidConfig)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if err := cfg.Addresses.Validate(); err != nil {
-		return nil, fmt.Errorf("ConsumerConfig.Addresses: %w", err)
-	}
-	if cfg.Endpoint == "" && bindEndpoint(cfg.Bind) == "" {
-		return nil, fmt.Errorf("%w: ConsumerConfig.Endpoint is missing and the bind has no single peer", ErrInvalidConfig)
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = discardLogger()
-	}
-	log = log.With("side", "consumer")
+	log := cfg.logger()
 	c := &Consumer{cfg: cfg, log: log, meter: newMeter(o.now), closed: make(chan struct{})}
 	nd, err := newNetDevice(stackConfig{addrs: []netip.Addr{cfg.Addresses.Consumer, cfg.Addresses.Consumer6}}, c.meter)
 	if err != nil {
@@ -124,13 +117,7 @@ func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) 
 	nd.inbound = c.noteICMP
 	c.netdev = nd
 	c.bind = newSwitchBind(cfg.Bind)
-	dev, err := startWireGuard(nd, c.bind, peerConfig{
-		privateKey: cfg.PrivateKey,
-		peerKey:    cfg.PeerPublicKey,
-		endpoint:   cfg.Endpoint,
-		keepalive:  o.keepalive,
-		allowedIPs: []string{"0.0.0.0/0", "::/0"},
-	}, log)
+	dev, err := startWireGuard(nd, c.bind, cfg.peerConfig(o.keepalive), log)
 	if err != nil {
 		nd.Close()
 		return nil, err
@@ -138,6 +125,46 @@ func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) 
 	c.dev = dev
 	log.Debug("session up", "address", cfg.Addresses.Consumer, "peer", cfg.PeerPublicKey.String())
 	return c, nil
+}
+
+// validate rejects a config with a required field missing, naming it.
+func (cfg *ConsumerConfig) validate() error {
+	switch {
+	case cfg.PrivateKey.IsZero():
+		return fmt.Errorf("%w: ConsumerConfig.PrivateKey is missing", ErrInvalidConfig)
+	case cfg.PeerPublicKey.IsZero():
+		return fmt.Errorf("%w: ConsumerConfig.PeerPublicKey is missing", ErrInvalidConfig)
+	case cfg.Bind == nil:
+		return fmt.Errorf("%w: ConsumerConfig.Bind is missing", ErrInvalidConfig)
+	}
+	if err := cfg.Addresses.Validate(); err != nil {
+		return fmt.Errorf("ConsumerConfig.Addresses: %w", err)
+	}
+	if cfg.Endpoint == "" && bindEndpoint(cfg.Bind) == "" {
+		return fmt.Errorf("%w: ConsumerConfig.Endpoint is missing and the bind has no single peer", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// logger is the session's logger, tagged as the consumer side.
+func (cfg *ConsumerConfig) logger() *slog.Logger {
+	log := cfg.Logger
+	if log == nil {
+		log = discardLogger()
+	}
+	return log.With("side", "consumer")
+}
+
+// peerConfig is what the consumer tells WireGuard about the provider: every
+// destination goes to it.
+func (cfg *ConsumerConfig) peerConfig(keepalive time.Duration) peerConfig {
+	return peerConfig{
+		privateKey: cfg.PrivateKey,
+		peerKey:    cfg.PeerPublicKey,
+		endpoint:   cfg.Endpoint,
+		keepalive:  keepalive,
+		allowedIPs: []string{"0.0.0.0/0", "::/0"},
+	}
 }
 
 // noteICMP remembers why the exit refused flows (see icmp.go).

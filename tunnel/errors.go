@@ -61,4 +61,15 @@ var (
 	// ErrNonLoopbackListen is returned by NewSOCKSServer when asked to
 	// listen on a non-loopback address without WithAllowNonLoopback.
 	ErrNonLoopbackListen = errors.New("refusing to listen on a non-loopback address (allow it explicitly)")
+
+	// ErrTUNNeedsRoot is returned by NewTUNConsumer without CAP_NET_ADMIN.
+	ErrTUNNeedsRoot = errors.New("TUN mode needs root (CAP_NET_ADMIN); use the SOCKS5 mode instead")
+
+	// ErrTUNUnsupported is returned by NewTUNConsumer on systems other than
+	// Linux.
+	ErrTUNUnsupported = errors.New("TUN mode needs Linux; use the SOCKS5 mode instead")
+
+	// ErrInterfaceExists is returned by NewTUNConsumer when an interface of
+	// the requested name already exists (another session, or a leftover).
+	ErrInterfaceExists = errors.New("network interface already exists (choose another --tun name or remove it)")
 )

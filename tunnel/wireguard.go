@@ -12,6 +12,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
 )
 
 // DefaultKeepalive is the persistent keepalive interval the consumer uses
@@ -61,11 +62,13 @@ func (pc peerConfig) uapi() string {
 	return b.String()
 }
 
-func startWireGuard(netdev *netDevice, bind conn.Bind, pc peerConfig, log *slog.Logger) (*device.Device, error) {
+// startWireGuard runs a WireGuard device with one peer on tdev (a gVisor
+// netDevice, or a kernel TUN in TUN mode). On error, tdev and bind are closed.
+func startWireGuard(tdev tun.Device, bind conn.Bind, pc peerConfig, log *slog.Logger) (*device.Device, error) {
 	if pc.endpoint == "" {
 		pc.endpoint = bindEndpoint(bind)
 	}
-	dev := device.NewDevice(netdev, bind, wgLogger(log))
+	dev := device.NewDevice(tdev, bind, wgLogger(log))
 	if err := dev.IpcSet(pc.uapi()); err != nil {
 		dev.Close()
 		return nil, fmt.Errorf("configure WireGuard: %w", err)

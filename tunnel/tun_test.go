@@ -1,0 +1,716 @@
+//go:build linux
+
+package tunnel
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/netlab"
+	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
+	"golang.org/x/sys/unix"
+)
+
+// The TUN tests run the consumer (and the provider and origin) in child
+// processes inside a lab's namespaces: routes belong to a network namespace,
+// and /etc/resolv.conf is the child's own only because `ip netns exec`
+// bind-mounts /etc/netns/<namespace>/resolv.conf over it in the child's
+// private mount namespace. The test binary doubles as the child program:
+// with tunHelperEnv set, TestMain runs a helper instead of the tests. Every
+// helper exits when its standard input closes.
+const (
+	tunHelperEnv = "TUNNEL_TEST_HELPER"
+	tunConfigEnv = "TUNNEL_TEST_CONFIG"
+	tunName      = "mystp2p0"
+	originName   = "origin.test"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(tunHelperEnv); mode != "" {
+		if err := runTUNHelper(mode, os.Getenv(tunConfigEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// labSession is what the parent tells its helpers.
+type labSession struct {
+	ConsumerKey string         `json:"consumer_key"`
+	ProviderKey string         `json:"provider_key"`
+	Pair        AddressPair    `json:"pair"`
+	Provider    netip.AddrPort `json:"provider"` // the provider's WireGuard socket
+	Origin      netip.AddrPort `json:"origin"`   // the origin HTTP server
+	Marker      string         `json:"marker"`   // in the consumer's own resolv.conf
+	Scenario    string         `json:"scenario"`
+}
+
+func runTUNHelper(mode, config string) error {
+	var s labSession
+	if err := json.Unmarshal([]byte(config), &s); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch mode {
+	case "origin":
+		return originHelper(s.Origin)
+	case "provider":
+		return providerHelper(s, log)
+	case "consumer":
+		return consumerHelper(s, log)
+	case "no-net-admin":
+		return noNetAdminHelper(s)
+	}
+	return fmt.Errorf("unknown helper mode %q", mode)
+}
+
+// originHelper serves "origin saw REMOTEADDR" and prints "ready".
+func originHelper(addr netip.AddrPort) error {
+	ln, err := net.Listen("tcp4", addr.String())
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "origin saw %s", r.RemoteAddr)
+	})}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		srv.Close()
+	}()
+	fmt.Println("ready")
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// providerHelper waits for the consumer's hello on its WireGuard socket
+// (which tells it the consumer's NAT mapping), answers it, serves the
+// session and prints "ready".
+func providerHelper(s labSession, log *slog.Logger) error {
+	key, err := ParsePrivateKey(s.ProviderKey)
+	if err != nil {
+		return err
+	}
+	ckey, err := ParsePrivateKey(s.ConsumerKey)
+	if err != nil {
+		return err
+	}
+	sock, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(s.Provider))
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+	fmt.Println("listening")
+	buf := make([]byte, 64)
+	var from netip.AddrPort
+	for {
+		n, f, err := sock.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return err
+		}
+		if string(buf[:n]) == "hello" {
+			from = f
+			break
+		}
+	}
+	if _, err := sock.WriteToUDPAddrPort([]byte("ack"), from); err != nil {
+		return err
+	}
+	bind, err := NewUDPBind(sock, from)
+	if err != nil {
+		return err
+	}
+	policy, err := NewExitPolicy(WithAllowPrivate(), WithLocalNetworks())
+	if err != nil {
+		return err
+	}
+	prov, err := NewProvider(ProviderConfig{
+		PrivateKey: key, PeerPublicKey: ckey.PublicKey(),
+		Addresses: s.Pair, Bind: bind, Policy: policy, Logger: log,
+		Resolver: staticResolver{originName: {s.Origin.Addr()}},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready", from)
+	io.Copy(io.Discard, os.Stdin)
+	return prov.Close()
+}
+
+// consumerHelper brings TUN mode up in the consumer's namespace per
+// s.Scenario and reports on standard output, one "name value" line per
+// finding:
+//
+//	up           check what a program on the host sees, print "up", wait
+//	             for "close", close and print "closed"
+//	fail-dns     make /etc/resolv.conf read-only, so that the last step
+//	             fails; print "failed ERR"
+//	exists       ask for an interface that exists; print "failed ERR"
+func consumerHelper(s labSession, log *slog.Logger) error {
+	// Never touch a resolv.conf that is not the one the test made.
+	own, err := os.ReadFile(resolvConf)
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(own, []byte(s.Marker)) {
+		return fmt.Errorf("%s is not the test's (no bind mount from /etc/netns?): refusing to run", resolvConf)
+	}
+	key, err := ParsePrivateKey(s.ConsumerKey)
+	if err != nil {
+		return err
+	}
+	pkey, err := ParsePrivateKey(s.ProviderKey)
+	if err != nil {
+		return err
+	}
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+	cfg := TUNConfig{
+		ConsumerConfig: ConsumerConfig{PrivateKey: key, PeerPublicKey: pkey.PublicKey(), Addresses: s.Pair, Logger: log},
+		Name:           tunName,
+		Exclude:        []netip.Prefix{netip.PrefixFrom(s.Provider.Addr(), 32)},
+		DNS:            true,
+	}
+	switch s.Scenario {
+	case "fail-dns":
+		if err := unix.Mount("none", resolvConf, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("remount %s read-only: %w", resolvConf, err)
+		}
+	case "exists":
+		cfg.Name = "eth0"
+	case "up":
+		if err := hello(sock, s.Provider); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown scenario %q", s.Scenario)
+	}
+	if cfg.Bind, err = NewUDPBind(sock, s.Provider); err != nil {
+		return err
+	}
+	goroutines := runtime.NumGoroutine()
+	c, err := NewTUNConsumer(cfg)
+	if s.Scenario != "up" {
+		if err == nil {
+			c.Close()
+			return errors.New("NewTUNConsumer succeeded")
+		}
+		if s.Scenario == "exists" && !errors.Is(err, ErrInterfaceExists) {
+			return fmt.Errorf("NewTUNConsumer: %w, want ErrInterfaceExists", err)
+		}
+		fmt.Println("failed", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return goroutinesBackTo(goroutines)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	// What any program on the host sees: plain sockets, the host resolver.
+	tr := &http.Transport{
+		Proxy:       nil,
+		DialContext: (&net.Dialer{Resolver: &net.Resolver{PreferGo: true}}).DialContext,
+	}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func(url string) string {
+		resp, err := client.Get(url)
+		if err != nil {
+			return "error " + err.Error()
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return string(b)
+	}
+	fmt.Println("direct", get(fmt.Sprintf("http://%s/", s.Origin)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	addrs, err := (&net.Resolver{PreferGo: true}).LookupNetIP(ctx, "ip4", originName)
+	cancel()
+	fmt.Println("lookup", addrs, err)
+	fmt.Println("byname", get(fmt.Sprintf("http://%s:%d/", originName, s.Origin.Port())))
+	tr.CloseIdleConnections()
+	st := c.Stats()
+	hs, err := c.LastHandshake()
+	fmt.Println("stats", st.TxPackets, st.RxPackets, !hs.IsZero() && err == nil)
+	fmt.Println("up")
+
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() && in.Text() != "close" {
+	}
+	if err := c.Close(); err != nil {
+		return err
+	}
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("second Close: %w", err)
+	}
+	if _, err := c.LastHandshake(); !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("LastHandshake after Close: %v, want ErrClosed", err)
+	}
+	if err := goroutinesBackTo(goroutines); err != nil {
+		return err
+	}
+	fmt.Println("closed")
+	return nil
+}
+
+// hello sends "hello" to the provider until it answers, so the provider
+// learns where the consumer's NAT maps the socket.
+func hello(sock *net.UDPConn, to netip.AddrPort) error {
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 64)
+	for time.Now().Before(deadline) {
+		if _, err := sock.WriteToUDPAddrPort([]byte("hello"), to); err != nil {
+			return err
+		}
+		sock.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, from, err := sock.ReadFromUDPAddrPort(buf)
+		if err == nil && from == to && string(buf[:n]) == "ack" {
+			return sock.SetReadDeadline(time.Time{})
+		}
+	}
+	return fmt.Errorf("no answer from the provider at %s", to)
+}
+
+// goroutinesBackTo waits up to two seconds for the goroutine count to fall
+// back to n: goroutines of finished connections take a moment to return.
+func goroutinesBackTo(n int) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := runtime.NumGoroutine()
+		if got <= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			buf = buf[:runtime.Stack(buf, true)]
+			return fmt.Errorf("%d goroutines left, had %d before:\n%s", got, n, buf)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// noNetAdminHelper drops CAP_NET_ADMIN on its thread and tries TUN mode.
+func noNetAdminHelper(s labSession) error {
+	runtime.LockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	data[unix.CAP_NET_ADMIN/32].Effective &^= 1 << (unix.CAP_NET_ADMIN % 32)
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return err
+	}
+	_, err := NewTUNConsumer(testTUNConfig(s))
+	if !errors.Is(err, ErrTUNNeedsRoot) {
+		return fmt.Errorf("NewTUNConsumer without CAP_NET_ADMIN: %v, want ErrTUNNeedsRoot", err)
+	}
+	fmt.Println("failed", err)
+	return nil
+}
+
+// testTUNConfig is a valid config over an in-memory bind.
+func testTUNConfig(s labSession) TUNConfig {
+	key, _ := ParsePrivateKey(s.ConsumerKey)
+	pkey, _ := ParsePrivateKey(s.ProviderKey)
+	b, _ := tunneltest.NewBindPair()
+	return TUNConfig{
+		ConsumerConfig: ConsumerConfig{PrivateKey: key, PeerPublicKey: pkey.PublicKey(), Addresses: s.Pair, Bind: b},
+		Name:           tunName,
+	}
+}
+
+func newLabSession(t *testing.T) labSession {
+	t.Helper()
+	ck, err := GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labSession{
+		ConsumerKey: ck.Base64(),
+		ProviderKey: pk.Base64(),
+		Pair: AddressPair{
+			Consumer: netip.MustParseAddr("10.77.0.2"), Provider: netip.MustParseAddr("10.77.0.1"),
+			Consumer6: netip.MustParseAddr("fd77::2"), Provider6: netip.MustParseAddr("fd77::1"),
+		},
+	}
+}
+
+func TestTUNConfigValidation(t *testing.T) {
+	good := testTUNConfig(newLabSession(t))
+	if err := good.validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	cases := map[string]func(*TUNConfig){
+		"no name":        func(c *TUNConfig) { c.Name = "" },
+		"long name":      func(c *TUNConfig) { c.Name = "mystp2p-much-too-long" },
+		"slash in name":  func(c *TUNConfig) { c.Name = "a/b" },
+		"bad exclude":    func(c *TUNConfig) { c.Exclude = []netip.Prefix{{}} },
+		"no private key": func(c *TUNConfig) { c.PrivateKey = PrivateKey{} },
+		"no bind":        func(c *TUNConfig) { c.Bind = nil },
+		"bad addresses":  func(c *TUNConfig) { c.Addresses.Consumer6 = c.Addresses.Provider6 },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := good
+			mutate(&cfg)
+			// validate, not NewTUNConsumer: a bug here must not reroute
+			// the machine running the tests.
+			if err := cfg.validate(); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("validate: %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+// TestTUNConsumerNeedsNetAdmin checks the error without CAP_NET_ADMIN: as
+// is for a normal user, in a child that dropped the capability for root.
+func TestTUNConsumerNeedsNetAdmin(t *testing.T) {
+	s := newLabSession(t)
+	if !hasNetAdmin() {
+		_, err := NewTUNConsumer(testTUNConfig(s))
+		if !errors.Is(err, ErrTUNNeedsRoot) {
+			t.Fatalf("NewTUNConsumer: %v, want ErrTUNNeedsRoot", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	out, err := runHelperCmd(t, cmd, "no-net-admin", s)
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "TUN mode needs root (CAP_NET_ADMIN); use the SOCKS5 mode instead") {
+		t.Fatalf("helper said %q", out)
+	}
+}
+
+func helperEnv(t *testing.T, mode string, s labSession) []string {
+	t.Helper()
+	cfg, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), tunHelperEnv+"="+mode, tunConfigEnv+"="+string(cfg), "GORACE=atexit_sleep_ms=0")
+}
+
+// runHelperCmd runs a helper to the end and returns its standard output.
+func runHelperCmd(t *testing.T, cmd *exec.Cmd, mode string, s labSession) (string, error) {
+	t.Helper()
+	cmd.Env = helperEnv(t, mode, s)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &testLogWriter{t: t, name: mode}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
+	defer stop()
+	err := cmd.Run()
+	return stdout.String(), err
+}
+
+// tunHelper is a long-running helper the test reads line by line.
+type tunHelper struct {
+	t     *testing.T
+	name  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	done  chan struct{}
+	once  sync.Once
+}
+
+func startTUNHelper(t *testing.T, lab *netlab.Lab, host, mode string, s labSession) *tunHelper {
+	t.Helper()
+	cmd := lab.Command(host, os.Args[0], "-test.run=^$")
+	cmd.Env = helperEnv(t, mode, s)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := host + "/" + mode
+	cmd.Stderr = &testLogWriter{t: t, name: name}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting helper %s: %v", name, err)
+	}
+	h := &tunHelper{t: t, name: name, cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			h.lines <- sc.Text()
+		}
+		close(h.lines)
+		cmd.Wait()
+		close(h.done)
+	}()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// next returns the helper's next line that starts with key, without key.
+func (h *tunHelper) next(key string) string {
+	h.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-h.lines:
+			if !ok {
+				h.t.Fatalf("helper %s exited before saying %q", h.name, key)
+			}
+			if v, ok := strings.CutPrefix(l, key); ok && (v == "" || v[0] == ' ') {
+				return strings.TrimSpace(v)
+			}
+			h.t.Logf("%s: %s", h.name, l)
+		case <-timeout:
+			h.t.Fatalf("helper %s: no %q within 20 s", h.name, key)
+		}
+	}
+}
+
+// wait waits for the helper to exit and fails the test if it failed.
+func (h *tunHelper) wait() {
+	h.t.Helper()
+	for range h.lines {
+	}
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		h.t.Fatalf("helper %s did not exit", h.name)
+	}
+	if !h.cmd.ProcessState.Success() {
+		h.t.Fatalf("helper %s: %v", h.name, h.cmd.ProcessState)
+	}
+}
+
+func (h *tunHelper) stop() {
+	h.once.Do(func() {
+		h.stdin.Close()
+		select {
+		case <-h.done:
+		case <-time.After(15 * time.Second):
+			h.cmd.Process.Kill()
+			<-h.done
+		}
+	})
+}
+
+type testLogWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// hostState is what TUN mode changes in a namespace, as text to compare.
+func hostState(t *testing.T, lab *netlab.Lab, host, resolvPath string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, args := range [][]string{
+		{"-4", "route", "show", "table", "all"},
+		{"-6", "route", "show", "table", "all"},
+		{"-o", "addr"},
+		{"-o", "link"},
+	} {
+		out, err := lab.Command(host, "ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+		fmt.Fprintf(&b, "$ ip %s\n%s", strings.Join(args, " "), out)
+	}
+	conf, err := os.ReadFile(resolvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "$ cat resolv.conf\n%s", conf)
+	return b.String()
+}
+
+func ipIn(t *testing.T, lab *netlab.Lab, host string, args ...string) string {
+	t.Helper()
+	out, err := lab.Command(host, "ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestTUNConsumerLab brings TUN mode up in a consumer behind a NAT, with
+// the provider and an origin HTTP server on the lab's internet, and checks
+// that plain sockets and the host resolver go through the tunnel, and that
+// Close, or a constructor that fails half-way, leaves the namespace as it
+// found it.
+func TestTUNConsumerLab(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		t.Skipf("TUN mode lab test needs root, ip and nft: %v", err)
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("TUN mode lab test needs /dev/net/tun: %v", err)
+	}
+	// ip netns exec only bind-mounts a namespace's resolv.conf over an
+	// existing /etc/resolv.conf; the consumer helper refuses to run
+	// without that mount, and the host's file must come out unchanged.
+	hostResolv, err := os.ReadFile(resolvConf)
+	if err != nil {
+		t.Skipf("TUN mode lab test needs a host %s to mount over: %v", resolvConf, err)
+	}
+	t.Cleanup(func() {
+		now, err := os.ReadFile(resolvConf)
+		if err != nil || !bytes.Equal(now, hostResolv) {
+			t.Errorf("the host's %s changed: %q (%v), was %q", resolvConf, now, err, hostResolv)
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lab, err := netlab.New(ctx, netlab.Config{Hosts: []netlab.HostConfig{
+		{Name: "provider"},
+		{Name: "origin"},
+		{Name: "consumer", NAT: netlab.NATPortRestricted},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	consumer, err := lab.Host("consumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := newLabSession(t)
+	s.Provider = netip.AddrPortFrom(lab.Addr("provider"), 51820)
+	s.Origin = netip.AddrPortFrom(lab.Addr("origin"), 8080)
+	s.Marker = fmt.Sprintf("# mystp2p tunnel test %s", lab.Prefix())
+	resolvPath := writeNetnsResolvConf(t, consumer.Namespace, s.Marker+"\nnameserver 192.0.2.53\n")
+	before := hostState(t, lab, "consumer", resolvPath)
+
+	for _, scenario := range []string{"exists", "fail-dns"} {
+		t.Run(scenario, func(t *testing.T) {
+			s := s
+			s.Scenario = scenario
+			out, err := runHelperCmd(t, lab.Command("consumer", os.Args[0], "-test.run=^$"), "consumer", s)
+			if err != nil {
+				t.Fatalf("helper: %v\n%s", err, out)
+			}
+			t.Logf("consumer: %s", out)
+			if !strings.HasPrefix(out, "failed ") {
+				t.Fatalf("helper said %q, want a failure", out)
+			}
+			if after := hostState(t, lab, "consumer", resolvPath); after != before {
+				t.Fatalf("a failed NewTUNConsumer left changes behind:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+
+	t.Run("up", func(t *testing.T) {
+		s := s
+		s.Scenario = "up"
+		origin := startTUNHelper(t, lab, "origin", "origin", s)
+		origin.next("ready")
+		prov := startTUNHelper(t, lab, "provider", "provider", s)
+		prov.next("listening")
+		cons := startTUNHelper(t, lab, "consumer", "consumer", s)
+		t.Logf("provider sees the consumer at %s", prov.next("ready"))
+
+		want := fmt.Sprintf("origin saw %s:", lab.Addr("provider"))
+		if got := cons.next("direct"); !strings.HasPrefix(got, want) {
+			t.Errorf("GET by address through the tunnel: %q, want %q…", got, want)
+		}
+		if got, want := cons.next("lookup"), fmt.Sprintf("[%s] <nil>", s.Origin.Addr()); got != want {
+			t.Errorf("host resolver for %s: %q, want %q (answered by the provider)", originName, got, want)
+		}
+		if got := cons.next("byname"); !strings.HasPrefix(got, want) {
+			t.Errorf("GET by name through the tunnel: %q, want %q…", got, want)
+		}
+		var tx, rx uint64
+		var hs bool
+		if _, err := fmt.Sscan(cons.next("stats"), &tx, &rx, &hs); err != nil || tx == 0 || rx == 0 || !hs {
+			t.Errorf("stats: tx %d rx %d packets, handshake %v (%v); want traffic both ways and a handshake", tx, rx, hs, err)
+		}
+		cons.next("up")
+
+		// While up: every destination but the provider's endpoint goes
+		// into the tunnel, IPv6 included, and DNS goes to the provider.
+		if got := ipIn(t, lab, "consumer", "route", "get", s.Origin.Addr().String()); !strings.Contains(got, "dev "+tunName) {
+			t.Errorf("route to the origin: %q, want dev %s", got, tunName)
+		}
+		if got := ipIn(t, lab, "consumer", "route", "get", s.Provider.Addr().String()); !strings.Contains(got, "via "+consumer.Gateway.String()) {
+			t.Errorf("route to the excluded provider endpoint: %q, want via %s", got, consumer.Gateway)
+		}
+		if got := ipIn(t, lab, "consumer", "-6", "route", "get", "2001:db8::1"); !strings.Contains(got, "dev "+tunName) {
+			t.Errorf("IPv6 route: %q, want dev %s", got, tunName)
+		}
+		conf, err := os.ReadFile(resolvPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(conf), "nameserver "+s.Pair.Provider.String()+"\n") {
+			t.Errorf("resolv.conf while up: %q", conf)
+		}
+
+		cons.stdin.Write([]byte("close\n"))
+		cons.next("closed")
+		cons.wait()
+		if after := hostState(t, lab, "consumer", resolvPath); after != before {
+			t.Errorf("Close left changes behind:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
+}
+
+// writeNetnsResolvConf makes the file `ip netns exec` mounts over
+// /etc/resolv.conf in ns, and removes it (and directories it made) at the
+// end of the test.
+func writeNetnsResolvConf(t *testing.T, ns, content string) string {
+	t.Helper()
+	dir := filepath.Join("/etc/netns", ns)
+	_, err := os.Stat("/etc/netns")
+	madeParent := errors.Is(err, os.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		if madeParent {
+			os.Remove("/etc/netns")
+		}
+	})
+	path := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
