@@ -47,6 +47,21 @@
 // bind), then the socket under a UDPBind, which belongs to its caller.
 // Every Close is idempotent and returns once all goroutines have stopped.
 //
+// # TUN mode
+//
+// As root, NewTUNConsumer puts the consumer's WireGuard on a kernel TUN
+// interface (Linux, `mystp2p connect --tun mystp2p0`) instead of a gVisor
+// stack, so every program on the host uses the tunnel without a proxy. It
+// assigns the session's consumer addresses, routes 0.0.0.0/1, 128.0.0.0/1,
+// ::/1 and 8000::/1 into the interface (more specific than any default
+// route, which stays untouched), keeps each TUNConfig.Exclude prefix (the
+// provider's endpoint, relays, bootstrap peers) on the path the host used
+// for it before, and with TUNConfig.DNS writes the provider's tunnel
+// address into /etc/resolv.conf. It records every change and Close undoes
+// them in reverse order, as does a constructor that fails half-way. The
+// changes go through iproute2's ip command, which every Linux with a
+// network has, rather than hand-built netlink messages.
+//
 // # Transports
 //
 // WireGuard runs over any conn.Bind. UDPBind wraps a UDP socket (or

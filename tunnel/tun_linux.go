@@ -234,6 +234,9 @@ func (r hostRoute) String() string { return strings.Join(r.args(), " ") }
 // nothing to keep: p is one of the host's own addresses, or unreachable
 // anyway.
 func (h *hostNet) routeTo(p netip.Prefix) (r hostRoute, ok bool, err error) {
+	if p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+	}
 	p = p.Masked()
 	family := "-4"
 	if p.Addr().Is6() {
