@@ -62,6 +62,8 @@ type labSession struct {
 	Origin      netip.AddrPort `json:"origin"`   // the origin HTTP server
 	Marker      string         `json:"marker"`   // in the consumer's own resolv.conf
 	Scenario    string         `json:"scenario"`
+	// Exclude are more prefixes for TUNConfig.Exclude.
+	Exclude []netip.Prefix `json:"exclude"`
 }
 
 func runTUNHelper(mode, config string) error {
@@ -191,7 +193,7 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	cfg := TUNConfig{
 		ConsumerConfig: ConsumerConfig{PrivateKey: key, PeerPublicKey: pkey.PublicKey(), Addresses: s.Pair, Logger: log},
 		Name:           tunName,
-		Exclude:        []netip.Prefix{netip.PrefixFrom(s.Provider.Addr(), 32)},
+		Exclude:        append([]netip.Prefix{netip.PrefixFrom(s.Provider.Addr(), 32)}, s.Exclude...),
 		DNS:            true,
 	}
 	switch s.Scenario {
@@ -639,6 +641,14 @@ func TestTUNConsumerLab(t *testing.T) {
 	t.Run("up", func(t *testing.T) {
 		s := s
 		s.Scenario = "up"
+		// Beside the provider's endpoint: the consumer's own LAN (its
+		// connected route exists already, so it is not TUN mode's to
+		// add or remove) and an IPv6 prefix the host cannot reach.
+		lan, err := consumer.Addr.Prefix(24)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Exclude = []netip.Prefix{lan, netip.MustParsePrefix("2001:db8:1::/48")}
 		origin := startTUNHelper(t, lab, "origin", "origin", s)
 		origin.next("ready")
 		prov := startTUNHelper(t, lab, "provider", "provider", s)
