@@ -25,11 +25,12 @@ type TUNConfig struct {
 	// bytes, no '/', ':' or white space). It must not exist yet.
 	Name string
 	// Exclude are destinations that must keep using the host's own routes:
-	// at least the provider's WireGuard endpoint (or the relay carrying
-	// the session), and the relays and bootstrap peers the node keeps
-	// talking to. Each gets a route via the path the host used for it
-	// before the tunnel came up. Without the endpoint here, WireGuard's
-	// own packets would loop into the tunnel.
+	// the provider's WireGuard endpoint or the relay carrying the session,
+	// and the relays and bootstrap peers the node keeps talking to. Each
+	// gets a route via the path the host used for it before the tunnel
+	// came up. The bind's endpoint, when it is an IP:port (UDPBind), is
+	// added by itself; a relayed bind's relay is not, and without it
+	// WireGuard's own packets would loop into the tunnel.
 	Exclude []netip.Prefix
 	// DNS points the host's resolver (/etc/resolv.conf) at the provider's
 	// DNS responder on its tunnel address.
@@ -55,6 +56,13 @@ type TUNConsumer struct {
 	dev   *device.Device
 	bind  *switchBind
 	undo  undoLog
+
+	// hostMu orders AddExclude before Close, so that every route it adds
+	// is in undo when Close runs it.
+	hostMu sync.Mutex
+	// exclude adds host routes for prefixes around the tunnel (set by the
+	// platform's start); it holds hostMu.
+	exclude func(prefixes []netip.Prefix) error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,14 +151,54 @@ func (c *TUNConsumer) LastHandshake() (time.Time, error) {
 }
 
 // SwitchBind moves the session to another transport, as
-// Consumer.SwitchBind does. A new path to the provider (another relay, a
-// punched endpoint) must already be in TUNConfig.Exclude, or WireGuard's
-// packets would loop into the tunnel.
+// Consumer.SwitchBind does. When the new endpoint is an IP:port (a punched
+// UDPBind), it is excluded from the tunnel first; any other new path (a
+// relay) must be excluded with AddExclude before the switch.
 func (c *TUNConsumer) SwitchBind(b conn.Bind, endpoint string) error {
 	if c.isClosed() {
 		return ErrClosed
 	}
+	if b == nil {
+		return fmt.Errorf("%w: nil bind", ErrInvalidConfig)
+	}
+	if p, ok := endpointPrefix(endpoint, b); ok {
+		if err := c.AddExclude(p); err != nil {
+			return err
+		}
+	}
 	return c.bind.switchTo(c.dev, c.cfg.PeerPublicKey, b, endpoint)
+}
+
+// AddExclude keeps more destinations out of the tunnel while it is up (a
+// relay or bootstrap peer learnt later), as TUNConfig.Exclude does at
+// start: each gets a route via the path the host used before the tunnel,
+// removed again on Close.
+func (c *TUNConsumer) AddExclude(prefixes ...netip.Prefix) error {
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return fmt.Errorf("%w: invalid prefix to exclude", ErrInvalidConfig)
+		}
+	}
+	c.hostMu.Lock()
+	defer c.hostMu.Unlock()
+	if c.isClosed() {
+		return ErrClosed
+	}
+	return c.exclude(prefixes)
+}
+
+// endpointPrefix is the host prefix of a bind's endpoint when it is an
+// IP:port.
+func endpointPrefix(endpoint string, b conn.Bind) (netip.Prefix, bool) {
+	if endpoint == "" {
+		endpoint = bindEndpoint(b)
+	}
+	ap, err := netip.ParseAddrPort(endpoint)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a := ap.Addr().Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 func (c *TUNConsumer) isClosed() bool {
@@ -168,7 +216,9 @@ func (c *TUNConsumer) isClosed() bool {
 func (c *TUNConsumer) Close() error {
 	c.closeOnce.Do(func() {
 		c.meter.stop()
+		c.hostMu.Lock()
 		close(c.closed)
+		c.hostMu.Unlock()
 		c.closeErr = c.undo.run()
 		c.log.Info("TUN mode down")
 	})

@@ -49,10 +49,19 @@ func (c *TUNConsumer) start(o consumerOptions) error {
 		return fmt.Errorf("%w: %s", ErrInterfaceExists, name)
 	}
 	// How the host reaches each excluded destination now, before the
-	// tunnel's routes hide it.
+	// tunnel's routes hide it, and its default routes for the ones
+	// AddExclude brings later.
+	defaults, err := h.defaultRoutes()
+	if err != nil {
+		return err
+	}
+	exclude := c.cfg.Exclude
+	if p, ok := endpointPrefix(c.cfg.Endpoint, c.cfg.Bind); ok {
+		exclude = append(exclude[:len(exclude):len(exclude)], p)
+	}
 	var excluded []hostRoute
-	for _, p := range c.cfg.Exclude {
-		r, ok, err := h.routeTo(p)
+	for _, p := range exclude {
+		r, ok, err := h.underlayRoute(p, name, defaults)
 		if err != nil {
 			return err
 		}
@@ -95,14 +104,21 @@ func (c *TUNConsumer) start(o consumerOptions) error {
 	}
 	// Excluded destinations first, so that WireGuard's packets never
 	// enter the tunnel.
-	for _, r := range excluded {
-		added, err := h.addRoute(r.args())
-		if err != nil {
-			return err
+	if err := c.addHostRoutes(h, excluded); err != nil {
+		return err
+	}
+	c.exclude = func(prefixes []netip.Prefix) error {
+		var rs []hostRoute
+		for _, p := range prefixes {
+			r, ok, err := h.underlayRoute(p, name, defaults)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rs = append(rs, r)
+			}
 		}
-		if added {
-			c.undo.push("remove route "+r.String(), func() error { return h.delRoute(r.args()) })
-		}
+		return c.addHostRoutes(h, rs)
 	}
 	routes := tunnelRoutes4
 	if v6 {
@@ -127,6 +143,21 @@ func (c *TUNConsumer) start(o consumerOptions) error {
 			return fmt.Errorf("point %s at the provider: %w", resolvConf, err)
 		}
 		c.undo.push("restore "+resolvConf, restore)
+	}
+	return nil
+}
+
+// addHostRoutes adds routes, recording the ones it added for Close.
+func (c *TUNConsumer) addHostRoutes(h *hostNet, routes []hostRoute) error {
+	for _, r := range routes {
+		added, err := h.addRoute(r.args())
+		if err != nil {
+			return err
+		}
+		if added {
+			c.log.Debug("excluded from the tunnel", "route", r.String())
+			c.undo.push("remove route "+r.String(), func() error { return h.delRoute(r.args()) })
+		}
 	}
 	return nil
 }
@@ -229,6 +260,67 @@ func (r hostRoute) args() []string {
 }
 
 func (r hostRoute) String() string { return strings.Join(r.args(), " ") }
+
+// defaultRoutes returns the main table's preferred default route per
+// family (keyed by "is IPv6"), before the tunnel's routes exist.
+func (h *hostNet) defaultRoutes() (map[bool]hostRoute, error) {
+	defaults := make(map[bool]hostRoute, 2)
+	for _, v6 := range []bool{false, true} {
+		family := "-4"
+		if v6 {
+			family = "-6"
+		}
+		out, err := h.output("-j", family, "route", "show", "default", "table", "main")
+		if err != nil {
+			return nil, fmt.Errorf("look up the default route: %w", err)
+		}
+		var got []struct {
+			Type    string `json:"type"`
+			Gateway string `json:"gateway"`
+			Dev     string `json:"dev"`
+			Metric  int    `json:"metric"`
+		}
+		if len(bytes.TrimSpace(out)) > 0 {
+			if err := json.Unmarshal(out, &got); err != nil {
+				return nil, fmt.Errorf("look up the default route: unexpected answer %q", out)
+			}
+		}
+		best := -1
+		for i, g := range got {
+			if (g.Type == "" || g.Type == "unicast") && g.Dev != "" && (best < 0 || g.Metric < got[best].Metric) {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		r := hostRoute{dev: got[best].Dev}
+		if gw := got[best].Gateway; gw != "" {
+			if r.gateway, err = netip.ParseAddr(gw); err != nil {
+				return nil, fmt.Errorf("look up the default route: gateway %q: %w", gw, err)
+			}
+		}
+		defaults[v6] = r
+	}
+	return defaults, nil
+}
+
+// underlayRoute is how the host reaches p without the tunnel: the route
+// the kernel uses for it now, or, when that is the tunnel itself (tunDev),
+// the default route from before the tunnel.
+func (h *hostNet) underlayRoute(p netip.Prefix, tunDev string, defaults map[bool]hostRoute) (hostRoute, bool, error) {
+	r, ok, err := h.routeTo(p)
+	if err != nil || !ok || r.dev != tunDev {
+		return r, ok, err
+	}
+	d, ok := defaults[r.dst.Addr().Is6()]
+	if !ok {
+		h.log.Warn("excluded destination has no route outside the tunnel; leaving it to the tunnel", "prefix", r.dst)
+		return hostRoute{}, false, nil
+	}
+	d.dst = r.dst
+	return d, true, nil
+}
 
 // routeTo asks the kernel how it reaches p now. ok is false when there is
 // nothing to keep: p is one of the host's own addresses, or unreachable

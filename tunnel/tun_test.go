@@ -193,8 +193,9 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	cfg := TUNConfig{
 		ConsumerConfig: ConsumerConfig{PrivateKey: key, PeerPublicKey: pkey.PublicKey(), Addresses: s.Pair, Logger: log},
 		Name:           tunName,
-		Exclude:        append([]netip.Prefix{netip.PrefixFrom(s.Provider.Addr(), 32)}, s.Exclude...),
-		DNS:            true,
+		// The provider's endpoint is the bind's: TUN mode excludes it.
+		Exclude: s.Exclude,
+		DNS:     true,
 	}
 	switch s.Scenario {
 	case "fail-dns":
@@ -261,8 +262,17 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	fmt.Println("stats", st.TxPackets, st.RxPackets, !hs.IsZero() && err == nil)
 	fmt.Println("up")
 
+	// "exclude": keep the origin out of the tunnel from now on.
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() && in.Text() != "close" {
+		if in.Text() == "exclude" {
+			if err := c.AddExclude(netip.PrefixFrom(s.Origin.Addr(), 32)); err != nil {
+				fmt.Println("excluded error", err)
+				continue
+			}
+			fmt.Println("excluded", get(fmt.Sprintf("http://%s/", s.Origin)))
+			tr.CloseIdleConnections()
+		}
 	}
 	if err := c.Close(); err != nil {
 		return err
@@ -641,9 +651,10 @@ func TestTUNConsumerLab(t *testing.T) {
 	t.Run("up", func(t *testing.T) {
 		s := s
 		s.Scenario = "up"
-		// Beside the provider's endpoint: the consumer's own LAN (its
-		// connected route exists already, so it is not TUN mode's to
-		// add or remove) and an IPv6 prefix the host cannot reach.
+		// Beside the provider's endpoint (the bind's, excluded by
+		// itself): the consumer's own LAN (its connected route exists
+		// already, so it is not TUN mode's to add or remove) and an IPv6
+		// prefix the host cannot reach.
 		lan, err := consumer.Addr.Prefix(24)
 		if err != nil {
 			t.Fatal(err)
@@ -690,6 +701,15 @@ func TestTUNConsumerLab(t *testing.T) {
 		}
 		if !strings.Contains(string(conf), "nameserver "+s.Pair.Provider.String()+"\n") {
 			t.Errorf("resolv.conf while up: %q", conf)
+		}
+
+		// Excluded while up: the origin now sees the consumer's NAT.
+		cons.stdin.Write([]byte("exclude\n"))
+		if got, want := cons.next("excluded"), fmt.Sprintf("origin saw %s:", consumer.PublicAddr); !strings.HasPrefix(got, want) {
+			t.Errorf("GET after AddExclude(origin): %q, want %q…", got, want)
+		}
+		if got := ipIn(t, lab, "consumer", "route", "get", s.Origin.Addr().String()); !strings.Contains(got, "via "+consumer.Gateway.String()) {
+			t.Errorf("route to the origin after AddExclude: %q, want via %s", got, consumer.Gateway)
 		}
 
 		cons.stdin.Write([]byte("close\n"))
