@@ -283,6 +283,13 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	if _, err := c.LastHandshake(); !errors.Is(err, ErrClosed) {
 		return fmt.Errorf("LastHandshake after Close: %v, want ErrClosed", err)
 	}
+	if err := c.AddExclude(netip.MustParsePrefix("192.0.2.0/24")); !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("AddExclude after Close: %v, want ErrClosed", err)
+	}
+	b, _ := tunneltest.NewBindPair()
+	if err := c.SwitchBind(b, ""); !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("SwitchBind after Close: %v, want ErrClosed", err)
+	}
 	if err := goroutinesBackTo(goroutines); err != nil {
 		return err
 	}
