@@ -62,7 +62,7 @@ type consumerOptions struct {
 	now       func() time.Time
 }
 
-// ConsumerOption configures a Consumer.
+// ConsumerOption configures a Consumer or a TUNConsumer.
 type ConsumerOption func(*consumerOptions) error
 
 func newConsumerOptions(opts []ConsumerOption) (consumerOptions, error) {

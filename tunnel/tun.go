@@ -32,8 +32,12 @@ type TUNConfig struct {
 	// added by itself; a relayed bind's relay is not, and without it
 	// WireGuard's own packets would loop into the tunnel.
 	Exclude []netip.Prefix
-	// DNS points the host's resolver (/etc/resolv.conf) at the provider's
-	// DNS responder on its tunnel address.
+	// DNS points the host's resolver (/etc/resolv.conf, written in place,
+	// through a symbolic link if it is one) at the provider's DNS
+	// responder on its tunnel address. Close puts the original bytes back
+	// unless someone else rewrote the file meanwhile (then theirs stay).
+	// Programs that ask systemd-resolved over nss-resolve or D-Bus rather
+	// than reading the file keep resolved's own upstream servers.
 	DNS bool
 }
 

@@ -208,6 +208,7 @@ func (h *hostNet) output(args ...string) ([]byte, error) {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, h.ip, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // errno texts as addRoute expects them
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	h.log.Debug("ip", "args", strings.Join(args, " "), "err", err)
