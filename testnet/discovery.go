@@ -44,7 +44,10 @@ func Run(ctx context.Context, scenario string, cfg Config) (*Report, error) {
 // stopped provider vanishes within its proposal TTL.
 func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.ProposalTTL == 0 {
-		cfg.ProposalTTL = 15 * time.Second
+		// Short, so the vanishing check is quick, but every provider
+		// re-announces each third of it: with a hundred providers on two
+		// cores a 15 s TTL alone keeps the relay's DHT too busy to accept.
+		cfg.ProposalTTL = 15*time.Second + time.Duration(cfg.Providers)*400*time.Millisecond
 	}
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
