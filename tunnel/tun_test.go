@@ -59,6 +59,7 @@ type labSession struct {
 	ProviderKey string         `json:"provider_key"`
 	Pair        AddressPair    `json:"pair"`
 	Provider    netip.AddrPort `json:"provider"` // the provider's WireGuard socket
+	Provider2   netip.AddrPort `json:"provider2"` // the one SwitchBind moves to
 	Origin      netip.AddrPort `json:"origin"`   // the origin HTTP server
 	Marker      string         `json:"marker"`   // in the consumer's own resolv.conf
 	Scenario    string         `json:"scenario"`
@@ -123,19 +124,8 @@ func providerHelper(s labSession, log *slog.Logger) error {
 	}
 	defer sock.Close()
 	fmt.Println("listening")
-	buf := make([]byte, 64)
-	var from netip.AddrPort
-	for {
-		n, f, err := sock.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return err
-		}
-		if string(buf[:n]) == "hello" {
-			from = f
-			break
-		}
-	}
-	if _, err := sock.WriteToUDPAddrPort([]byte("ack"), from); err != nil {
+	from, err := awaitHello(sock)
+	if err != nil {
 		return err
 	}
 	bind, err := NewUDPBind(sock, from)
@@ -155,8 +145,48 @@ func providerHelper(s labSession, log *slog.Logger) error {
 		return err
 	}
 	fmt.Println("ready", from)
-	io.Copy(io.Discard, os.Stdin)
+	// "switch": move the session to a second socket on another address.
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() != "switch" {
+			continue
+		}
+		sock2, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(s.Provider2))
+		if err != nil {
+			return err
+		}
+		defer sock2.Close()
+		fmt.Println("listening2")
+		from2, err := awaitHello(sock2)
+		if err != nil {
+			return err
+		}
+		bind2, err := NewUDPBind(sock2, from2)
+		if err != nil {
+			return err
+		}
+		if err := prov.SwitchBind(bind2, ""); err != nil {
+			return err
+		}
+		fmt.Println("switched", from2)
+	}
 	return prov.Close()
+}
+
+// awaitHello returns where the first "hello" on sock came from, and
+// answers it.
+func awaitHello(sock *net.UDPConn) (netip.AddrPort, error) {
+	buf := make([]byte, 64)
+	for {
+		n, from, err := sock.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return netip.AddrPort{}, err
+		}
+		if string(buf[:n]) == "hello" {
+			_, err := sock.WriteToUDPAddrPort([]byte("ack"), from)
+			return from, err
+		}
+	}
 }
 
 // consumerHelper brings TUN mode up in the consumer's namespace per
@@ -262,10 +292,36 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	fmt.Println("stats", st.TxPackets, st.RxPackets, !hs.IsZero() && err == nil)
 	fmt.Println("up")
 
-	// "exclude": keep the origin out of the tunnel from now on.
+	// "switch": move to a new socket towards Provider2, saying hello on
+	// it until "switched"; "exclude": keep the origin out of the tunnel
+	// from now on.
+	var stopHellos func()
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() && in.Text() != "close" {
-		if in.Text() == "exclude" {
+		switch in.Text() {
+		case "switch":
+			sock2, err := net.ListenUDP("udp4", &net.UDPAddr{})
+			if err != nil {
+				return err
+			}
+			defer sock2.Close()
+			bind2, err := NewUDPBind(sock2, s.Provider2)
+			if err != nil {
+				return err
+			}
+			// The new endpoint is excluded by SwitchBind itself: the
+			// hellos below only reach the provider from our NAT if so.
+			if err := c.SwitchBind(bind2, ""); err != nil {
+				fmt.Println("switching error", err)
+				continue
+			}
+			stopHellos = sayHello(sock2, s.Provider2)
+			fmt.Println("switching")
+		case "switched":
+			stopHellos()
+			fmt.Println("after-switch", get(fmt.Sprintf("http://%s/", s.Origin)))
+			tr.CloseIdleConnections()
+		case "exclude":
 			if err := c.AddExclude(netip.PrefixFrom(s.Origin.Addr(), 32)); err != nil {
 				fmt.Println("excluded error", err)
 				continue
@@ -313,6 +369,26 @@ func hello(sock *net.UDPConn, to netip.AddrPort) error {
 		}
 	}
 	return fmt.Errorf("no answer from the provider at %s", to)
+}
+
+// sayHello sends "hello" from sock to to every 100 ms until stopped
+// (the answers go to the bind reading sock, which drops them).
+func sayHello(sock *net.UDPConn, to netip.AddrPort) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sock.WriteToUDPAddrPort([]byte("hello"), to)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // goroutinesBackTo waits up to two seconds for the goroutine count to fall
@@ -617,7 +693,7 @@ func TestTUNConsumerLab(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	lab, err := netlab.New(ctx, netlab.Config{Hosts: []netlab.HostConfig{
-		{Name: "provider"},
+		{Name: "provider", ExtraAddrs: 1},
 		{Name: "origin"},
 		{Name: "consumer", NAT: netlab.NATPortRestricted},
 	}})
@@ -633,6 +709,11 @@ func TestTUNConsumerLab(t *testing.T) {
 	s := newLabSession(t)
 	s.Provider = netip.AddrPortFrom(lab.Addr("provider"), 51820)
 	s.Origin = netip.AddrPortFrom(lab.Addr("origin"), 8080)
+	provider, err := lab.Host("provider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Provider2 = netip.AddrPortFrom(provider.ExtraAddrs[0], 51821)
 	s.Marker = fmt.Sprintf("# mystp2p tunnel test %s", lab.Prefix())
 	resolvPath := writeNetnsResolvConf(t, consumer.Namespace, s.Marker+"\nnameserver 192.0.2.53\n")
 	before := hostState(t, lab, "consumer", resolvPath)
@@ -708,6 +789,25 @@ func TestTUNConsumerLab(t *testing.T) {
 		}
 		if !strings.Contains(string(conf), "nameserver "+s.Pair.Provider.String()+"\n") {
 			t.Errorf("resolv.conf while up: %q", conf)
+		}
+
+		// SwitchBind to a new socket and provider address: the new
+		// endpoint is excluded, and traffic keeps flowing.
+		prov.stdin.Write([]byte("switch\n"))
+		prov.next("listening2")
+		cons.stdin.Write([]byte("switch\n"))
+		cons.next("switching")
+		// From the consumer's NAT, not through the tunnel (the provider's
+		// own address): the hellos took the excluded route.
+		if got := prov.next("switched"); !strings.HasPrefix(got, consumer.PublicAddr.String()+":") {
+			t.Errorf("provider saw the consumer's new socket at %s, want %s:…", got, consumer.PublicAddr)
+		}
+		cons.stdin.Write([]byte("switched\n"))
+		if got := cons.next("after-switch"); !strings.HasPrefix(got, want) {
+			t.Errorf("GET after SwitchBind: %q, want %q…", got, want)
+		}
+		if got := ipIn(t, lab, "consumer", "route", "get", s.Provider2.Addr().String()); !strings.Contains(got, "via "+consumer.Gateway.String()) {
+			t.Errorf("route to the new endpoint: %q, want via %s", got, consumer.Gateway)
 		}
 
 		// Excluded while up: the origin now sees the consumer's NAT.
