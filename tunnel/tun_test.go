@@ -58,10 +58,10 @@ type labSession struct {
 	ConsumerKey string         `json:"consumer_key"`
 	ProviderKey string         `json:"provider_key"`
 	Pair        AddressPair    `json:"pair"`
-	Provider    netip.AddrPort `json:"provider"` // the provider's WireGuard socket
+	Provider    netip.AddrPort `json:"provider"`  // the provider's WireGuard socket
 	Provider2   netip.AddrPort `json:"provider2"` // the one SwitchBind moves to
-	Origin      netip.AddrPort `json:"origin"`   // the origin HTTP server
-	Marker      string         `json:"marker"`   // in the consumer's own resolv.conf
+	Origin      netip.AddrPort `json:"origin"`    // the origin HTTP server
+	Marker      string         `json:"marker"`    // in the consumer's own resolv.conf
 	Scenario    string         `json:"scenario"`
 	// Exclude are more prefixes for TUNConfig.Exclude.
 	Exclude []netip.Prefix `json:"exclude"`
