@@ -55,9 +55,10 @@
 // assigns the session's consumer addresses, routes 0.0.0.0/1, 128.0.0.0/1,
 // ::/1 and 8000::/1 into the interface (more specific than any default
 // route, which stays untouched), keeps each TUNConfig.Exclude prefix (the
-// provider's endpoint, relays, bootstrap peers) on the path the host used
-// for it before, and with TUNConfig.DNS writes the provider's tunnel
-// address into /etc/resolv.conf. It records every change and Close undoes
+// provider's addresses, relays, bootstrap peers), the bind's own endpoint
+// and later AddExclude prefixes and SwitchBind endpoints on the path the
+// host used for them before, and with TUNConfig.DNS writes the provider's
+// tunnel address into /etc/resolv.conf. It records every change and Close undoes
 // them in reverse order, as does a constructor that fails half-way. The
 // changes go through iproute2's ip command, which every Linux with a
 // network has, rather than hand-built netlink messages.

@@ -65,7 +65,7 @@ type TUNConsumer struct {
 	// is in undo when Close runs it.
 	hostMu sync.Mutex
 	// exclude adds host routes for prefixes around the tunnel (set by the
-	// platform's start); it holds hostMu.
+	// platform's start); called with hostMu held.
 	exclude func(prefixes []netip.Prefix) error
 
 	closeOnce sync.Once
