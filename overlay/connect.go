@@ -41,6 +41,27 @@ type ConnectConfig struct {
 	Transport string
 	// Progress, if set, hears each stage ("reaching provider", …).
 	Progress func(stage string)
+	// TUN, when set, brings the session up on a kernel TUN device that
+	// carries all of the host's traffic (root), instead of the userspace
+	// stack behind SOCKS5.
+	TUN *TUNOptions
+}
+
+// TUNOptions configure TUN mode.
+type TUNOptions struct {
+	// Name is the interface, e.g. "mystp2p0".
+	Name string
+	// DNS points the host's resolver at the provider (no DNS leak).
+	DNS bool
+}
+
+// sessionTunnel is what a session needs from its WireGuard end, in SOCKS5
+// (tunnel.Consumer) and TUN (tunnel.TUNConsumer) mode alike.
+type sessionTunnel interface {
+	Stats() tunnel.Stats
+	LastHandshake() (time.Time, error)
+	SwitchBind(b conn.Bind, endpoint string) error
+	Close() error
 }
 
 // Session is a consumer's open session with a provider.
@@ -48,7 +69,11 @@ type Session struct {
 	ID        string
 	Provider  peer.ID
 	Addresses tunnel.AddressPair
-	Tunnel    *tunnel.Consumer
+	// Tunnel is the userspace end to dial through (SOCKS5 mode); nil in
+	// TUN mode, where TUN is set instead.
+	Tunnel *tunnel.Consumer
+	TUN    *tunnel.TUNConsumer
+	tun    sessionTunnel
 	// ConnectTime is from the start of Connect to the first WireGuard handshake.
 	ConnectTime time.Duration
 
@@ -331,18 +356,31 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		}
 	}
 	cfg.Progress("tunnel handshake")
-	if s.Tunnel, err = tunnel.NewConsumer(tunnel.ConsumerConfig{
+	ccfg := tunnel.ConsumerConfig{
 		PrivateKey: key, PeerPublicKey: rep.WGKey, Addresses: rep.Addresses, Bind: bind,
 		Logger: n.log.With("session", s.ID),
-	}); err != nil {
+	}
+	if cfg.TUN != nil {
+		s.TUN, err = tunnel.NewTUNConsumer(tunnel.TUNConfig{ConsumerConfig: ccfg, Name: cfg.TUN.Name,
+			DNS: cfg.TUN.DNS, Exclude: n.signallingPrefixes(p.Provider)})
+		if err == nil {
+			s.tun = s.TUN
+		}
+	} else {
+		s.Tunnel, err = tunnel.NewConsumer(ccfg)
+		if err == nil {
+			s.tun = s.Tunnel
+		}
+	}
+	if err != nil {
 		_ = bind.Close()
 		if s.stream != nil {
 			s.stream.Reset()
 		}
 		return nil, fmt.Errorf("start tunnel: %w", err)
 	}
-	if err = waitHandshake(ctx, s.Tunnel, handshake); err != nil {
-		s.Tunnel.Close()
+	if err = waitHandshake(ctx, s.tun, handshake); err != nil {
+		s.tun.Close()
 		if s.stream != nil {
 			s.stream.Reset()
 		}
@@ -441,7 +479,7 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 		s.route.Lock()
 		relayed := s.route.relay
 		s.route.Unlock()
-		if err := s.Tunnel.SwitchBind(bind, ""); err != nil {
+		if err := s.tun.SwitchBind(bind, ""); err != nil {
 			n.log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
 			_ = bind.Close()
 			return
@@ -487,6 +525,35 @@ func (n *Node) publicQUICAddrs() []string {
 	return out
 }
 
+// signallingPrefixes are the addresses TUN mode must keep out of the
+// tunnel: every address the provider's connections use, and the bootstrap
+// peers and relays this node talks to. Otherwise libp2p's own traffic, and a
+// relayed session's WireGuard packets, would loop into the tunnel.
+func (n *Node) signallingPrefixes(provider peer.ID) []netip.Prefix {
+	var out []netip.Prefix
+	add := func(a ma.Multiaddr) {
+		if ip, err := manet.ToIP(a); err == nil {
+			if addr, ok := netip.AddrFromSlice(ip); ok && !addr.Unmap().IsLoopback() {
+				addr = addr.Unmap()
+				out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+			}
+		}
+	}
+	for _, c := range n.host.Network().ConnsToPeer(provider) {
+		add(c.RemoteMultiaddr())
+	}
+	for _, ai := range append(append([]peer.AddrInfo{}, n.cfg.Bootstrap...), n.cfg.Host.StaticRelays...) {
+		for _, a := range ai.Addrs {
+			add(a)
+		}
+		for _, c := range n.host.Network().ConnsToPeer(ai.ID) {
+			add(c.RemoteMultiaddr())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return slices.Compact(out)
+}
+
 // directConn returns a direct (not relayed) connection to p, if any.
 func (n *Node) directConn(p peer.ID) network.Conn {
 	for _, c := range n.host.Network().ConnsToPeer(p) {
@@ -515,7 +582,7 @@ func (n *Node) waitDirect(ctx context.Context, p peer.ID, d time.Duration) netwo
 	return nil
 }
 
-func waitHandshake(ctx context.Context, c *tunnel.Consumer, d time.Duration) error {
+func waitHandshake(ctx context.Context, c sessionTunnel, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	t := time.NewTicker(20 * time.Millisecond)
@@ -621,7 +688,7 @@ func (s *Session) Err() error {
 var errSessionClosed = errors.New("session closed")
 
 // Stats is the consumer's own count of the session's traffic.
-func (s *Session) Stats() tunnel.Stats { return s.Tunnel.Stats() }
+func (s *Session) Stats() tunnel.Stats { return s.tun.Stats() }
 
 // Close ends the session on both sides. It is idempotent.
 func (s *Session) Close() error {
@@ -631,7 +698,7 @@ func (s *Session) Close() error {
 		s.cancel()
 		s.wg.Wait()
 		s.node.sendClose(s)
-		err = s.Tunnel.Close()
+		err = s.tun.Close()
 		if s.stream != nil {
 			_ = s.stream.Close()
 		}

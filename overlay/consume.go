@@ -33,6 +33,9 @@ type ConsumeConfig struct {
 	Progress func(stage string)
 	// OnSession, if set, is called with every session once its tunnel is up.
 	OnSession func(*Session)
+	// TUN, when set, carries the host's traffic on a TUN device instead of
+	// serving SOCKS5.
+	TUN *TUNOptions
 }
 
 // Consume discovers providers, connects to the best one, and serves SOCKS5
@@ -45,19 +48,26 @@ func (n *Node) Consume(ctx context.Context, cfg ConsumeConfig) error {
 		progress = func(string) {}
 	}
 	dialer := &sessionDialer{}
-	socks, err := tunnel.NewSOCKSServer(dialer, cfg.SOCKSAddr, cfg.SOCKSOptions...)
-	if err != nil {
-		return fmt.Errorf("start SOCKS5 server on %s: %w", cfg.SOCKSAddr, err)
+	var socks *tunnel.SOCKSServer
+	if cfg.TUN == nil {
+		var err error
+		if socks, err = tunnel.NewSOCKSServer(dialer, cfg.SOCKSAddr, cfg.SOCKSOptions...); err != nil {
+			return fmt.Errorf("start SOCKS5 server on %s: %w", cfg.SOCKSAddr, err)
+		}
+		defer socks.Close()
 	}
-	defer socks.Close()
 	failures := map[peer.ID]int{}
 	for {
 		s, err := n.connectBest(ctx, cfg, failures, progress)
 		if err != nil {
 			return err
 		}
-		dialer.set(s.Tunnel)
-		progress(fmt.Sprintf("SOCKS5 ready on %s via %s (%s)", socks.Addr(), s.Provider, s.Path()))
+		if socks != nil {
+			dialer.set(s.Tunnel)
+			progress(fmt.Sprintf("SOCKS5 ready on %s via %s (%s)", socks.Addr(), s.Provider, s.Path()))
+		} else {
+			progress(fmt.Sprintf("TUN %s ready via %s (%s): all traffic goes through the tunnel", s.TUN.Name(), s.Provider, s.Path()))
+		}
 		if cfg.OnSession != nil {
 			cfg.OnSession(s)
 		}
@@ -110,12 +120,15 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 		})
 		var errs []error
 		for _, sp := range ps {
-			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress})
+			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN})
 			if err == nil {
 				return s, nil
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if errors.Is(err, tunnel.ErrTUNNeedsRoot) || errors.Is(err, tunnel.ErrTUNUnsupported) || errors.Is(err, tunnel.ErrInterfaceExists) {
+				return nil, err // no other provider fixes this
 			}
 			failures[sp.Proposal.Provider]++
 			progress(fmt.Sprintf("provider %s: %v", sp.Proposal.Provider, err))

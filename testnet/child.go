@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -62,6 +63,9 @@ type ChildConfig struct {
 	ProviderNAT string
 	// LogLevel of the node's log on stderr (the parent keeps its tail).
 	LogLevel slog.Level
+	// TUN makes a consumer carry its traffic on a kernel TUN device of this
+	// name instead of SOCKS5, and fetch with a plain HTTP client.
+	TUN string
 }
 
 // childEvent is one JSON line a child prints.
@@ -241,7 +245,13 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 			return report(fmt.Errorf("provider %s not found", target))
 		}
 	}
-	s, err := node.Connect(ctx, overlay.ConnectConfig{Proposal: sp})
+	cc := overlay.ConnectConfig{Proposal: sp}
+	if cfg.TUN != "" {
+		// Lab namespaces share the host's /etc/resolv.conf unless
+		// /etc/netns/<ns>/ has one: never rewrite it here; fetch by IP.
+		cc.TUN = &overlay.TUNOptions{Name: cfg.TUN}
+	}
+	s, err := node.Connect(ctx, cc)
 	if err != nil {
 		return report(err)
 	}
@@ -259,13 +269,30 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 	}
 	r.Path, r.Transport = s.Path(), s.Transport()
 	relayBefore := s.RelayBytes()
-	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
-	if err != nil {
+	fetch := fetchDirect
+	if cfg.TUN == "" {
+		socks, serr := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
+		if serr != nil {
+			return report(serr)
+		}
+		defer socks.Close()
+		fetch = func(ctx context.Context, url string, w io.Writer) (int64, error) {
+			return FetchThroughSOCKS(ctx, socks.Addr().String(), url, w)
+		}
+	}
+	// Who does the origin think we are? It must be the provider's exit.
+	var hello strings.Builder
+	if _, err := fetch(ctx, cfg.Origin, &hello); err != nil {
 		return report(err)
 	}
-	defer socks.Close()
+	if _, after, ok := strings.Cut(hello.String(), "you came from "); ok {
+		if ap, err := netip.ParseAddrPort(strings.TrimSpace(after)); err == nil {
+			r.ExitAddr = ap.Addr().String()
+		}
+	}
+	url := fmt.Sprintf("%sbytes/%d", cfg.Origin, cfg.FetchBytes)
 	fstart := time.Now()
-	got, err := FetchThroughSOCKS(ctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", cfg.Origin, cfg.FetchBytes))
+	got, err := fetch(ctx, url, io.Discard)
 	r.Bytes = got
 	if err != nil {
 		return report(err)
@@ -297,6 +324,7 @@ func ParseChildArgs(args []string) (ChildConfig, error) {
 	fs.StringVar(&cfg.ConsumerNAT, "consumer-nat", "", "label")
 	fs.StringVar(&cfg.ProviderNAT, "provider-nat", "", "label")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "node log level")
+	fs.StringVar(&cfg.TUN, "tun", "", "consumer: TUN device name")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -316,4 +344,23 @@ func ParseChildArgs(args []string) (ChildConfig, error) {
 		cfg.LabRanges = append(cfg.LabRanges, p)
 	}
 	return cfg, nil
+}
+
+// fetchDirect downloads url into w with the host's own stack (through the TUN).
+func fetchDirect(ctx context.Context, url string, w io.Writer) (int64, error) {
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("origin answered %s", resp.Status)
+	}
+	return io.Copy(w, resp.Body)
 }

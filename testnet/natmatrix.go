@@ -130,6 +130,8 @@ type NATMatrixConfig struct {
 	// Logger hears progress; Debug adds every node's stderr to it.
 	Logger io.Writer
 	Debug  bool
+	// TUN makes every consumer use a kernel TUN device instead of SOCKS5.
+	TUN bool
 }
 
 // RunNATMatrix builds a lab (root only), starts a relay, an origin, and a
@@ -261,6 +263,9 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 				if cn == netlab.NATNone {
 					args = append(args, "--public")
 				}
+				if cfg.TUN {
+					args = append(args, "--tun", "mystp2p0")
+				}
 				r := SessionResult{ConsumerNAT: string(cn), ProviderNAT: string(pn)}
 				c, err := startChild(ctx, lab, cfg.Exe, "c-"+string(cn), append(args, common...))
 				if err == nil {
@@ -282,6 +287,17 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 		})
 	}
 	wg.Wait()
+	// Every session must leave the internet at its provider.
+	for _, rs := range results {
+		for i := range rs {
+			r := &rs[i]
+			want := lab.PublicAddr("p-" + r.ProviderNAT).String()
+			if r.OK && r.ExitAddr != want {
+				r.OK = false
+				r.Error = fmt.Sprintf("the origin saw %q, not the provider's %s", r.ExitAddr, want)
+			}
+		}
+	}
 	if cfg.Debug {
 		for _, c := range children {
 			fmt.Fprintf(logw, "--- %s stderr:\n%s\n", c.name, c.stderr.String())

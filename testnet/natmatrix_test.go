@@ -88,3 +88,26 @@ func natsFromEnv() []netlab.NAT {
 	}
 	return out
 }
+
+// TestTUNSessions runs lab consumers in TUN mode: the consumer host's own
+// HTTP client reaches the origin through the tunnel — the origin sees the
+// provider's address. (Consumers are behind NAT: a TUN, like any VPN, leaves
+// the consumer's own on-link subnet alone, and a public lab consumer shares
+// the origin's.) The tunnel package's TUN test checks that routes, addresses
+// and resolv.conf are restored on exit.
+func TestTUNSessions(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		t.Skipf("skipping: the NAT lab needs root, ip and nft: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := RunNATMatrix(ctx, NATMatrixConfig{FetchBytes: 1 << 20, Logger: os.Stderr, TUN: true,
+		NATs: []netlab.NAT{netlab.NATFullCone, netlab.NATPortRestricted}, Debug: os.Getenv("MYSTP2P_LAB_DEBUG") != ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.WriteTable(os.Stderr)
+	if !rep.Pass || len(rep.Sessions) != 4 {
+		t.Fatalf("TUN sessions failed: %+v", rep.Checks)
+	}
+}

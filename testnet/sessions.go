@@ -30,13 +30,15 @@ type SessionResult struct {
 	RelayBytes int64 `json:"relay_bytes"`
 	// DirectMS is when a relayed session was upgraded to direct, if it was.
 	DirectMS float64 `json:"direct_ms,omitempty"`
-	OK       bool    `json:"ok"`
-	Error    string  `json:"error,omitempty"`
+	// ExitAddr is the address the origin saw the consumer come from.
+	ExitAddr string `json:"exit_addr,omitempty"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error,omitempty"`
 }
 
 // FetchThroughSOCKS downloads url through a SOCKS5 proxy (names resolved by
-// the proxy) and returns the bytes read.
-func FetchThroughSOCKS(ctx context.Context, socks, target string) (int64, error) {
+// the proxy) into w and returns the bytes read.
+func FetchThroughSOCKS(ctx context.Context, socks, target string, w io.Writer) (int64, error) {
 	pu, err := url.Parse("socks5h://" + socks)
 	if err != nil {
 		return 0, err
@@ -55,7 +57,7 @@ func FetchThroughSOCKS(ctx context.Context, socks, target string) (int64, error)
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("origin answered %s", resp.Status)
 	}
-	return io.Copy(io.Discard, resp.Body)
+	return io.Copy(w, resp.Body)
 }
 
 // RunSessions starts the network, has cfg.Consumers consumers open sessions
@@ -138,7 +140,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 	}
 	defer socks.Close()
 	start := time.Now()
-	got, err := FetchThroughSOCKS(sctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", n.Origin.URL(), size))
+	got, err := FetchThroughSOCKS(sctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", n.Origin.URL(), size), io.Discard)
 	took := time.Since(start)
 	r.Bytes = got
 	if err != nil {

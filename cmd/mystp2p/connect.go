@@ -33,6 +33,8 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	reconnect := fs.Bool("auto-reconnect", false, "when the provider disappears, move to the next best one")
 	transport := fs.String("transport", "", "force the WireGuard transport: udp (direct) or stream (through libp2p)")
 	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore")
+	tunName := fs.String("tun", "", "instead of SOCKS5, carry all of this host's traffic on a TUN device of this name, e.g. mystp2p0 (root; routes and DNS are restored on exit)")
+	tunDNS := fs.Bool("tun-dns", true, "with --tun, resolve names at the provider (rewrites /etc/resolv.conf until exit)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -96,8 +98,12 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer node.Close()
+	var tun *overlay.TUNOptions
+	if *tunName != "" {
+		tun = &overlay.TUNOptions{Name: *tunName, DNS: *tunDNS}
+	}
 	err = node.Consume(ctx, overlay.ConsumeConfig{
-		Query: q, Transport: *transport, SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts,
+		Query: q, Transport: *transport, SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
 		AutoReconnect: *reconnect,
 		Progress:      func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,7 +214,7 @@ func TestConnectCommand(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", stage, out.String())
 		}
 	}
-	n, err := testnet.FetchThroughSOCKS(ctx, socks, net.Origin.URL()+"bytes/1000000")
+	n, err := testnet.FetchThroughSOCKS(ctx, socks, net.Origin.URL()+"bytes/1000000", io.Discard)
 	if err != nil || n != 1000000 {
 		t.Fatalf("fetch through %s: %d bytes, %v", socks, n, err)
 	}
