@@ -9,6 +9,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Buckets of the store. Hub and provider state may share one file.
@@ -166,7 +167,7 @@ func (s *Store) commit(group []storeWrite) {
 
 func (s *Store) view(fn func(*bolt.Tx) error) error {
 	err := s.db.View(fn)
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err
@@ -472,7 +473,7 @@ func (s *Store) markSettled(hermes common.Address, amount, fee *big.Int) error {
 // update runs fn in its own fsynced write transaction (read-modify-write).
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	err := s.db.Update(fn)
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err

@@ -64,7 +64,8 @@ func Example() {
 
 	dialer, _ := proxy.SOCKS5("tcp", socks.Addr().String(), nil, proxy.Direct)
 	port := strconv.Itoa(origin.Listener.Addr().(*net.TCPAddr).Port)
-	client := &http.Client{Transport: &http.Transport{Dial: dialer.Dial}}
+	ctxDialer := dialer.(proxy.ContextDialer) // x/net's SOCKS5 dialer can dial with a context
+	client := &http.Client{Transport: &http.Transport{DialContext: ctxDialer.DialContext}}
 	resp, err := client.Get("http://origin.example:" + port + "/")
 	if err != nil {
 		fmt.Println(err)
