@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.zx2c4.com/wireguard/conn"
 
+	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -45,6 +47,9 @@ type ConnectConfig struct {
 	// carries all of the host's traffic (root), instead of the userspace
 	// stack behind SOCKS5.
 	TUN *TUNOptions
+	// Payment, if set, pays for the session through a hermes hub the
+	// provider accepts; nil asks for a free session.
+	Payment *ConsumerPayment
 }
 
 // TUNOptions configure TUN mode.
@@ -80,6 +85,7 @@ type Session struct {
 	node   *Node
 	udp    *net.UDPConn
 	stream network.Stream
+	pay    *hermes.PaySession // nil for a free session
 
 	// route is the session's current path and transport; a relayed session
 	// is upgraded to direct when a hole punch succeeds later.
@@ -112,6 +118,11 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 	}
 	if cfg.Proposal == nil {
 		return nil, errors.New("overlay: ConnectConfig.Proposal is required")
+	}
+	if cfg.Payment != nil {
+		if err := cfg.Payment.validate(); err != nil {
+			return nil, err
+		}
 	}
 	switch cfg.Transport {
 	case "", TransportUDP, TransportStream, TransportMux:
@@ -277,6 +288,13 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		return nil, err
 	}
 	req := sessionRequest{Kind: reqOpen, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
+	var price hermes.Price
+	if cfg.Payment != nil {
+		if price, err = proposalPrice(&p); err != nil {
+			return nil, fmt.Errorf("proposal of %s: %w", p.Provider, err)
+		}
+		req.Hermes = cfg.Payment.Hub.String()
+	}
 	var udp *net.UDPConn
 	var muxEP netip.AddrPort
 	if transport == TransportMux {
@@ -379,7 +397,25 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		}
 		return nil, fmt.Errorf("start tunnel: %w", err)
 	}
+	if cfg.Payment != nil {
+		// Pay before the first packet: the provider invoices from the
+		// moment its end of the tunnel exists.
+		s.pay, err = cfg.Payment.Payer.Pay(hermes.Terms{
+			AgreementID: AgreementID(s.ID), Provider: p.Provider, Price: price,
+			Wallet: cfg.Payment.Wallet, MaxFeeBp: cfg.Payment.MaxFeeBp, Usage: tunnelUsage(s.tun.Stats),
+		})
+		if err != nil {
+			s.tun.Close()
+			if s.stream != nil {
+				s.stream.Reset()
+			}
+			return nil, fmt.Errorf("pay for the session: %w", err)
+		}
+	}
 	if err = waitHandshake(ctx, s.tun, handshake); err != nil {
+		if s.pay != nil {
+			s.pay.Close()
+		}
 		s.tun.Close()
 		if s.stream != nil {
 			s.stream.Reset()
@@ -690,7 +726,28 @@ var errSessionClosed = errors.New("session closed")
 // Stats is the consumer's own count of the session's traffic.
 func (s *Session) Stats() tunnel.Stats { return s.tun.Stats() }
 
-// Close ends the session on both sides. It is idempotent.
+// Paid is what the session has paid so far: the agreement total and the
+// hermes fee on top, in base units (zero for a free session). After Close
+// it includes the provider's final invoice, if that was paid.
+func (s *Session) Paid() (total, fee *big.Int) {
+	if s.pay == nil {
+		return new(big.Int), new(big.Int)
+	}
+	return s.pay.Paid()
+}
+
+// Invoices is how many of the provider's invoices the session paid and
+// refused.
+func (s *Session) Invoices() (paid, refused int) {
+	if s.pay == nil {
+		return 0, 0
+	}
+	return s.pay.Invoices()
+}
+
+// Close ends the session on both sides. A paying session keeps paying
+// until the provider has acknowledged the close, which it does after its
+// final invoice. It is idempotent.
 func (s *Session) Close() error {
 	var err error
 	s.closeMu.Do(func() {
@@ -698,6 +755,9 @@ func (s *Session) Close() error {
 		s.cancel()
 		s.wg.Wait()
 		s.node.sendClose(s)
+		if s.pay != nil {
+			_ = s.pay.Close()
+		}
 		err = s.tun.Close()
 		if s.stream != nil {
 			_ = s.stream.Close()
@@ -711,7 +771,11 @@ func (s *Session) Close() error {
 
 // sendClose tells the provider the session is over, best effort.
 func (n *Node) sendClose(s *Session) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	timeout := 3 * time.Second
+	if s.pay != nil {
+		timeout = paidCloseTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	_, _ = n.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqClose, Session: s.ID})
 }

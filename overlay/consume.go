@@ -36,6 +36,8 @@ type ConsumeConfig struct {
 	// TUN, when set, carries the host's traffic on a TUN device instead of
 	// serving SOCKS5.
 	TUN *TUNOptions
+	// Payment, if set, pays every session (see ConnectConfig.Payment).
+	Payment *ConsumerPayment
 }
 
 // Consume discovers providers, connects to the best one, and serves SOCKS5
@@ -106,11 +108,7 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 		if err != nil {
 			if attempt < 2 {
 				progress(fmt.Sprintf("discovery: %v; retrying", err))
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(2 * time.Second):
-				}
+				n.awaitProposal(ctx, cfg.Query, 2*time.Second)
 				continue
 			}
 			return nil, fmt.Errorf("discovery: %w (check --bootstrap and widen the filters)", err)
@@ -120,7 +118,7 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 		})
 		var errs []error
 		for _, sp := range ps {
-			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN})
+			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: cfg.Payment})
 			if err == nil {
 				return s, nil
 			}
@@ -138,6 +136,19 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 			}
 		}
 		return nil, fmt.Errorf("no provider accepted a session: %w", errors.Join(errs...))
+	}
+}
+
+// awaitProposal returns as soon as a matching proposal arrives by gossip, or
+// after d: a node that has just joined often hears gossip before its DHT
+// lookups work.
+func (n *Node) awaitProposal(ctx context.Context, q Query, d time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for sp := range n.WatchProposals(wctx) {
+		if q.Matches(&sp.Proposal) {
+			return
+		}
 	}
 }
 

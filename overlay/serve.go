@@ -21,6 +21,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/conn"
 
+	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -48,6 +49,9 @@ type ServeConfig struct {
 	PingTimeout time.Duration
 	// Resolver answers consumers' DNS; nil uses the host resolver.
 	Resolver tunnel.Resolver
+	// Payments, if set, makes sessions pay through the hermes hubs the
+	// proposal lists; nil serves free sessions.
+	Payments *ProviderPayments
 }
 
 // providerSession is one consumer's session at the provider.
@@ -60,7 +64,9 @@ type providerSession struct {
 	transport string
 	opened    time.Time
 
-	dialing atomic.Bool // a dial back is running
+	dialing atomic.Bool     // a dial back is running
+	pay     *sessionPayment // nil for a free session
+	ended   chan struct{}   // closed when the session is dropped
 
 	mu       sync.Mutex
 	lastPing time.Time
@@ -87,6 +93,11 @@ func (n *Node) ServeSessions(cfg ServeConfig) error {
 	}
 	if cfg.PingTimeout == 0 {
 		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.Payments != nil {
+		if err := cfg.Payments.validate(); err != nil {
+			return err
+		}
 	}
 	if cfg.Pool == nil {
 		pool, err := tunnel.NewAddressPool(netip.Prefix{}, netip.Prefix{}) // the default ranges
@@ -209,6 +220,13 @@ func (n *Node) openSession(c network.Conn, req sessionRequest) sessionReply {
 	default:
 		return reject(RejectBadReq, "unknown transport %q", req.Transport)
 	}
+	var pay *sessionPayment
+	if s.cfg.Payments != nil {
+		var rej *sessionReply
+		if pay, rej = n.checkPayment(c.RemotePeer(), &p, req.Hermes); rej != nil {
+			return *rej
+		}
+	}
 
 	s.Lock()
 	if len(s.byID) >= s.cfg.MaxSessions {
@@ -229,6 +247,7 @@ func (n *Node) openSession(c network.Conn, req sessionRequest) sessionReply {
 	ps := &providerSession{
 		id: newSessionID(), consumer: c.RemotePeer(), addrs: addrs, key: key, peerKey: req.WGKey,
 		transport: req.Transport, opened: time.Now(), lastPing: time.Now(), attached: make(chan struct{}),
+		pay: pay, ended: make(chan struct{}),
 	}
 	s.byID[ps.id] = ps
 	s.Unlock()
@@ -288,8 +307,18 @@ func (n *Node) attachTunnel(ps *providerSession, bind conn.Bind, udp *net.UDPCon
 	if err != nil {
 		return err
 	}
+	var inv *hermes.Invoicer
+	if ps.pay != nil {
+		if inv, err = n.startInvoicer(ps, tun.Stats); err != nil {
+			_ = tun.Close()
+			return err
+		}
+	}
 	ps.mu.Lock()
 	ps.tun, ps.udp = tun, udp
+	if inv != nil {
+		ps.pay.inv = inv
+	}
 	ps.mu.Unlock()
 	close(ps.attached)
 	return nil
@@ -453,16 +482,24 @@ func (n *Node) dropSession(ps *providerSession, why string) {
 	if !ok {
 		return
 	}
+	close(ps.ended)
 	ps.mu.Lock()
 	tun, udp := ps.tun, ps.udp
+	var inv *hermes.Invoicer
+	if ps.pay != nil {
+		inv = ps.pay.inv
+	}
 	ps.mu.Unlock()
 	var stats tunnel.Stats
 	if tun != nil {
+		_ = tun.Close() // the tunnel's counts stop here, for the final invoice
 		stats = tun.Stats()
-		_ = tun.Close()
 	}
 	if udp != nil {
 		_ = udp.Close()
+	}
+	if inv != nil {
+		n.finishInvoicer(ps, inv)
 	}
 	s.cfg.Pool.Release(ps.addrs)
 	n.log.Info("session closed", "session", ps.id, "consumer", ps.consumer, "why", why,
@@ -484,9 +521,7 @@ func (n *Node) reapSessions() {
 				all = append(all, ps)
 			}
 			s.Unlock()
-			for _, ps := range all {
-				n.dropSession(ps, "provider stopping")
-			}
+			n.dropSessions(all, "provider stopping")
 			return
 		case now := <-t.C:
 			var stale []*providerSession
@@ -499,11 +534,19 @@ func (n *Node) reapSessions() {
 				ps.mu.Unlock()
 			}
 			s.Unlock()
-			for _, ps := range stale {
-				n.dropSession(ps, "consumer stopped pinging")
-			}
+			n.dropSessions(stale, "consumer stopped pinging")
 		}
 	}
+}
+
+// dropSessions drops several sessions at once: a paying session's final
+// invoice may take up to finalInvoiceTimeout.
+func (n *Node) dropSessions(all []*providerSession, why string) {
+	var wg sync.WaitGroup
+	for _, ps := range all {
+		wg.Go(func() { n.dropSession(ps, why) })
+	}
+	wg.Wait()
 }
 
 func newSessionID() string {

@@ -63,6 +63,9 @@ type sessionRequest struct {
 	WGKey       tunnel.PublicKey `json:"wg_key,omitzero"`
 	Transport   string           `json:"transport,omitempty"`
 	UDPPort     uint16           `json:"udp_port,omitempty"` // TransportUDP: the consumer's WireGuard port
+	// Hermes is the peer ID of the hermes hub the consumer pays through;
+	// empty when it does not pay (free providers only).
+	Hermes string `json:"hermes,omitempty"`
 	// Dial back only: the consumer's public QUIC addresses.
 	Addrs []string `json:"addrs,omitempty"`
 }
@@ -75,6 +78,12 @@ const (
 	RejectBadReq    = "bad_request"
 	RejectNoSession = "no_session"
 	RejectInternal  = "internal"
+	// RejectHermes: the provider charges for sessions and does not accept
+	// (or cannot reach) the hermes the consumer pays through.
+	RejectHermes = "hermes_not_accepted"
+	// RejectBalance: the consumer's spendable balance at its hermes is below
+	// what the provider asks to start a session (top up the channel).
+	RejectBalance = "insufficient_balance"
 )
 
 // sessionReply is what a provider answers.

@@ -1,0 +1,301 @@
+package overlay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/hermes/hermestest"
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/tunnel"
+)
+
+// paidNet is a relay, a hermes hub node, a provider that charges through
+// that hub, and a consumer, on loopback libp2p hosts and a simulated chain.
+type paidNet struct {
+	sim            *hermestest.SimChain
+	relay, hub     *Node
+	prov, cons     *Node
+	hubAddr        string
+	provStore      *hermes.Store
+	hubStore       *hermes.Store
+	hubSvc         *hermes.Hub
+	proposal       *SignedProposal
+	payer          *hermes.Payer
+	paid           chan SessionPaid
+	beneficiary    *identity.Identity
+	provID, consID *identity.Identity
+	hubID          *identity.Identity
+}
+
+const paidFeeBp = 250
+
+// newPaidNet tops the consumer's channel up with deposit base units; mod,
+// if set, adjusts the provider's payment settings.
+func newPaidNet(t *testing.T, deposit *big.Int, mod func(*ProviderPayments)) *paidNet {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pn := &paidNet{hubID: mustID(t), provID: mustID(t), consID: mustID(t), beneficiary: mustID(t), paid: make(chan SessionPaid, 8)}
+	sim, err := hermestest.NewSimChain(ctx, big.NewInt(1000), pn.hubID, pn.provID, pn.consID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	pn.sim = sim
+	tokens := new(big.Int).Mul(big.NewInt(2), big.NewInt(1e18))
+	for _, id := range []*identity.Identity{pn.hubID, pn.consID} {
+		if err := sim.MintTokens(ctx, id.Address(), tokens); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sim.Chain.RegisterHermes(ctx, pn.hubID, big.NewInt(1_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	if deposit.Sign() > 0 {
+		if err := sim.Chain.TopUp(ctx, pn.consID, pn.consID.Address(), pn.hubID.Address(), deposit); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	pn.relay = newRelay(t)
+	boot := []peer.AddrInfo{pn.relay.AddrInfo()}
+	pn.hub = newTestNode(t, Config{Host: HostConfig{Identity: pn.hubID}, Bootstrap: boot, DHTServer: true})
+	pn.hubStore = openStore(t, "hub.db")
+	hub, err := hermes.NewHub(hermes.HubConfig{Signer: pn.hubID, ChainID: hermestest.ChainID, FeeBp: paidFeeBp, Store: pn.hubStore, Balances: sim.Chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Serve(pn.hub.Host()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	pn.hubSvc = hub
+	pn.hubAddr = pn.hubID.Address().Hex()
+
+	pn.prov = newTestNode(t, Config{Host: HostConfig{Identity: pn.provID}, Bootstrap: boot})
+	offer := testOffer
+	offer.Hermes = []string{pn.hubAddr}
+	if pn.proposal, err = pn.prov.Advertise(ctx, offer); err != nil {
+		t.Fatal(err)
+	}
+	pn.provStore = openStore(t, "prov.db")
+	payments := &ProviderPayments{
+		Store: pn.provStore, ChainID: hermestest.ChainID, Interval: 200 * time.Millisecond, Tick: 20 * time.Millisecond,
+		OnPaid: func(p SessionPaid) { pn.paid <- p },
+	}
+	if mod != nil {
+		mod(payments)
+	}
+	if err := pn.prov.ServeSessions(ServeConfig{MaxSessions: 4, Policy: loopbackPolicy(t), Payments: payments}); err != nil {
+		t.Fatal(err)
+	}
+
+	pn.cons = newTestNode(t, Config{Host: HostConfig{Identity: pn.consID}, Bootstrap: boot})
+	if err := pn.cons.Host().Connect(ctx, pn.hub.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	if pn.payer, err = hermes.NewPayer(pn.cons.Host()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pn.payer.Close() })
+	return pn
+}
+
+func openStore(t *testing.T, name string) *hermes.Store {
+	t.Helper()
+	s, err := hermes.OpenStore(filepath.Join(t.TempDir(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// payment is the consumer's payment through hub (whose address is what the
+// wallet's channel is with), starting from what the hub says was promised.
+func (pn *paidNet) payment(t *testing.T, hub peer.ID) *ConsumerPayment {
+	t.Helper()
+	addr, err := identity.AddressOf(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := hermes.NewWallet(pn.consID, addr, hermestest.ChainID, new(big.Int), new(big.Int))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ConsumerPayment{Payer: pn.payer, Wallet: w, Hub: hub, MaxFeeBp: 300}
+}
+
+func TestPaidSession(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.Repeat("paid bytes ", 50_000))
+	}))
+	defer origin.Close()
+	pn := newPaidNet(t, big.NewInt(1e18), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pay := pn.payment(t, pn.hub.ID())
+	s, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: pay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer socks.Close()
+	for range 3 {
+		before, _ := s.Invoices()
+		if body, err := socksGet(t, socks.Addr(), origin.URL); err != nil || !strings.HasPrefix(body, "paid bytes") {
+			t.Fatalf("fetch through the paid session: %v", err)
+		}
+		waitCond(t, "an invoice for the download", func() bool { n, _ := s.Invoices(); return n > before })
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got SessionPaid
+	select {
+	case got = <-pn.paid:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the provider never reported the session's payment")
+	}
+	total, fee := s.Paid()
+	paidInvoices, refused := s.Invoices()
+	if got.Session != s.ID || got.Err != nil || got.Invoices < 3 || got.Promises != got.Invoices {
+		t.Fatalf("provider's account of the session: %+v", got)
+	}
+	if total.Sign() <= 0 || got.Paid.Cmp(total) != 0 {
+		t.Fatalf("provider was paid %s, consumer paid %s", got.Paid, total)
+	}
+	if paidInvoices != got.Invoices || refused != 0 {
+		t.Fatalf("consumer paid %d invoices and refused %d, provider sent %d", paidInvoices, refused, got.Invoices)
+	}
+	if fee.Cmp(hermes.RequiredFee(total, paidFeeBp)) != 0 {
+		t.Fatalf("fee %s on %s, want %d bp", fee, total, paidFeeBp)
+	}
+	// The price covers at least the bytes the consumer itself counted.
+	price, _ := proposalPrice(&pn.proposal.Proposal)
+	if st := s.Stats(); total.Cmp(price.Cost(hermes.Usage{Bytes: st.RxBytes + st.TxBytes})) < 0 {
+		t.Fatalf("paid %s for %d bytes", total, st.RxBytes+st.TxBytes)
+	}
+	e, err := pn.provStore.Earning(pn.hubID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Unsettled().Cmp(total) != 0 {
+		t.Fatalf("provider's store holds %s unsettled, the session paid %s", e.Unsettled(), total)
+	}
+	// The hermes pulls the consumer's promises into its pool, and what the
+	// provider earned settles on chain to its beneficiary.
+	hubSettler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: pn.sim.Chain, From: pn.hubID, Store: pn.hubStore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hubSettler.Close()
+	moved, err := hubSettler.SettleConsumers(ctx, pn.hubSvc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spent := new(big.Int).Add(total, fee); moved.Cmp(spent) != 0 {
+		t.Fatalf("hermes pulled %s, consumer spent %s", moved, spent)
+	}
+	settler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: pn.sim.Chain, From: pn.provID, Store: pn.provStore, Beneficiary: pn.beneficiary.Address()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer settler.Close()
+	settled, err := settler.SettleProvider(ctx, pn.hubID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal, err := pn.sim.Chain.TokenBalance(ctx, pn.beneficiary.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settled.Cmp(total) != 0 || bal.Cmp(total) != 0 {
+		t.Fatalf("settled %s, beneficiary holds %s, want %s", settled, bal, total)
+	}
+}
+
+func TestPaidSessionRefusals(t *testing.T) {
+	pn := newPaidNet(t, new(big.Int), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	other := mustID(t) // a hermes this provider does not accept
+	for _, tc := range []struct {
+		name    string
+		payment *ConsumerPayment
+		code    string
+		hint    string
+	}{
+		{"free consumer", nil, RejectHermes, pn.hubAddr},
+		{"hub not accepted", pn.payment(t, other.PeerID()), RejectHermes, "does not accept hermes " + other.PeerID().String()},
+		{"no balance", pn.payment(t, pn.hub.ID()), RejectBalance, "top up with `mystp2p account topup"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: tc.payment})
+			var rej *RejectedError
+			if !errors.As(err, &rej) || rej.Code != tc.code {
+				t.Fatalf("err = %v, want a %q rejection", err, tc.code)
+			}
+			if !strings.Contains(rej.Message, tc.hint) {
+				t.Fatalf("rejection %q does not say %q", rej.Message, tc.hint)
+			}
+			if n := pn.prov.ActiveSessions(); n != 0 {
+				t.Fatalf("a refused session left %d sessions behind", n)
+			}
+		})
+	}
+}
+
+// A consumer whose payer refuses every invoice (here: the hermes fee is
+// above what it accepts) loses the session once more than MaxUnpaid is
+// unpaid, and the provider reports why.
+func TestPaidSessionConsumerNotPaying(t *testing.T) {
+	pn := newPaidNet(t, big.NewInt(1e18), func(p *ProviderPayments) { p.MaxUnpaid = big.NewInt(1) })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pay := pn.payment(t, pn.hub.ID())
+	pay.MaxFeeBp = 0
+	s, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: pay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got SessionPaid
+	select {
+	case got = <-pn.paid:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the provider never ended the unpaid session")
+	}
+	if !errors.Is(got.Err, hermes.ErrConsumerNotPaying) || got.Paid.Sign() != 0 {
+		t.Fatalf("provider's account of the unpaid session: %+v", got)
+	}
+	if n := pn.prov.ActiveSessions(); n != 0 {
+		t.Fatalf("provider still has %d sessions", n)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consumer never noticed it lost the session")
+	}
+	if !errors.Is(s.Err(), ErrProviderGone) {
+		t.Fatalf("session ended with %v", s.Err())
+	}
+	if paid, refused := s.Invoices(); paid != 0 || refused == 0 {
+		t.Fatalf("consumer paid %d invoices and refused %d", paid, refused)
+	}
+}
