@@ -18,7 +18,7 @@ const (
 )
 
 // Scenarios lists the scenarios `testnet run` knows.
-var Scenarios = []string{ScenarioDiscovery, ScenarioSessions, ScenarioNATMatrix + " (with --netns)"}
+var Scenarios = []string{ScenarioDiscovery, ScenarioSessions, ScenarioPayments, ScenarioNATMatrix + " (with --netns)"}
 
 // ErrUnknownScenario is returned for a scenario name not in Scenarios.
 var ErrUnknownScenario = errors.New("unknown scenario")
@@ -32,6 +32,8 @@ func Run(ctx context.Context, scenario string, cfg Config) (*Report, error) {
 		return RunDiscovery(ctx, cfg)
 	case ScenarioSessions:
 		return RunSessions(ctx, cfg)
+	case ScenarioPayments:
+		return RunPayments(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownScenario, scenario, Scenarios)
 	}

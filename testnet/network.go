@@ -146,6 +146,12 @@ func (n *Network) Bootstrap() []peer.AddrInfo {
 
 // AddProvider starts one more provider and advertises its offer.
 func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
+	return n.addProvider(ctx, nil, nil)
+}
+
+// addProvider starts a provider; offer and serve, if set, adjust its offer
+// and session service (the payments scenario makes them charge).
+func (n *Network) addProvider(ctx context.Context, offer func(*overlay.Offer), serve func(*overlay.Node, *overlay.ServeConfig) error) (*Provider, error) {
 	n.mu.Lock()
 	i := len(n.providers)
 	n.mu.Unlock()
@@ -162,12 +168,16 @@ func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
 		return nil, fmt.Errorf("start provider %d: %w", i, err)
 	}
 	actx, cancel := context.WithCancel(context.Background())
-	sp, err := node.Advertise(actx, overlay.Offer{
+	o := overlay.Offer{
 		Country:   n.cfg.Countries[i%len(n.cfg.Countries)],
 		IPType:    []string{overlay.IPResidential, overlay.IPHosting, overlay.IPMobile}[i%3],
 		PriceHour: fmt.Sprint(10_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
 		PriceGiB:  fmt.Sprint(100_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
-	})
+	}
+	if offer != nil {
+		offer(&o)
+	}
+	sp, err := node.Advertise(actx, o)
 	if err != nil {
 		cancel()
 		node.Close()
@@ -175,8 +185,12 @@ func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
 	}
 	// The loopback testnet's exits may reach loopback, where the origin is.
 	policy, err := tunnel.NewExitPolicy(tunnel.WithAllowLoopback())
+	sc := overlay.ServeConfig{MaxSessions: n.cfg.MaxSessions, Policy: policy}
+	if err == nil && serve != nil {
+		err = serve(node, &sc)
+	}
 	if err == nil {
-		err = node.ServeSessions(overlay.ServeConfig{MaxSessions: n.cfg.MaxSessions, Policy: policy})
+		err = node.ServeSessions(sc)
 	}
 	if err != nil {
 		cancel()

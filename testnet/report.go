@@ -18,6 +18,7 @@ type Report struct {
 	Nodes      Nodes            `json:"nodes"`
 	Discovery  *DiscoveryResult `json:"discovery,omitempty"`
 	Sessions   []SessionResult  `json:"sessions,omitempty"`
+	Payments   *PaymentsResult  `json:"payments,omitempty"`
 	Checks     []Check          `json:"checks"`
 	DurationMS int64            `json:"duration_ms"`
 	// MemoryMiB is the process's peak resident memory (VmHWM).
@@ -92,6 +93,10 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "session\t%s→%s %s/%s\tconnect %.0f ms  %d bytes  %.0f Mbit/s  %s\n",
 			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, s.Bytes, s.ThroughputMbps, status)
+	}
+	if p := r.Payments; p != nil {
+		fmt.Fprintf(tw, "payments\t%d sessions, %d invoices, %d promises\tspent %s = settled %s + fees %s + unsettled %s (mismatch %s)\n",
+			p.Sessions, p.Invoices, p.Promises, p.ConsumerSpent, p.ProviderSettled, p.HermesFees, p.Unsettled, p.Mismatch)
 	}
 	for _, c := range r.Checks {
 		mark := "ok"

@@ -37,8 +37,8 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	if sub == "run" {
 		scenario = fs.String("scenario", testnet.ScenarioDiscovery, "scenario: "+strings.Join(testnet.Scenarios, ", "))
 		report = fs.String("report", "", "write the JSON report to this file")
-		consumers = fs.Int("consumers", 1, "consumers opening sessions at once (sessions scenario)")
-		fetch = fs.Int64("fetch-bytes", 16<<20, "bytes each session downloads from the origin (sessions scenario)")
+		consumers = fs.Int("consumers", 1, "consumers opening sessions at once (sessions and payments scenarios)")
+		fetch = fs.Int64("fetch-bytes", 16<<20, "bytes each session downloads from the origin (sessions and payments scenarios)")
 		netns = fs.Bool("netns", false, "run every node in its own network namespace behind real NAT (root; nat-matrix)")
 		labDebug = fs.Bool("lab-debug", false, "with --netns: print every node's log after the run")
 	} else {

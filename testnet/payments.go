@@ -1,0 +1,521 @@
+package testnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/hermes/hermestest"
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/tunnel"
+)
+
+// ScenarioPayments runs sessions that pay through a hermes hub, settles
+// them on an in-process chain and checks the books.
+const ScenarioPayments = "payments"
+
+// PaymentsResult is the payments scenario's account. Amounts are decimal
+// strings in token base units; Mismatch is ConsumerSpent − ProviderSettled
+// − HermesFees − Unsettled and must be "0".
+type PaymentsResult struct {
+	Sessions        int    `json:"sessions"`
+	Invoices        int    `json:"invoices"`
+	Promises        int    `json:"promises"`
+	ConsumerSpent   string `json:"consumer_spent"`
+	ProviderSettled string `json:"provider_settled"`
+	HermesFees      string `json:"hermes_fees"`
+	Unsettled       string `json:"unsettled"`
+	Mismatch        string `json:"mismatch"`
+}
+
+// Payments scenario parameters.
+const (
+	paymentsFeeBp = 250
+	// paymentsInvoiceInterval is short so that every session sees several
+	// invoices.
+	paymentsInvoiceInterval = 250 * time.Millisecond
+	paymentsInvoiceTick     = 50 * time.Millisecond
+	// paymentsChunks is how many downloads a session makes, each followed
+	// by an invoice.
+	paymentsChunks = 3
+)
+
+var (
+	oneToken      = big.NewInt(params.Ether) // 18 decimals, like ether
+	paymentsStake = new(big.Int).Div(oneToken, big.NewInt(1000))
+	gasMoney      = big.NewInt(params.Ether)
+)
+
+// payNet is a testnet with a chain, a hermes hub and charging providers.
+type payNet struct {
+	net      *Network
+	sim      *hermestest.SimChain
+	dir      string
+	hubNode  *overlay.Node
+	hubID    *identity.Identity
+	hub      *hermes.Hub
+	hubStore *hermes.Store
+
+	mu        sync.Mutex // guards the fields below (providers are added from hooks)
+	providers []*payProvider
+	paid      []overlay.SessionPaid
+}
+
+// payProvider is a charging provider's books.
+type payProvider struct {
+	id          *identity.Identity
+	store       *hermes.Store
+	settler     *hermes.Settler
+	beneficiary common.Address
+	proposal    *overlay.SignedProposal
+}
+
+// payConsumer is a consumer with a topped-up channel.
+type payConsumer struct {
+	node    *overlay.Node
+	payer   *hermes.Payer
+	payment *overlay.ConsumerPayment
+}
+
+// Close stops the network, then what it used: stores after the nodes that
+// write them, the chain last.
+func (p *payNet) Close() error {
+	var errs []error
+	if p.net != nil {
+		errs = append(errs, p.net.Close())
+	}
+	if p.hub != nil {
+		errs = append(errs, p.hub.Close())
+	}
+	if p.hubNode != nil {
+		errs = append(errs, p.hubNode.Close())
+	}
+	p.mu.Lock()
+	for _, pp := range p.providers {
+		if pp.settler != nil {
+			errs = append(errs, pp.settler.Close())
+		}
+		errs = append(errs, pp.store.Close())
+	}
+	p.mu.Unlock()
+	if p.hubStore != nil {
+		errs = append(errs, p.hubStore.Close())
+	}
+	if p.sim != nil {
+		errs = append(errs, p.sim.Close())
+	}
+	errs = append(errs, os.RemoveAll(p.dir))
+	return errors.Join(errs...)
+}
+
+// startPayNet starts the chain, the network, the hermes hub and cfg.Providers
+// providers that charge through it.
+func startPayNet(ctx context.Context, cfg Config) (_ *payNet, err error) {
+	p := &payNet{}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if p.dir, err = os.MkdirTemp("", "mystp2p-payments-"); err != nil {
+		return nil, err
+	}
+	if p.sim, err = hermestest.NewSimChain(ctx, big.NewInt(1)); err != nil {
+		return nil, fmt.Errorf("start chain: %w", err)
+	}
+	providers := cfg.Providers
+	cfg.Providers = 0
+	if p.net, err = Start(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if p.hubNode, err = p.net.newNode(ctx, "hermes", overlay.Config{Bootstrap: p.net.Bootstrap(), DHTServer: true}); err != nil {
+		return nil, fmt.Errorf("start hermes node: %w", err)
+	}
+	p.hubID = p.hubNode.Identity()
+	if err := p.fund(ctx, p.hubID.Address(), paymentsStake); err != nil {
+		return nil, fmt.Errorf("fund hermes: %w", err)
+	}
+	if err := p.sim.Chain.RegisterHermes(ctx, p.hubID, paymentsStake); err != nil {
+		return nil, fmt.Errorf("register hermes: %w", err)
+	}
+	if p.hubStore, err = hermes.OpenStore(filepath.Join(p.dir, "hermes.db")); err != nil {
+		return nil, err
+	}
+	if p.hub, err = hermes.NewHub(hermes.HubConfig{Signer: p.hubID, ChainID: hermestest.ChainID, FeeBp: paymentsFeeBp,
+		Store: p.hubStore, Balances: p.sim.Chain, Log: cfg.Logger.With("role", "hermes")}); err != nil {
+		return nil, err
+	}
+	if err := p.hub.Serve(p.hubNode.Host()); err != nil {
+		return nil, err
+	}
+	for i := range providers {
+		if err := p.addProvider(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// fund gives addr gas money and tokens.
+func (p *payNet) fund(ctx context.Context, addr common.Address, tokens *big.Int) error {
+	if err := p.sim.SendEther(ctx, addr, gasMoney); err != nil {
+		return err
+	}
+	return p.sim.MintTokens(ctx, addr, tokens)
+}
+
+// addProvider starts a provider that accepts the hub and charges through it.
+func (p *payNet) addProvider(ctx context.Context, i int) error {
+	hubAddr := p.hubID.Address().Hex()
+	pp := &payProvider{}
+	prov, err := p.net.addProvider(ctx,
+		func(o *overlay.Offer) { o.Hermes = []string{hubAddr} },
+		func(node *overlay.Node, sc *overlay.ServeConfig) error {
+			pp.id = node.Identity()
+			if err := p.sim.SendEther(ctx, pp.id.Address(), gasMoney); err != nil {
+				return fmt.Errorf("gas for provider %d: %w", i, err)
+			}
+			store, err := hermes.OpenStore(filepath.Join(p.dir, fmt.Sprintf("provider-%d.db", i)))
+			if err != nil {
+				return err
+			}
+			pp.store = store
+			p.mu.Lock()
+			p.providers = append(p.providers, pp)
+			p.mu.Unlock()
+			ben, err := identity.Generate()
+			if err != nil {
+				return err
+			}
+			pp.beneficiary = ben.Address()
+			if pp.settler, err = hermes.NewSettler(hermes.SettlerConfig{Chain: p.sim.Chain, From: pp.id, Store: store,
+				Beneficiary: pp.beneficiary}); err != nil {
+				return err
+			}
+			sc.Payments = &overlay.ProviderPayments{
+				Store: store, ChainID: hermestest.ChainID, Settler: pp.settler,
+				Interval: paymentsInvoiceInterval, Tick: paymentsInvoiceTick,
+				OnPaid: func(sp overlay.SessionPaid) {
+					p.mu.Lock()
+					p.paid = append(p.paid, sp)
+					p.mu.Unlock()
+				},
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	pp.proposal = prov.Proposal
+	return nil
+}
+
+// addConsumer starts a consumer node, tops its channel with the hub up on
+// chain and makes its payment from what the hub says it may spend.
+func (p *payNet) addConsumer(ctx context.Context, deposit *big.Int) (_ *payConsumer, err error) {
+	c := &payConsumer{}
+	if c.node, err = p.net.newNode(ctx, "consumer", overlay.Config{Bootstrap: p.net.Bootstrap()}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	id, hubAddr := c.node.Identity(), p.hubID.Address()
+	if err := p.fund(ctx, id.Address(), deposit); err != nil {
+		return nil, fmt.Errorf("fund consumer: %w", err)
+	}
+	if err := p.sim.Chain.TopUp(ctx, id, id.Address(), hubAddr, deposit); err != nil {
+		return nil, fmt.Errorf("top up: %w", err)
+	}
+	if err := c.node.Host().Connect(ctx, p.hubNode.AddrInfo()); err != nil {
+		return nil, fmt.Errorf("reach hermes: %w", err)
+	}
+	client, err := hermes.NewHubClient(c.node.Host(), p.hubNode.ID())
+	if err != nil {
+		return nil, err
+	}
+	st, err := client.Consumer(ctx, id.Address())
+	if err != nil {
+		return nil, fmt.Errorf("balance at hermes: %w", err)
+	}
+	if st.Spendable().Cmp(deposit) != 0 {
+		return nil, fmt.Errorf("hermes sees %s spendable after a top-up of %s", st.Spendable(), deposit)
+	}
+	wallet, err := hermes.NewWallet(id, hubAddr, hermestest.ChainID, st.Promised, st.Fee)
+	if err != nil {
+		return nil, err
+	}
+	if c.payer, err = hermes.NewPayer(c.node.Host()); err != nil {
+		return nil, err
+	}
+	c.payment = &overlay.ConsumerPayment{Payer: c.payer, Wallet: wallet, Hub: p.hubNode.ID(), MaxFeeBp: paymentsFeeBp}
+	return c, nil
+}
+
+// Close stops paying and the consumer's node.
+func (c *payConsumer) Close() error {
+	var errs []error
+	if c.payer != nil {
+		errs = append(errs, c.payer.Close())
+	}
+	return errors.Join(append(errs, c.node.Close())...)
+}
+
+// paidSession is one paying session's result and what it paid.
+type paidSession struct {
+	SessionResult
+	total, fee *big.Int
+}
+
+// runPaidSession opens a paying session with target, downloads size bytes
+// through its SOCKS5 port in paymentsChunks parts, waiting for an invoice
+// to be paid after each, and closes it.
+func (p *payNet) runPaidSession(ctx context.Context, c *payConsumer, target *overlay.SignedProposal, size int64) (r paidSession) {
+	r.SessionResult = SessionResult{ConsumerNAT: "none", ProviderNAT: "none"}
+	r.total, r.fee = new(big.Int), new(big.Int)
+	fail := func(err error) paidSession {
+		r.Error = err.Error()
+		return r
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	s, err := c.node.Connect(sctx, overlay.ConnectConfig{Proposal: target, Payment: c.payment})
+	if err != nil {
+		return fail(err)
+	}
+	defer s.Close()
+	r.Path, r.Transport, r.ConnectMS = s.Path(), s.Transport(), float64(s.ConnectTime.Microseconds())/1000
+	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	defer socks.Close()
+	start := time.Now()
+	for i := range int64(paymentsChunks) {
+		// The last part takes the remainder.
+		chunk := size/paymentsChunks + min(1, i/(paymentsChunks-1))*(size%paymentsChunks)
+		before, _ := s.Invoices()
+		got, err := FetchThroughSOCKS(sctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", p.net.Origin.URL(), chunk), io.Discard)
+		r.Bytes += got
+		if err != nil {
+			return fail(err)
+		}
+		if got != chunk {
+			return fail(fmt.Errorf("fetched %d bytes, want %d", got, chunk))
+		}
+		if err := waitInvoice(sctx, s, before); err != nil {
+			return fail(err)
+		}
+	}
+	r.ThroughputMbps = float64(r.Bytes*8) / time.Since(start).Seconds() / 1e6
+	if err := s.Close(); err != nil {
+		return fail(fmt.Errorf("close session: %w", err))
+	}
+	r.total, r.fee = s.Paid()
+	r.OK = true
+	return r
+}
+
+// waitInvoice waits until s has paid more than before invoices.
+func waitInvoice(ctx context.Context, s *overlay.Session, before int) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if n, _ := s.Invoices(); n > before {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			_, refused := s.Invoices()
+			return fmt.Errorf("no invoice paid after a download (%d refused): %w", refused, ctx.Err())
+		case <-s.Done():
+			return fmt.Errorf("session ended while waiting for an invoice: %w", s.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// RunPayments starts a simulated chain with the contracts, a hermes hub
+// node, cfg.Providers providers that charge through it (default 2) and
+// cfg.Consumers consumers with topped-up channels (default 2). Every
+// consumer opens a session with every provider in turn (one session per
+// channel at a time), downloads cfg.FetchBytes from the origin through it
+// while paying, and closes it. Then the hub pulls the consumers' promises
+// into its pool, the providers settle on chain, and the books are checked
+// to the base unit.
+func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Providers == 0 {
+		cfg.Providers = 2
+	}
+	if cfg.Consumers <= 0 {
+		cfg.Consumers = 2
+	}
+	if cfg.FetchBytes <= 0 {
+		cfg.FetchBytes = 4 << 20
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	p, err := startPayNet(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	rep := &Report{Scenario: ScenarioPayments, Nodes: Nodes{Providers: cfg.Providers, Consumers: cfg.Consumers, Relays: 1}}
+
+	consumers := make([]*payConsumer, cfg.Consumers)
+	for i := range consumers {
+		c, err := p.addConsumer(ctx, oneToken)
+		if err != nil {
+			for _, c := range consumers[:i] {
+				c.Close()
+			}
+			return nil, fmt.Errorf("consumer %d: %w", i, err)
+		}
+		consumers[i] = c
+	}
+	defer func() {
+		for _, c := range consumers {
+			c.Close()
+		}
+	}()
+
+	p.mu.Lock()
+	providers := append([]*payProvider{}, p.providers...)
+	p.mu.Unlock()
+	results := make([][]paidSession, len(consumers))
+	var wg sync.WaitGroup
+	for i, c := range consumers {
+		wg.Go(func() {
+			for _, pp := range providers {
+				results[i] = append(results[i], p.runPaidSession(ctx, c, pp.proposal, cfg.FetchBytes))
+			}
+		})
+	}
+	wg.Wait()
+	res := PaymentsResult{}
+	consumerPaid := new(big.Int)
+	ok := 0
+	for _, rs := range results {
+		for _, r := range rs {
+			rep.Sessions = append(rep.Sessions, r.SessionResult)
+			res.Sessions++
+			consumerPaid.Add(consumerPaid, r.total)
+			if r.OK {
+				ok++
+			}
+		}
+	}
+	rep.check("every paying session fetched from the origin", ok == res.Sessions, "%d of %d", ok, res.Sessions)
+
+	p.mu.Lock()
+	providerPaid := new(big.Int)
+	for _, sp := range p.paid {
+		res.Invoices += sp.Invoices
+		res.Promises += sp.Promises
+		providerPaid.Add(providerPaid, sp.Paid)
+	}
+	reported := len(p.paid)
+	p.mu.Unlock()
+	rep.check("several invoices per session", reported == res.Sessions && res.Invoices >= paymentsChunks*res.Sessions && res.Promises == res.Invoices,
+		"%d sessions accounted, %d invoices, %d hermes promises", reported, res.Invoices, res.Promises)
+	rep.check("providers got what consumers paid", providerPaid.Cmp(consumerPaid) == 0 && providerPaid.Sign() > 0,
+		"providers %s, consumers %s (agreement totals)", providerPaid, consumerPaid)
+
+	if err := p.settle(ctx, rep, consumers, &res); err != nil {
+		return nil, err
+	}
+	rep.Payments = &res
+	rep.finish(begin)
+	return rep, nil
+}
+
+// settle has the hub pull the consumers' funds and the providers settle on
+// chain, fills in the books and checks them against the chain.
+func (p *payNet) settle(ctx context.Context, rep *Report, consumers []*payConsumer, res *PaymentsResult) error {
+	chain, hubAddr := p.sim.Chain, p.hubID.Address()
+	spent, fees := new(big.Int), new(big.Int)
+	for _, c := range consumers {
+		a, f := c.payment.Wallet.Promised()
+		spent.Add(spent, a)
+		fees.Add(fees, f)
+	}
+	hubSettler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: chain, From: p.hubID, Store: p.hubStore})
+	if err != nil {
+		return err
+	}
+	defer hubSettler.Close()
+	moved, err := hubSettler.SettleConsumers(ctx, p.hub)
+	channelsSettled := new(big.Int)
+	for _, c := range consumers {
+		ch, cerr := chain.ConsumerChannel(ctx, c.node.Identity().Address(), hubAddr)
+		if cerr != nil {
+			return fmt.Errorf("read consumer channel: %w", cerr)
+		}
+		channelsSettled.Add(channelsSettled, ch.Settled)
+	}
+	rep.check("hermes pulled the consumers' promises on chain", err == nil && moved.Cmp(spent) == 0 && channelsSettled.Cmp(spent) == 0,
+		"moved %v, channels settled %s, consumers promised %s (err %v)", moved, channelsSettled, spent, err)
+
+	settled, unsettled, benefits := new(big.Int), new(big.Int), new(big.Int)
+	settlements := 0
+	var errs []error
+	p.mu.Lock()
+	providers := append([]*payProvider{}, p.providers...)
+	p.mu.Unlock()
+	for _, pp := range providers {
+		paid, err := pp.settler.SettleProvider(ctx, hubAddr)
+		switch {
+		case errors.Is(err, hermes.ErrNothingToSettle):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("provider %s: %w", pp.id.Address(), err))
+		default:
+			settled.Add(settled, paid)
+			settlements++
+		}
+		e, err := pp.store.Earning(hubAddr)
+		if err != nil {
+			return err
+		}
+		unsettled.Add(unsettled, e.Unsettled())
+		b, err := chain.TokenBalance(ctx, pp.beneficiary)
+		if err != nil {
+			return err
+		}
+		benefits.Add(benefits, b)
+	}
+	rep.check("providers settled on chain", len(errs) == 0 && settlements > 0 && benefits.Cmp(settled) == 0,
+		"%d settlements paying %s, beneficiaries hold %s (%v)", settlements, settled, benefits, errors.Join(errs...))
+	hub, err := chain.Hub(ctx, hubAddr)
+	if err != nil {
+		return err
+	}
+	pool := new(big.Int).Sub(hub.Pool, hub.Stake)
+	rep.check("hermes pool holds the fees and what is unsettled", pool.Cmp(new(big.Int).Add(fees, unsettled)) == 0,
+		"pool beyond stake %s, fees %s, unsettled %s", pool, fees, unsettled)
+
+	mismatch := new(big.Int).Sub(spent, settled)
+	mismatch.Sub(mismatch, fees)
+	mismatch.Sub(mismatch, unsettled)
+	res.ConsumerSpent, res.ProviderSettled, res.HermesFees = spent.String(), settled.String(), fees.String()
+	res.Unsettled, res.Mismatch = unsettled.String(), mismatch.String()
+	rep.check("books balance to the base unit", mismatch.Sign() == 0,
+		"consumers spent %s = providers settled %s + hermes fees %s + unsettled %s (mismatch %s)", spent, settled, fees, unsettled, mismatch)
+	return nil
+}
