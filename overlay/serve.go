@@ -490,16 +490,22 @@ func (n *Node) dropSession(ps *providerSession, why string) {
 		inv = ps.pay.inv
 	}
 	ps.mu.Unlock()
+	if inv != nil {
+		// Invoice before the tunnel closes: its count keeps growing, so an
+		// invoice whose answer was lost on the way is repaired by the next
+		// one (a consumer refuses to pay the same total twice).
+		n.finalInvoice(ps, inv)
+	}
 	var stats tunnel.Stats
 	if tun != nil {
-		_ = tun.Close() // the tunnel's counts stop here, for the final invoice
 		stats = tun.Stats()
+		_ = tun.Close()
 	}
 	if udp != nil {
 		_ = udp.Close()
 	}
 	if inv != nil {
-		n.finishInvoicer(ps, inv)
+		n.closeInvoicer(ps, inv)
 	}
 	s.cfg.Pool.Release(ps.addrs)
 	n.log.Info("session closed", "session", ps.id, "consumer", ps.consumer, "why", why,
