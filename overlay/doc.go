@@ -44,11 +44,11 @@
 // hermes hubs its proposal lists (package hermes, DESIGN.md §8). The
 // consumer's open request names the hub it pays through
 // (ConnectConfig.Payment); the provider refuses other hubs (RejectHermes)
-// and balances below MinBalanceUsage at its price (RejectBalance). Both
-// ends derive the payment agreement from the session ID (AgreementID) and
-// measure the session on their own tunnel: the provider's hermes.Invoicer
-// invoices, the consumer's hermes.Payer checks and pays. A consumer that
-// stops paying loses the session; when a session closes the provider sends
-// a final invoice before it acknowledges the close, so the consumer's
-// Session.Paid includes it.
+// and balances below MinBalanceDuration and MinBalanceBytes at its price
+// (RejectBalance). Both ends derive the payment agreement from the session
+// ID (AgreementID) and measure the session on their own tunnel: the
+// provider's hermes.Invoicer invoices, the consumer's hermes.Payer checks
+// and pays. A consumer that stops paying loses the session; when a session
+// closes the provider sends a final invoice before it acknowledges the
+// close, so the consumer's Session.Paid includes it.
 package overlay

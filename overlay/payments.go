@@ -23,7 +23,8 @@ import (
 // its proposal lists (DESIGN.md §8). A consumer names the hub it pays
 // through when it opens a session; the provider refuses hubs it does not
 // list (RejectHermes) and consumers whose spendable balance at the hub is
-// below the price of MinBalanceUsage plus the hermes fee (RejectBalance).
+// below the price of MinBalanceDuration and MinBalanceBytes plus the
+// hermes fee (RejectBalance).
 // Once the tunnel is up a hermes.Invoicer invoices the consumer for the
 // tunnel's measured time and bytes; a consumer that stops paying loses the
 // session. When a session ends the provider sends a final invoice, retried
@@ -63,7 +64,7 @@ func (p *ProviderPayments) validate() error {
 	case p.Store == nil:
 		return errors.New("overlay: ProviderPayments.Store is required")
 	case p.ChainID == 0:
-		return errors.New("overlay: ProviderPayments.ChainID is required (--chain-id)")
+		return errors.New("overlay: ProviderPayments.ChainID is required (the chain the hermes promises are for)")
 	case p.Interval < 0 || p.Tick < 0:
 		return errors.New("overlay: ProviderPayments Interval and Tick must not be negative")
 	case p.Threshold != nil && p.Threshold.Sign() <= 0, p.MaxUnpaid != nil && p.MaxUnpaid.Sign() <= 0:
@@ -72,10 +73,13 @@ func (p *ProviderPayments) validate() error {
 	return nil
 }
 
-// MinBalanceUsage is the usage a consumer's spendable balance must cover, at
-// the provider's price plus the hermes fee, before a paying provider opens
-// a session.
-var MinBalanceUsage = hermes.Usage{Duration: time.Minute, Bytes: 4 << 20}
+// MinBalanceDuration and MinBalanceBytes are the usage a consumer's
+// spendable balance must cover, at the provider's price plus the hermes
+// fee, before a paying provider opens a session.
+const (
+	MinBalanceDuration = time.Minute
+	MinBalanceBytes    = 4 << 20
+)
 
 const (
 	// hubQueryTimeout bounds the provider's balance check at the hermes.
@@ -116,7 +120,7 @@ func (c *ConsumerPayment) validate() error {
 	case c.Wallet == nil:
 		return errors.New("overlay: ConsumerPayment.Wallet is required")
 	case c.Hub == "":
-		return errors.New("overlay: ConsumerPayment.Hub is required (--hermes)")
+		return errors.New("overlay: ConsumerPayment.Hub is required (the peer ID of the hermes the wallet's channel is with)")
 	}
 	addr, err := identity.AddressOf(c.Hub)
 	if err != nil {
@@ -181,7 +185,7 @@ func acceptedHermes(p *Proposal) string {
 
 // checkPayment decides whether consumer may open a paying session through
 // hub: the hub must be one the proposal lists, and the consumer's spendable
-// balance there must cover MinBalanceUsage.
+// balance there must cover MinBalanceDuration and MinBalanceBytes.
 func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*sessionPayment, *sessionReply) {
 	fail := func(code, format string, a ...any) (*sessionPayment, *sessionReply) {
 		rep := reject(code, format, a...)
@@ -222,11 +226,11 @@ func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*session
 		n.log.Warn("balance check at hermes failed", "hermes", hubID, "peer", consumer, "err", err)
 		return fail(RejectHermes, "this provider cannot check your balance at hermes %s now (%v); try again later or pay through another hermes", hubID, err)
 	}
-	need := price.Cost(MinBalanceUsage)
+	need := price.Cost(hermes.Usage{Duration: MinBalanceDuration, Bytes: MinBalanceBytes})
 	need.Add(need, hermes.RequiredFee(need, st.FeeBp))
 	if have := st.Spendable(); have.Cmp(need) < 0 {
 		return fail(RejectBalance, "your spendable balance at hermes %s is %s base units; this provider needs at least %s to start (%s and %d MiB at its price, plus the hermes fee): top up with `mystp2p account topup --hermes %s`",
-			hubID, have, need, MinBalanceUsage.Duration, MinBalanceUsage.Bytes>>20, hubID)
+			hubID, have, need, MinBalanceDuration, MinBalanceBytes>>20, hubID)
 	}
 	return &sessionPayment{hub: client, feeBp: st.FeeBp, price: price}, nil
 }
