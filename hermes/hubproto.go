@@ -329,10 +329,11 @@ func roundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, t
 		_ = s.Reset()
 		return nil, fmt.Errorf("%s to %s: write: %w", proto, p, err)
 	}
-	if err := s.CloseWrite(); err != nil {
-		_ = s.Reset()
-		return nil, fmt.Errorf("%s to %s: close write: %w", proto, p, err)
-	}
+	// The peer may already have answered and closed its side, and then
+	// CloseWrite fails; the answer may still be waiting to be read, and
+	// dropping it would lose a payment the other side has made. So read
+	// regardless: a stream that is really broken fails the read.
+	_ = s.CloseWrite()
 	rt, rb, err := readFrame(s)
 	if err != nil {
 		_ = s.Reset()
