@@ -229,7 +229,7 @@ func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*session
 	need := price.Cost(hermes.Usage{Duration: MinBalanceDuration, Bytes: MinBalanceBytes})
 	need.Add(need, hermes.RequiredFee(need, st.FeeBp))
 	if have := st.Spendable(); have.Cmp(need) < 0 {
-		return fail(RejectBalance, "your spendable balance at hermes %s is %s base units; this provider needs at least %s to start (%s and %d MiB at its price, plus the hermes fee): top up with `mystp2p account topup --hermes %s`",
+		return fail(RejectBalance, "your spendable balance at hermes %s is %s base units; this provider needs at least %s to start (%s and %d MiB at its price, plus the hermes fee): top up your channel with hermes %s on chain, then connect again",
 			hubID, have, need, MinBalanceDuration, MinBalanceBytes>>20, hubID)
 	}
 	return &sessionPayment{hub: client, feeBp: st.FeeBp, price: price}, nil

@@ -245,7 +245,7 @@ func TestPaidSessionRefusals(t *testing.T) {
 	}{
 		{"free consumer", nil, RejectHermes, pn.hubAddr},
 		{"hub not accepted", pn.payment(t, other.PeerID()), RejectHermes, "does not accept hermes " + other.PeerID().String()},
-		{"no balance", pn.payment(t, pn.hub.ID()), RejectBalance, "top up with `mystp2p account topup"},
+		{"no balance", pn.payment(t, pn.hub.ID()), RejectBalance, "top up your channel with hermes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: tc.payment})
