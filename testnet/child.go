@@ -348,19 +348,5 @@ func ParseChildArgs(args []string) (ChildConfig, error) {
 
 // fetchDirect downloads url into w with the host's own stack (through the TUN).
 func fetchDirect(ctx context.Context, url string, w io.Writer) (int64, error) {
-	tr := &http.Transport{DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("origin answered %s", resp.Status)
-	}
-	return io.Copy(w, resp.Body)
+	return fetch(ctx, &http.Transport{}, url, w)
 }

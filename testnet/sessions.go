@@ -43,7 +43,12 @@ func FetchThroughSOCKS(ctx context.Context, socks, target string, w io.Writer) (
 	if err != nil {
 		return 0, err
 	}
-	tr := &http.Transport{Proxy: http.ProxyURL(pu), DisableKeepAlives: true}
+	return fetch(ctx, &http.Transport{Proxy: http.ProxyURL(pu)}, target, w)
+}
+
+// fetch GETs target over tr into w and returns the bytes read.
+func fetch(ctx context.Context, tr *http.Transport, target string, w io.Writer) (int64, error) {
+	tr.DisableKeepAlives = true
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
