@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	bind "github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -161,7 +162,7 @@ func Deploy(ctx context.Context, backend ChainBackend, from *identity.Identity, 
 		if mine != nil {
 			mine()
 		}
-		r, err := bind.WaitMined(ctx, backend, tx.Hash())
+		r, err := waitMined(ctx, backend, tx.Hash())
 		if err != nil {
 			return common.Address{}, fmt.Errorf("deploy %s: wait: %w", name, err)
 		}
@@ -328,7 +329,7 @@ func (c *Chain) transact(ctx context.Context, from *identity.Identity, to *bind.
 	if c.mine != nil {
 		c.mine()
 	}
-	r, err := bind.WaitMined(ctx, c.backend, tx.Hash())
+	r, err := waitMined(ctx, c.backend, tx.Hash())
 	if err != nil {
 		return nil, fmt.Errorf("%s: wait for tx %s: %w", method, tx.Hash(), err)
 	}
@@ -352,4 +353,26 @@ func revertError(method string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", method, err)
+}
+
+// waitMined polls for a transaction's receipt, first every 50 ms and then
+// less often up to once a second (bind.WaitMined polls once a second, which
+// makes every step of a short-block dev chain take a second).
+func waitMined(ctx context.Context, b bind.DeployBackend, hash common.Hash) (*types.Receipt, error) {
+	pause := 50 * time.Millisecond
+	for {
+		r, err := b.TransactionReceipt(ctx, hash)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ethereum.NotFound) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
 }

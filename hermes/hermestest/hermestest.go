@@ -5,7 +5,6 @@ package hermestest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/big"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
@@ -33,28 +33,18 @@ type SimChain struct {
 	mu         sync.Mutex // serialises Commit
 	deployerMu sync.Mutex // one transaction of the deployer at a time (nonces)
 	once       sync.Once
+
+	// Set by NewDevChain.
+	rpcURL     string
+	pool       *rpc.Client // asks the transaction pool what waits
+	stopMining chan struct{}
+	mined      chan struct{}
 }
 
 // NewSimChain starts a chain, gives each of ids 1000 ether for gas, and
 // deploys the contracts with a Registry requiring minStake of hermes hubs.
 func NewSimChain(ctx context.Context, minStake *big.Int, ids ...*identity.Identity) (*SimChain, error) {
-	deployer, err := identity.Generate()
-	if err != nil {
-		return nil, err
-	}
-	thousand := new(big.Int).Mul(big.NewInt(1000), big.NewInt(params.Ether))
-	alloc := types.GenesisAlloc{deployer.Address(): {Balance: thousand}}
-	for _, id := range ids {
-		alloc[id.Address()] = types.Account{Balance: thousand}
-	}
-	s := &SimChain{Backend: simulated.NewBackend(alloc), Deployer: deployer}
-	if s.Deployment, err = hermes.Deploy(ctx, s.Backend.Client(), deployer, minStake, s.commit); err != nil {
-		return nil, errors.Join(err, s.Backend.Close())
-	}
-	if s.Chain, err = hermes.NewChain(ctx, s.Backend.Client(), s.Deployment.Registry, hermes.WithMiner(s.commit)); err != nil {
-		return nil, errors.Join(err, s.Backend.Close())
-	}
-	return s, nil
+	return newSimChain(ctx, minStake, nil, ids...)
 }
 
 func (s *SimChain) commit() {
@@ -66,7 +56,13 @@ func (s *SimChain) commit() {
 // Close stops the chain. Idempotent.
 func (s *SimChain) Close() error {
 	var err error
-	s.once.Do(func() { err = s.Backend.Close() })
+	s.once.Do(func() {
+		if s.stopMining != nil {
+			close(s.stopMining)
+			<-s.mined
+		}
+		err = s.Backend.Close()
+	})
 	return err
 }
 
