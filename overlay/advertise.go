@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -18,13 +19,17 @@ const ProtocolProposal protocol.ID = "/mystp2p/proposal/1"
 const proposalStreamTimeout = 10 * time.Second
 
 // Offer is what a provider offers; the node fills in identity, addresses,
-// sequence and validity when it signs.
+// sequence and validity when it signs. A hermes hub offers HermesTerms and
+// nothing else but an optional Country. A node advertises one offer.
 type Offer struct {
+	Service   string // default ServiceWireGuard; ServiceHermes when HermesTerms is set
 	Country   string
 	IPType    string
 	PriceHour string // base units
 	PriceGiB  string // base units
 	Hermes    []string
+	// HermesTerms makes the offer a hermes hub's.
+	HermesTerms *HermesTerms
 }
 
 // Namespaces are the DHT namespaces a proposal is announced under.
@@ -44,13 +49,25 @@ func (n *Node) Advertise(ctx context.Context, o Offer) (*SignedProposal, error) 
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
+	switch {
+	case o.HermesTerms != nil:
+		o.Service, o.PriceHour, o.PriceGiB = ServiceHermes, "0", "0"
+	case o.Service == "":
+		o.Service = ServiceWireGuard
+	}
+	n.current.RLock()
+	busy := n.current.sp != nil
+	n.current.RUnlock()
+	if busy {
+		return nil, errors.New("this node already advertises an offer: run the provider and the hermes hub as separate nodes")
+	}
 	sp, err := n.sign(o)
 	if err != nil {
 		return nil, err
 	}
 	n.announce(ctx, sp)
 	n.wg.Go(func() {
-		if err := n.dht.Advertise(ctx, Namespaces(ServiceWireGuard, o.Country)...); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
+		if err := n.dht.Advertise(ctx, Namespaces(o.Service, o.Country)...); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
 			n.log.Warn("first DHT announcement failed; will retry", "err", err)
 		}
 	})
@@ -87,7 +104,7 @@ func (n *Node) sign(o Offer) (*SignedProposal, error) {
 	now := n.cfg.Now()
 	p := Proposal{
 		Format:    ProposalFormat,
-		Service:   ServiceWireGuard,
+		Service:   o.Service,
 		Country:   o.Country,
 		IPType:    o.IPType,
 		PriceHour: o.PriceHour,
@@ -97,6 +114,10 @@ func (n *Node) sign(o Offer) (*SignedProposal, error) {
 		Seq:       uint64(now.UnixNano()),
 		IssuedAt:  now.UnixMilli(),
 		ExpiresAt: now.Add(n.cfg.ProposalTTL).UnixMilli(),
+	}
+	if o.HermesTerms != nil {
+		t := *o.HermesTerms
+		p.HermesTerms = &t
 	}
 	if p.Hermes == nil {
 		p.Hermes = []string{}

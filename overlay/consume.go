@@ -105,6 +105,11 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 		if err == nil && len(ps) == 0 {
 			err = ErrNoProposals
 		}
+		if err == nil {
+			if ps, err = payable(ps, cfg.Payment); errors.Is(err, ErrInsufficientBalance) {
+				return nil, err // waiting does not top up
+			}
+		}
 		if err != nil {
 			if attempt < 2 {
 				progress(fmt.Sprintf("discovery: %v; retrying", err))
@@ -118,7 +123,11 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 		})
 		var errs []error
 		for _, sp := range ps {
-			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: cfg.Payment})
+			pay := cfg.Payment
+			if !sp.Proposal.Charges() {
+				pay = nil
+			}
+			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: pay})
 			if err == nil {
 				return s, nil
 			}

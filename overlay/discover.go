@@ -12,7 +12,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Query selects proposals. Zero fields match anything.
+// Query selects proposals. Zero fields match anything, except Service:
+// empty means ServiceWireGuard, so that hermes hubs are listed only when
+// asked for.
 type Query struct {
 	Service     string
 	Country     string
@@ -25,7 +27,7 @@ type Query struct {
 // Matches reports whether p satisfies q.
 func (q Query) Matches(p *Proposal) bool {
 	switch {
-	case q.Service != "" && p.Service != q.Service:
+	case p.Service != cmp.Or(q.Service, ServiceWireGuard):
 		return false
 	case q.Country != "" && p.Country != q.Country:
 		return false

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strings"
 	"time"
 
@@ -111,7 +110,150 @@ type ConsumerPayment struct {
 	Hub peer.ID
 	// MaxFeeBp is the highest hermes fee accepted, in basis points.
 	MaxFeeBp uint16
+
+	// deposited is what the hub said the channel holds (PayThrough); with
+	// the wallet's promises it tells what is left to spend.
+	deposited *big.Int
+	feeBp     uint16
 }
+
+// Spendable is what the channel has left: its deposit when PayThrough
+// asked the hub, less everything promised since. Nil when unknown.
+func (c *ConsumerPayment) Spendable() *big.Int {
+	if c.deposited == nil {
+		return nil
+	}
+	promised, _ := c.Wallet.Promised()
+	return new(big.Int).Sub(c.deposited, promised)
+}
+
+// Close stops answering invoices.
+func (c *ConsumerPayment) Close() error { return c.Payer.Close() }
+
+// minBalance is what a consumer must be able to spend before a provider
+// charging price through a hub with feeBp opens a session.
+func minBalance(price hermes.Price, feeBp uint16) *big.Int {
+	need := price.Cost(hermes.Usage{Duration: MinBalanceDuration, Bytes: MinBalanceBytes})
+	return need.Add(need, hermes.RequiredFee(need, feeBp))
+}
+
+// FindHermes finds the advertisement of the hermes hub that id names, by
+// peer ID or 0x address, among what this node has seen or through the DHT.
+func (n *Node) FindHermes(ctx context.Context, id string) (*SignedProposal, error) {
+	var q Query
+	q.Service = ServiceHermes
+	var want common.Address
+	if common.IsHexAddress(id) {
+		want = common.HexToAddress(id)
+	} else {
+		pid, err := peer.Decode(id)
+		if err != nil {
+			return nil, fmt.Errorf("hermes %q is neither a peer ID nor a 0x address", id)
+		}
+		q.Provider = pid
+	}
+	match := func(ps []*SignedProposal) *SignedProposal {
+		for _, sp := range ps {
+			if want == (common.Address{}) || sp.Proposal.HermesAddress() == want {
+				return sp
+			}
+		}
+		return nil
+	}
+	if sp := match(n.Cached(q)); sp != nil {
+		return sp, nil
+	}
+	ps, err := n.Discover(ctx, q)
+	if sp := match(ps); sp != nil {
+		return sp, nil
+	}
+	if err == nil {
+		err = errors.New("no such hermes advertises on this network")
+	}
+	return nil, fmt.Errorf("find hermes %s: %w (list hubs with `mystp2p proposals --service hermes`)", id, err)
+}
+
+// PayThrough readies this node to pay for sessions through the hermes hub
+// ad advertises: it asks the hub what this node's channel holds and has
+// promised so far, and starts a wallet and a payer from that. Close the
+// payment when done. A hub whose fee is above maxFeeBp is refused.
+func (n *Node) PayThrough(ctx context.Context, ad *SignedProposal, maxFeeBp uint16) (*ConsumerPayment, hermes.ConsumerState, error) {
+	p := &ad.Proposal
+	if p.Service != ServiceHermes || p.HermesTerms == nil {
+		return nil, hermes.ConsumerState{}, fmt.Errorf("overlay: %s advertises %s, not a hermes hub", p.Provider, p.Service)
+	}
+	if p.HermesTerms.FeeBp > maxFeeBp {
+		return nil, hermes.ConsumerState{}, fmt.Errorf("hermes %s charges a fee of %d bp, above the %d bp you accept", p.Provider, p.HermesTerms.FeeBp, maxFeeBp)
+	}
+	n.host.Peerstore().AddAddrs(p.Provider, p.AddrInfo().Addrs, 10*time.Minute)
+	client, err := hermes.NewHubClient(n.host, p.Provider)
+	if err != nil {
+		return nil, hermes.ConsumerState{}, err
+	}
+	st, err := consumerState(ctx, client, n.id.Address())
+	if err != nil {
+		return nil, hermes.ConsumerState{}, fmt.Errorf("ask hermes %s for your balance: %w", p.Provider, err)
+	}
+	if st.FeeBp > maxFeeBp {
+		return nil, hermes.ConsumerState{}, fmt.Errorf("hermes %s charges a fee of %d bp, above the %d bp you accept", p.Provider, st.FeeBp, maxFeeBp)
+	}
+	wallet, err := hermes.NewWallet(n.id, p.HermesAddress(), p.HermesTerms.ChainID, st.Promised, st.Fee)
+	if err != nil {
+		return nil, hermes.ConsumerState{}, err
+	}
+	payer, err := hermes.NewPayer(n.host, hermes.WithPayerLogger(n.log.With("role", "payer")))
+	if err != nil {
+		return nil, hermes.ConsumerState{}, err
+	}
+	return &ConsumerPayment{Payer: payer, Wallet: wallet, Hub: p.Provider, MaxFeeBp: maxFeeBp, deposited: st.Deposited, feeBp: st.FeeBp}, st, nil
+}
+
+// payable keeps the proposals a consumer can use as it pays: free ones,
+// and, with pay, those that accept its hub and whose minimum balance it
+// covers. When none is left the error says why.
+func payable(ps []*SignedProposal, pay *ConsumerPayment) ([]*SignedProposal, error) {
+	var out []*SignedProposal
+	var wrongHub, poor int
+	var cheapest *big.Int
+	for _, sp := range ps {
+		p := &sp.Proposal
+		switch {
+		case !p.Charges():
+			out = append(out, sp)
+		case pay == nil || !p.AcceptsHermes(pay.Wallet.Hermes()):
+			wrongHub++
+		default:
+			price, err := proposalPrice(p)
+			if err != nil {
+				continue
+			}
+			need := minBalance(price, pay.feeBp)
+			if have := pay.Spendable(); have != nil && have.Cmp(need) < 0 {
+				poor++
+				if cheapest == nil || need.Cmp(cheapest) < 0 {
+					cheapest = need
+				}
+				continue
+			}
+			out = append(out, sp)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	switch {
+	case poor > 0:
+		return nil, fmt.Errorf("%w: %d matching providers accept your hermes, but your balance there (%s base units) is below what the cheapest needs to start (%s): top up with `mystp2p account topup --amount N --hermes %s`",
+			ErrInsufficientBalance, poor, pay.Spendable(), cheapest, pay.Hub)
+	case pay == nil:
+		return nil, fmt.Errorf("%w: all %d matching providers charge: pay through a hermes they accept with --hermes ID (top it up first with `mystp2p account topup`)", ErrNoProposals, wrongHub)
+	default:
+		return nil, fmt.Errorf("%w: none of the %d matching providers accepts hermes %s", ErrNoProposals, wrongHub, pay.Hub)
+	}
+}
+
+// ErrInsufficientBalance means the consumer's channel cannot pay for a session.
+var ErrInsufficientBalance = errors.New("balance too low")
 
 func (c *ConsumerPayment) validate() error {
 	switch {
@@ -202,7 +344,7 @@ func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*session
 	if err != nil {
 		return fail(RejectBadReq, "hermes %s: %v", hubID, err)
 	}
-	if !slices.ContainsFunc(p.Hermes, func(h string) bool { return common.HexToAddress(h) == hubAddr }) {
+	if !p.AcceptsHermes(hubAddr) {
 		return fail(RejectHermes, "this provider does not accept hermes %s (%s); it accepts %s: pay through one of those",
 			hubID, hubAddr, acceptedHermes(p))
 	}
@@ -226,8 +368,7 @@ func (n *Node) checkPayment(consumer peer.ID, p *Proposal, hub string) (*session
 		n.log.Warn("balance check at hermes failed", "hermes", hubID, "peer", consumer, "err", err)
 		return fail(RejectHermes, "this provider cannot check your balance at hermes %s now (%v); try again later or pay through another hermes", hubID, err)
 	}
-	need := price.Cost(hermes.Usage{Duration: MinBalanceDuration, Bytes: MinBalanceBytes})
-	need.Add(need, hermes.RequiredFee(need, st.FeeBp))
+	need := minBalance(price, st.FeeBp)
 	if have := st.Spendable(); have.Cmp(need) < 0 {
 		return fail(RejectBalance, "your spendable balance at hermes %s is %s base units; this provider needs at least %s to start (%s and %d MiB at its price, plus the hermes fee): top up your channel with hermes %s on chain, then connect again",
 			hubID, have, need, MinBalanceDuration, MinBalanceBytes>>20, hubID)

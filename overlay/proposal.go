@@ -33,8 +33,15 @@ const (
 	maxPriceLen  = 78 // digits of 2^256
 )
 
-// ServiceWireGuard is the one service type offered today.
-const ServiceWireGuard = "wireguard"
+// Services a proposal may offer: VPN service over WireGuard, or payment
+// clearing as a hermes hub (DESIGN.md §8).
+const (
+	ServiceWireGuard = "wireguard"
+	ServiceHermes    = "hermes"
+)
+
+// MaxHermesFeeBp is the highest hermes fee a hub may advertise (100 %).
+const MaxHermesFeeBp = 10000
 
 // IP types a provider may declare (DESIGN.md §5).
 const (
@@ -58,7 +65,34 @@ type Proposal struct {
 	Seq       uint64   `json:"seq"`
 	IssuedAt  int64    `json:"issued_at"`  // unix milliseconds
 	ExpiresAt int64    `json:"expires_at"` // unix milliseconds
+	// HermesTerms is set on, and only on, a hermes hub's proposal.
+	HermesTerms *HermesTerms `json:"hermes_terms,omitempty"`
 }
+
+// HermesTerms are what a hermes hub advertises: the chain and Registry
+// contract its channels live on and its fee.
+type HermesTerms struct {
+	ChainID  uint64 `json:"chain_id"`
+	Registry string `json:"registry"` // 0x address
+	FeeBp    uint16 `json:"fee_bp"`   // basis points of each agreement total
+}
+
+// HermesAddress is the Ethereum address of a hermes hub's proposal (the
+// address consumers top up channels for and providers list).
+func (p *Proposal) HermesAddress() common.Address {
+	a, _ := identity.AddressOf(p.Provider)
+	return a
+}
+
+// AcceptsHermes reports whether a provider's proposal lists hermes.
+func (p *Proposal) AcceptsHermes(hermes common.Address) bool {
+	return slices.ContainsFunc(p.Hermes, func(h string) bool { return common.HexToAddress(h) == hermes })
+}
+
+// Charges reports whether a provider asks to be paid: it lists at least one
+// hermes to pay through. A proposal that lists none is free, whatever its
+// prices say.
+func (p *Proposal) Charges() bool { return len(p.Hermes) > 0 }
 
 // SignedProposal is a proposal with its provider's signature, as it travels.
 type SignedProposal struct {
@@ -189,18 +223,41 @@ func (p *Proposal) check() error {
 		return bad("format %d, want %d", p.Format, ProposalFormat)
 	case p.Provider == "":
 		return bad("no provider")
-	case p.Service != ServiceWireGuard:
-		return bad("service %q, want %q", p.Service, ServiceWireGuard)
-	case !validCountry(p.Country):
-		return bad("country %q is not an ISO 3166 alpha-2 code", p.Country)
-	case !slices.Contains([]string{IPResidential, IPHosting, IPMobile}, p.IPType):
-		return bad("ip type %q (want residential, hosting or mobile)", p.IPType)
 	case len(p.Addrs) > maxAddrs:
 		return bad("%d addresses, limit %d", len(p.Addrs), maxAddrs)
 	case len(p.Hermes) > maxHermes:
 		return bad("%d hermes IDs, limit %d", len(p.Hermes), maxHermes)
 	case p.ExpiresAt <= p.IssuedAt:
 		return bad("expires before it is issued")
+	}
+	switch p.Service {
+	case ServiceWireGuard:
+		switch {
+		case !validCountry(p.Country):
+			return bad("country %q is not an ISO 3166 alpha-2 code", p.Country)
+		case !slices.Contains([]string{IPResidential, IPHosting, IPMobile}, p.IPType):
+			return bad("ip type %q (want residential, hosting or mobile)", p.IPType)
+		case p.HermesTerms != nil:
+			return bad("hermes terms on a %s proposal", p.Service)
+		}
+	case ServiceHermes:
+		t := p.HermesTerms
+		switch {
+		case p.Country != "" && !validCountry(p.Country):
+			return bad("country %q is not an ISO 3166 alpha-2 code", p.Country)
+		case p.IPType != "" || len(p.Hermes) > 0 || p.PriceHour != "0" || p.PriceGiB != "0":
+			return bad("a hermes proposal has no IP type, hermes list or prices")
+		case t == nil:
+			return bad("hermes proposal without terms")
+		case t.ChainID == 0:
+			return bad("hermes terms without a chain ID")
+		case !common.IsHexAddress(t.Registry):
+			return bad("hermes registry %q is not an address", t.Registry)
+		case t.FeeBp > MaxHermesFeeBp:
+			return bad("hermes fee %d bp above %d", t.FeeBp, MaxHermesFeeBp)
+		}
+	default:
+		return bad("service %q, want %q or %q", p.Service, ServiceWireGuard, ServiceHermes)
 	}
 	if _, err := parsePrice(p.PriceHour); err != nil {
 		return bad("price per hour: %v", err)

@@ -55,6 +55,39 @@ func TestProposalRoundTrip(t *testing.T) {
 	}
 }
 
+// hermesProposal turns p into a hermes hub's proposal with fee feeBp.
+func hermesProposal(p Proposal, feeBp uint16) Proposal {
+	p.Service, p.IPType, p.PriceHour, p.PriceGiB, p.Hermes = ServiceHermes, "", "0", "0", []string{}
+	p.HermesTerms = &HermesTerms{ChainID: 1337, Registry: "0x00000000000000000000000000000000000000aa", FeeBp: feeBp}
+	return p
+}
+
+func TestHermesProposalRoundTrip(t *testing.T) {
+	id := mustID(t)
+	p := hermesProposal(testProposal(t, id).Proposal, 250)
+	sp, err := SignProposal(p, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sp.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeProposal(raw, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Proposal.HermesTerms != *p.HermesTerms || got.Proposal.HermesAddress() != id.Address() {
+		t.Fatalf("round trip: %+v", got.Proposal)
+	}
+	// A VPN proposal's wire form has no trace of the new field, so its
+	// signature is what older nodes compute.
+	vpn, _ := testProposal(t, id).Encode()
+	if strings.Contains(string(vpn), "hermes_terms") {
+		t.Fatalf("wireguard proposal carries hermes_terms: %s", vpn)
+	}
+}
+
 func TestProposalRejects(t *testing.T) {
 	id, other := mustID(t), mustID(t)
 	encode := func(sp *SignedProposal) []byte {
@@ -103,6 +136,12 @@ func TestProposalRejects(t *testing.T) {
 		{"bad addr", resign(func(p *Proposal) { p.Addrs = []string{"/ip9/x"} }), testNow, ErrProposalMalformed},
 		{"wrong service", resign(func(p *Proposal) { p.Service = "openvpn" }), testNow, ErrProposalMalformed},
 		{"wrong format", resign(func(p *Proposal) { p.Format = 2 }), testNow, ErrProposalMalformed},
+		{"hermes terms on a wireguard proposal", resign(func(p *Proposal) { *p = hermesProposal(*p, 250); p.Service = ServiceWireGuard }), testNow, ErrProposalMalformed},
+		{"hermes without terms", resign(func(p *Proposal) { *p = hermesProposal(*p, 250); p.HermesTerms = nil }), testNow, ErrProposalMalformed},
+		{"hermes fee above 100 %", resign(func(p *Proposal) { *p = hermesProposal(*p, MaxHermesFeeBp+1) }), testNow, ErrProposalMalformed},
+		{"hermes with prices", resign(func(p *Proposal) { *p = hermesProposal(*p, 250); p.PriceGiB = "1" }), testNow, ErrProposalMalformed},
+		{"hermes without chain", resign(func(p *Proposal) { *p = hermesProposal(*p, 250); p.HermesTerms.ChainID = 0 }), testNow, ErrProposalMalformed},
+		{"hermes bad registry", resign(func(p *Proposal) { *p = hermesProposal(*p, 250); p.HermesTerms.Registry = "0x12" }), testNow, ErrProposalMalformed},
 		{"short signature", func() []byte {
 			sp := testProposal(t, id)
 			sp.Signature = sp.Signature[:10]
