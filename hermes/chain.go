@@ -27,6 +27,7 @@ type ChainBackend interface {
 	bind.ContractBackend
 	bind.DeployBackend
 	ChainID(ctx context.Context) (*big.Int, error)
+	BalanceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (*big.Int, error)
 }
 
 // RevertError is a contract call that reverted with a reason string.
@@ -199,6 +200,24 @@ func (c *Chain) TokenBalance(ctx context.Context, addr common.Address) (*big.Int
 		return nil, fmt.Errorf("token balance of %s: %w", addr, err)
 	}
 	return b, nil
+}
+
+// GasBalance is addr's ether balance, which pays for its transactions.
+func (c *Chain) GasBalance(ctx context.Context, addr common.Address) (*big.Int, error) {
+	b, err := c.backend.BalanceAt(ctx, addr, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ether balance of %s: %w", addr, err)
+	}
+	return b, nil
+}
+
+// MinStake is the least stake the Registry takes from a hermes.
+func (c *Chain) MinStake(ctx context.Context) (*big.Int, error) {
+	m, err := bind.Call(c.registry, c.callOpts(ctx), c.reg.PackMinStake(), c.reg.UnpackMinStake)
+	if err != nil {
+		return nil, fmt.Errorf("read minimum stake: %w", err)
+	}
+	return m, nil
 }
 
 // ConsumerChannel reads consumer's channel with hermes.

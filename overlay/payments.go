@@ -137,6 +137,22 @@ func minBalance(price hermes.Price, feeBp uint16) *big.Int {
 	return need.Add(need, hermes.RequiredFee(need, feeBp))
 }
 
+// findHermesAttempts is how many DHT lookups FindHermes makes.
+const findHermesAttempts = 3
+
+// DiscoverHermes lists the hermes hubs advertising on the network, looking
+// again a few times while none has been found (a node that has just joined).
+func (n *Node) DiscoverHermes(ctx context.Context) ([]*SignedProposal, error) {
+	q := Query{Service: ServiceHermes}
+	for attempt := 1; ; attempt++ {
+		ps, err := n.Discover(ctx, q)
+		if len(ps) > 0 || attempt == findHermesAttempts || ctx.Err() != nil {
+			return ps, err
+		}
+		n.awaitProposal(ctx, q, time.Second)
+	}
+}
+
 // FindHermes finds the advertisement of the hermes hub that id names, by
 // peer ID or 0x address, among what this node has seen or through the DHT.
 func (n *Node) FindHermes(ctx context.Context, id string) (*SignedProposal, error) {
@@ -163,9 +179,19 @@ func (n *Node) FindHermes(ctx context.Context, id string) (*SignedProposal, erro
 	if sp := match(n.Cached(q)); sp != nil {
 		return sp, nil
 	}
-	ps, err := n.Discover(ctx, q)
-	if sp := match(ps); sp != nil {
-		return sp, nil
+	// A node that has just joined may not reach the DHT's providers yet;
+	// look again after a little gossip.
+	var err error
+	for attempt := range findHermesAttempts {
+		var ps []*SignedProposal
+		ps, err = n.Discover(ctx, q)
+		if sp := match(ps); sp != nil {
+			return sp, nil
+		}
+		if ctx.Err() != nil || attempt == findHermesAttempts-1 {
+			break
+		}
+		n.awaitProposal(ctx, q, time.Second)
 	}
 	if err == nil {
 		err = errors.New("no such hermes advertises on this network")

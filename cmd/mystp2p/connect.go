@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -35,6 +37,8 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore")
 	tunName := fs.String("tun", "", "instead of SOCKS5, carry all of this host's traffic on a TUN device of this name, e.g. mystp2p0 (root; routes and DNS are restored on exit)")
 	tunDNS := fs.Bool("tun-dns", true, "with --tun, resolve names at the provider (rewrites /etc/resolv.conf until exit)")
+	hub := fs.String("hermes", "", "pay providers through this hermes, by 0x address or peer ID; top the channel up first with `mystp2p account topup` (without it only free providers will do)")
+	maxFee := fs.Uint("max-hermes-fee-bp", 500, "refuse a hermes whose fee is above this, in basis points")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +54,18 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	}
 	if q.MaxPriceGiB, err = optTokens("--max-price-gib", *maxGiB); err != nil {
 		return err
+	}
+	var hubID hermesID
+	if *hub != "" {
+		if hubID, err = parseHermesID("--hermes", *hub); err != nil {
+			return err
+		}
+		if *ephemeral {
+			return exitUsage{errors.New("--hermes pays from your identity's channel: it does not go with --ephemeral")}
+		}
+	}
+	if *maxFee > overlay.MaxHermesFeeBp {
+		return exitUsage{fmt.Errorf("--max-hermes-fee-bp %d: at most %d", *maxFee, overlay.MaxHermesFeeBp)}
 	}
 	if *transport != "" && *transport != overlay.TransportUDP && *transport != overlay.TransportStream {
 		return exitUsage{fmt.Errorf("--transport %q: want udp or stream", *transport)}
@@ -98,14 +114,39 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer node.Close()
+	var pay *overlay.ConsumerPayment
+	if *hub != "" {
+		fmt.Fprintf(e.stdout, "finding hermes %s\n", hubID)
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ad, err := node.FindHermes(fctx, hubID.raw)
+		var st hermes.ConsumerState
+		if err == nil {
+			pay, st, err = node.PayThrough(fctx, ad, uint16(*maxFee))
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer pay.Close()
+		if st.Spendable().Sign() <= 0 {
+			return fmt.Errorf("%w: nothing to spend at hermes %s (%s deposited, %s promised): top up with `mystp2p account topup --amount N --hermes %s`",
+				overlay.ErrInsufficientBalance, hubID, tokens(st.Deposited), tokens(st.Promised), hubID.raw)
+		}
+		fmt.Fprintf(e.stdout, "paying through hermes %s: %s tokens to spend, fee %d bp\n", hubID, tokens(st.Spendable()), st.FeeBp)
+		defer func() {
+			amount, fee := pay.Wallet.Promised()
+			fmt.Fprintf(e.stdout, "promised to hermes %s so far: %s tokens (%s of it fees), %s left to spend\n",
+				hubID, tokens(amount), tokens(fee), tokens(pay.Spendable()))
+		}()
+	}
 	var tun *overlay.TUNOptions
 	if *tunName != "" {
 		tun = &overlay.TUNOptions{Name: *tunName, DNS: *tunDNS}
 	}
 	err = node.Consume(ctx, overlay.ConsumeConfig{
 		Query: q, Transport: *transport, SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
-		AutoReconnect: *reconnect,
-		Progress:      func(stage string) { fmt.Fprintln(e.stdout, stage) },
+		AutoReconnect: *reconnect, Payment: pay,
+		Progress: func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		fmt.Fprintln(e.stdout, "session closed")

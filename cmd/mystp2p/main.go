@@ -21,7 +21,11 @@ Usage:
   mystp2p proposals [flags]           list providers on offer
   mystp2p connect [flags]             open a session and serve SOCKS5 through it
   mystp2p relay [flags]               run a public bootstrap/relay node
-  mystp2p testnet up|run [flags]      run a whole network on this machine
+  mystp2p hermes [flags]              run a hermes payment hub
+  mystp2p account [topup] [flags]     show balances, or top up a channel with a hermes
+  mystp2p earnings [flags]            show what this provider earned, per hermes
+  mystp2p settle [flags]              settle earnings on chain to the beneficiary
+  mystp2p testnet up|run|chain [flags] run a whole network, or a dev chain, on this machine
 
 Run "mystp2p <command> -h" for a command's flags.
 `
@@ -72,6 +76,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdConnect(ctx, e, rest)
 	case "relay":
 		return cmdRelay(ctx, e, rest)
+	case "hermes":
+		return cmdHermes(ctx, e, rest)
+	case "account":
+		return cmdAccount(ctx, e, rest)
+	case "earnings":
+		return cmdEarnings(ctx, e, rest)
+	case "settle":
+		return cmdSettle(ctx, e, rest)
 	case "testnet":
 		return cmdTestnet(ctx, e, rest)
 	case "help", "-h", "--help":

@@ -18,7 +18,7 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	var nf netFlags
 	nf.register(fs)
 	country := fs.String("country", "", "only providers in this country (ISO 3166 alpha-2)")
-	service := fs.String("service", overlay.ServiceWireGuard, "service type")
+	service := fs.String("service", overlay.ServiceWireGuard, "service type: wireguard (VPN providers) or hermes (payment hubs)")
 	ipType := fs.String("ip-type", "", "only residential, hosting or mobile")
 	maxHour := fs.String("max-price-hour", "", "only providers charging at most this per hour (tokens)")
 	maxGiB := fs.String("max-price-gib", "", "only providers charging at most this per GiB (tokens)")
@@ -26,6 +26,9 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	wait := fs.Duration("wait", 2*time.Second, "how long to listen to gossip before answering")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *service != overlay.ServiceWireGuard && *service != overlay.ServiceHermes {
+		return exitUsage{fmt.Errorf("--service %q: want %s or %s", *service, overlay.ServiceWireGuard, overlay.ServiceHermes)}
 	}
 	q := overlay.Query{Service: *service, Country: strings.ToUpper(*country), IPType: *ipType}
 	var err error
@@ -81,12 +84,24 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tCOUNTRY\tIP TYPE\tPER HOUR\tPER GIB\tAGE")
-	for _, sp := range ps {
-		p := sp.Proposal
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Provider, p.Country, p.IPType,
-			overlay.FormatTokens(p.HourPrice()), overlay.FormatTokens(p.GiBPrice()),
-			time.Since(p.Issued()).Round(time.Second))
+	if *service == overlay.ServiceHermes {
+		fmt.Fprintln(tw, "HERMES\tADDRESS\tFEE BP\tCHAIN\tREGISTRY\tAGE")
+		for _, sp := range ps {
+			p := sp.Proposal
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Provider, p.HermesAddress().Hex(), p.HermesTerms.FeeBp,
+				p.HermesTerms.ChainID, p.HermesTerms.Registry, time.Since(p.Issued()).Round(time.Second))
+		}
+	} else {
+		fmt.Fprintln(tw, "PROVIDER\tCOUNTRY\tIP TYPE\tPER HOUR\tPER GIB\tPAY THROUGH\tAGE")
+		for _, sp := range ps {
+			p := sp.Proposal
+			hour, gib, pay := overlay.FormatTokens(p.HourPrice()), overlay.FormatTokens(p.GiBPrice()), strings.Join(p.Hermes, ",")
+			if !p.Charges() {
+				hour, gib, pay = "0", "0", "free"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Provider, p.Country, p.IPType, hour, gib, pay,
+				time.Since(p.Issued()).Round(time.Second))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err

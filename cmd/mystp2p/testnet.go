@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/mystp2p/mystp2p/hermes/hermestest"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/testnet"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -14,7 +19,7 @@ import (
 
 func cmdTestnet(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
-		return exitUsage{errors.New("testnet: say up or run")}
+		return exitUsage{errors.New("testnet: say up, run or chain")}
 	}
 	sub, args := args[0], args[1:]
 	if sub == "node" {
@@ -24,6 +29,9 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 			return exitUsage{fmt.Errorf("testnet node: %w", err)}
 		}
 		return testnet.RunChild(ctx, cfg, e.stdout)
+	}
+	if sub == "chain" {
+		return cmdTestnetChain(ctx, e, args)
 	}
 	fs := newFlagSet(e, "testnet "+sub, "testnet "+sub+" [flags]")
 	providers := fs.Int("providers", 5, "number of providers")
@@ -47,7 +55,7 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	switch sub {
 	case "up", "run":
 	default:
-		return exitUsage{fmt.Errorf("testnet: unknown subcommand %q (want up or run)", sub)}
+		return exitUsage{fmt.Errorf("testnet: unknown subcommand %q (want up, run or chain)", sub)}
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -124,5 +132,55 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(e.stdout, "stopping testnet")
+	return nil
+}
+
+// cmdTestnetChain runs a development chain with the hermes contracts for
+// other mystp2p processes: hermes hubs, paying consumers and providers.
+func cmdTestnetChain(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "testnet chain", "testnet chain [--listen 127.0.0.1:8545] [--fund ADDR]... [flags]")
+	listen := fs.String("listen", "127.0.0.1:8545", "loopback IP:port of the JSON-RPC endpoint")
+	var fund listFlag
+	fs.Var(&fund, "fund", "give this address 10 ether for gas and --fund-tokens test tokens (repeatable)")
+	fundTokens := fs.String("fund-tokens", "100", "test tokens for each --fund address")
+	minStake := fs.String("min-stake", "1", "the least stake, in tokens, the Registry takes from a hermes")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var addrs []common.Address
+	for _, a := range fund {
+		if !common.IsHexAddress(a) {
+			return exitUsage{fmt.Errorf("--fund %q is not an address (0x + 40 hex digits; see `mystp2p identity show`)", a)}
+		}
+		addrs = append(addrs, common.HexToAddress(a))
+	}
+	amount, err := tokenAmount("--fund-tokens", *fundTokens)
+	if err != nil {
+		return err
+	}
+	stake, err := tokenAmount("--min-stake", *minStake)
+	if err != nil {
+		return err
+	}
+	chain, err := hermestest.NewDevChain(ctx, hermestest.DevChainConfig{Listen: *listen, MinStake: stake})
+	if err != nil {
+		return err
+	}
+	defer chain.Close()
+	ether := new(big.Int).Mul(big.NewInt(10), big.NewInt(params.Ether))
+	for _, a := range addrs {
+		if err := chain.Fund(ctx, a, ether, amount); err != nil {
+			return fmt.Errorf("fund %s: %w", a.Hex(), err)
+		}
+	}
+	fmt.Fprintf(e.stdout, "dev chain %d on %s\nregistry %s\ntoken %s (anyone may mint it)\n",
+		hermestest.ChainID, chain.RPCURL(), chain.Deployment.Registry.Hex(), chain.Deployment.Token.Hex())
+	for _, a := range addrs {
+		fmt.Fprintf(e.stdout, "funded %s with 10 ether and %s tokens\n", a.Hex(), tokens(amount))
+	}
+	fmt.Fprintf(e.stdout, "point other commands at it with:\n  export MYSTP2P_CHAIN_RPC=%s MYSTP2P_CONTRACT=%s\npress Ctrl-C to stop (the chain lives in memory only)\n",
+		chain.RPCURL(), chain.Deployment.Registry.Hex())
+	<-ctx.Done()
+	fmt.Fprintln(e.stdout, "stopping chain")
 	return nil
 }

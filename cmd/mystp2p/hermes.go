@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+)
+
+// hermesStore is the file name of a hermes hub's store in the data directory.
+const hermesStore = "hermes.db"
+
+func cmdHermes(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "hermes", "hermes --chain-rpc URL --contract ADDR [--fee-bp 250] [--stake N] --bootstrap ADDR [flags]")
+	var (
+		idf idFlags
+		nf  netFlags
+		cf  chainFlags
+	)
+	idf.register(fs)
+	nf.register(fs)
+	cf.register(fs)
+	feeBp := fs.Uint("fee-bp", 250, "fee in basis points of what consumers pay providers (250 = 2.5 %)")
+	stake := fs.String("stake", "", "register this identity as a hermes with this stake in tokens, if it is not registered yet")
+	settleEvery := fs.Duration("settle-interval", 10*time.Minute, "how often to pull consumers' promised funds into the hermes pool on chain")
+	dhtServer := fs.Bool("dht-server", false, "answer DHT queries (only on a publicly reachable node)")
+	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "advertisement lifetime; re-announced every third of it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *feeBp > overlay.MaxHermesFeeBp {
+		return exitUsage{fmt.Errorf("--fee-bp %d: at most %d (100 %%)", *feeBp, overlay.MaxHermesFeeBp)}
+	}
+	if *settleEvery < time.Second {
+		return exitUsage{fmt.Errorf("--settle-interval %s: at least 1s", *settleEvery)}
+	}
+	var stakeAmount *big.Int
+	if *stake != "" {
+		var err error
+		if stakeAmount, err = tokenAmount("--stake", *stake); err != nil {
+			return err
+		}
+	}
+	log, err := newLogger(e.stderr, nf.logLevel)
+	if err != nil {
+		return err
+	}
+	bootstrap, relays, err := nf.peers()
+	if err != nil {
+		return err
+	}
+	if len(bootstrap) == 0 {
+		return exitUsage{fmt.Errorf("hermes needs at least one --bootstrap peer to announce to")}
+	}
+	chain, closeChain, err := cf.dial(ctx, e, "hermes")
+	if err != nil {
+		return err
+	}
+	defer closeChain()
+	id, err := idf.unlock(e)
+	if err != nil {
+		return err
+	}
+	if err := registerHermes(ctx, e, chain, id, stakeAmount); err != nil {
+		return err
+	}
+	store, err := openStore(idf.dataDir, hermesStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	reg, stopMetrics, err := nf.serveMetrics(e)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	hub, err := hermes.NewHub(hermes.HubConfig{Signer: id, ChainID: chain.ChainID(), FeeBp: uint16(*feeBp), Store: store,
+		Balances: chain, Log: log.With("role", "hermes")})
+	if err != nil {
+		return err
+	}
+	defer hub.Close()
+	node, err := overlay.New(ctx, overlay.Config{
+		Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+		Bootstrap:   bootstrap,
+		DHTServer:   *dhtServer,
+		ProposalTTL: *ttl,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	if err := hub.Serve(node.Host()); err != nil {
+		return err
+	}
+	settler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: chain, From: id, Store: store, Hub: hub, HubInterval: *settleEvery,
+		OnConsumersSettled: func(moved *big.Int) {
+			fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))
+		},
+		Log: log.With("role", "settler")})
+	if err != nil {
+		return err
+	}
+	defer settler.Close()
+	terms := &overlay.HermesTerms{ChainID: chain.ChainID(), Registry: chain.Registry().Hex(), FeeBp: uint16(*feeBp)}
+	if _, err := node.Advertise(ctx, overlay.Offer{HermesTerms: terms}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "hermes %s (%s) on chain %d, registry %s, fee %d bp\n", node.ID(), id.Address().Hex(),
+		chain.ChainID(), chain.Registry().Hex(), *feeBp)
+	printAddrs(e.stdout, node.AddrInfo())
+	<-ctx.Done()
+	fmt.Fprintln(e.stdout, "stopping")
+	// What consumers promised so far goes into the pool before we stop.
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if moved, err := settler.SettleConsumers(sctx, hub); err != nil {
+		fmt.Fprintf(e.stderr, "settling consumer promises on the way out: %v (they stay in the store for the next start)\n", err)
+	} else if moved.Sign() > 0 {
+		fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))
+	}
+	return nil
+}
+
+// registerHermes makes sure the identity is a registered hermes, staking
+// stake if it is not and a stake was given.
+func registerHermes(ctx context.Context, e env, chain *hermes.Chain, id *identity.Identity, stake *big.Int) error {
+	st, err := chain.Hub(ctx, id.Address())
+	if err != nil {
+		return err
+	}
+	if st.Registered {
+		return nil
+	}
+	min, err := chain.MinStake(ctx)
+	if err != nil {
+		return err
+	}
+	if stake == nil {
+		return fmt.Errorf("%s is not a registered hermes on registry %s: run once with --stake N (at least %s tokens, which this identity must hold, plus ether for gas)",
+			id.Address().Hex(), chain.Registry().Hex(), tokens(min))
+	}
+	if stake.Cmp(min) < 0 {
+		return exitUsage{fmt.Errorf("--stake %s: the registry needs at least %s tokens", tokens(stake), tokens(min))}
+	}
+	if err := needGas(ctx, chain, id.Address()); err != nil {
+		return err
+	}
+	have, err := chain.TokenBalance(ctx, id.Address())
+	if err != nil {
+		return err
+	}
+	if have.Cmp(stake) < 0 {
+		return fmt.Errorf("--stake %s: %s holds only %s tokens", tokens(stake), id.Address().Hex(), tokens(have))
+	}
+	if err := chain.RegisterHermes(ctx, id, stake); err != nil {
+		return fmt.Errorf("register hermes: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "registered %s as a hermes with a stake of %s tokens\n", id.Address().Hex(), tokens(stake))
+	return nil
+}
