@@ -138,4 +138,3 @@ func openStore(dataDir, name string) (*hermes.Store, error) {
 	}
 	return s, nil
 }
-
