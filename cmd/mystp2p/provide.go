@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -132,6 +133,13 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if err := node.ServeSessions(overlay.ServeConfig{MaxSessions: *maxSessions, Policy: policy, Payments: payments}); err != nil {
 		return err
 	}
+	if payments != nil {
+		// Promises a hermes issued while this provider was down between
+		// its answer and our write are fetched back.
+		for _, h := range sp.Proposal.Hermes {
+			go catchUp(ctx, node, payments.Store, h, log)
+		}
+	}
 	p := sp.Proposal
 	fmt.Fprintf(e.stdout, "providing %s in %s (%s) at %s/h and %s/GiB as %s\n", p.Service, p.Country, p.IPType,
 		overlay.FormatTokens(p.HourPrice()), overlay.FormatTokens(p.GiBPrice()), node.ID())
@@ -208,4 +216,30 @@ func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idF
 	}
 	closers = append(closers, api.Close)
 	return &overlay.ProviderPayments{Store: store, ChainID: chain.ChainID(), Settler: settler}, stop, nil
+}
+
+
+// catchUp asks hermes h for the latest promise it issued this provider
+// and stores it if the store missed it.
+func catchUp(ctx context.Context, node *overlay.Node, store *hermes.Store, h string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	ad, err := node.FindHermes(ctx, h)
+	if err != nil {
+		log.Warn("cannot reach hermes to check for missed promises", "hermes", h, "err", err)
+		return
+	}
+	node.Host().Peerstore().AddAddrs(ad.Proposal.Provider, ad.Proposal.AddrInfo().Addrs, time.Minute)
+	client, err := hermes.NewHubClient(node.Host(), ad.Proposal.Provider)
+	if err != nil {
+		log.Warn("hermes client", "hermes", h, "err", err)
+		return
+	}
+	changed, err := hermes.CatchUp(ctx, client, store)
+	switch {
+	case err != nil:
+		log.Warn("checking hermes for missed promises", "hermes", h, "err", err)
+	case changed:
+		log.Info("recovered a promise the hermes issued while this provider was stopping", "hermes", h)
+	}
 }
