@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -136,8 +137,10 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if payments != nil {
 		// Promises a hermes issued while this provider was down between
 		// its answer and our write are fetched back.
+		var wg sync.WaitGroup
+		defer wg.Wait()
 		for _, h := range sp.Proposal.Hermes {
-			go catchUp(ctx, node, payments.Store, h, log)
+			wg.Go(func() { catchUp(ctx, node, payments.Store, h, log) })
 		}
 	}
 	p := sp.Proposal
