@@ -75,3 +75,19 @@ func (w *Wallet) Pay(agreement [32]byte, provider common.Address, hashlock [32]b
 	w.amount, w.fee = amount, fee
 	return m, nil
 }
+
+// Rebase restarts the wallet from what the hermes last accepted (its
+// Consumer state, checked against the consumer's own signed promise). A
+// promise the consumer signed that never reached the hermes — its provider
+// stopped before exchanging it — is given up: the next payment builds on
+// what the hermes has, which it would otherwise refuse (ErrAmountMismatch).
+// Call it only while no session pays from the wallet.
+func (w *Wallet) Rebase(promised, fee *big.Int) error {
+	if !validUint256(promised) || !validUint256(fee) || fee.Cmp(promised) > 0 {
+		return fmt.Errorf("%w: wallet amount %v, fee %v", ErrMalformed, promised, fee)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.amount, w.fee = new(big.Int).Set(promised), new(big.Int).Set(fee)
+	return nil
+}

@@ -126,6 +126,8 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 			pay := cfg.Payment
 			if !sp.Proposal.Charges() {
 				pay = nil
+			} else {
+				n.resync(ctx, pay)
 			}
 			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: pay})
 			if err == nil {

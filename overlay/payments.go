@@ -130,6 +130,35 @@ func (c *ConsumerPayment) Spendable() *big.Int {
 // Close stops answering invoices.
 func (c *ConsumerPayment) Close() error { return c.Payer.Close() }
 
+// resync restarts the wallet of a payment made by PayThrough from what its
+// hermes last accepted, between sessions: a payment a provider never
+// exchanged would otherwise block every later one. A hub that cannot be
+// asked leaves the wallet as it is.
+func (n *Node) resync(ctx context.Context, c *ConsumerPayment) {
+	if c.deposited == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, hubQueryTimeout)
+	defer cancel()
+	client, err := hermes.NewHubClient(n.host, c.Hub)
+	if err != nil {
+		return
+	}
+	st, err := consumerState(ctx, client, n.id.Address())
+	if err != nil {
+		n.log.Debug("hermes balance before a session", "hermes", c.Hub, "err", err)
+		return
+	}
+	if promised, _ := c.Wallet.Promised(); promised.Cmp(st.Promised) != 0 {
+		n.log.Info("wallet restarts from what the hermes accepted", "hermes", c.Hub, "wallet", promised, "hermes_accepted", st.Promised)
+	}
+	if err := c.Wallet.Rebase(st.Promised, st.Fee); err != nil {
+		n.log.Warn("rebase wallet", "err", err)
+		return
+	}
+	c.deposited, c.feeBp = st.Deposited, st.FeeBp
+}
+
 // minBalance is what a consumer must be able to spend before a provider
 // charging price through a hub with feeBp opens a session.
 func minBalance(price hermes.Price, feeBp uint16) *big.Int {
