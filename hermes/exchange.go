@@ -37,7 +37,7 @@ func (m *ExchangeMessage) hash(ph [32]byte) [32]byte {
 	putUint256(b[64:96], m.AgreementTotal)
 	copy(b[96:116], m.Provider[:])
 	copy(b[116:136], m.Hermes[:])
-	return [32]byte(ethcrypto.Keccak256(b[:]))
+	return ethcrypto.Keccak256Hash(b[:])
 }
 
 func (m *ExchangeMessage) check() error {
@@ -94,7 +94,7 @@ func (m *ExchangeMessage) Verify() (common.Address, error) {
 	if !ethcrypto.VerifySignature(pub, h[:], m.Signature[:64]) {
 		return common.Address{}, fmt.Errorf("%w: exchange message not signed by the promise's signer", ErrBadSignature)
 	}
-	return common.BytesToAddress(ethcrypto.Keccak256(pub[1:])[12:]), nil
+	return common.Address(ethcrypto.Keccak256Hash(pub[1:]).Bytes()[12:]), nil
 }
 
 // recoverPubkey is identity.RecoverAddress returning the 65-byte public key,

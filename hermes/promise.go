@@ -1,6 +1,7 @@
 package hermes
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -36,7 +37,7 @@ type Promise struct {
 // ChannelID is keccak256(abi.encodePacked(party, hermes)), the ID the Registry
 // contract uses for a consumer's and a provider's channel with a hermes.
 func ChannelID(party, hermes common.Address) [32]byte {
-	return [32]byte(ethcrypto.Keccak256(party.Bytes(), hermes.Bytes()))
+	return ethcrypto.Keccak256Hash(party[:], hermes[:])
 }
 
 // NewR returns a fresh random R and its hashlock keccak256(R).
@@ -48,7 +49,7 @@ func NewR() (r, hashlock [32]byte, err error) {
 }
 
 // Hashlock is keccak256(R).
-func Hashlock(r [32]byte) [32]byte { return [32]byte(ethcrypto.Keccak256(r[:])) }
+func Hashlock(r [32]byte) [32]byte { return ethcrypto.Keccak256Hash(r[:]) }
 
 // Hash is keccak256(pad32(chainID) ‖ channelID ‖ pad32(amount) ‖ pad32(fee) ‖
 // hashlock), equal to Solidity's keccak256(abi.encodePacked(chainId,
@@ -61,7 +62,7 @@ func (p *Promise) Hash() [32]byte {
 	putUint256(b[64:96], p.Amount)
 	putUint256(b[96:128], p.Fee)
 	copy(b[128:160], p.Hashlock[:])
-	return [32]byte(ethcrypto.Keccak256(b[:]))
+	return ethcrypto.Keccak256Hash(b[:])
 }
 
 // Sign sets the promise's signature by s.
@@ -173,7 +174,7 @@ func (p *Promise) Clone() Promise {
 	return q
 }
 
-func validUint256(x *big.Int) bool { return x != nil && x.Sign() >= 0 && x.Cmp(maxUint256) <= 0 }
+func validUint256(x *big.Int) bool { return x != nil && x.Sign() >= 0 && x.BitLen() <= 256 }
 
 // putUint256 writes x (which must be a valid uint256) big-endian into 32 bytes.
 func putUint256(dst []byte, x *big.Int) {
@@ -184,16 +185,16 @@ func putUint256(dst []byte, x *big.Int) {
 	x.FillBytes(dst[:32])
 }
 
-// secp256k1HalfN is half the curve order: the contract, like Ethereum
-// transactions, accepts only signatures with S at or below it.
-var secp256k1HalfN = new(big.Int).Rsh(ethcrypto.S256().Params().N, 1)
+// secp256k1HalfN is half the curve order, big-endian: the contract, like
+// Ethereum transactions, accepts only signatures with S at or below it.
+var secp256k1HalfN = [32]byte(new(big.Int).Rsh(ethcrypto.S256().Params().N, 1).FillBytes(make([]byte, 32)))
 
 // checkLowS rejects malleable high-S signatures the contract would refuse.
 func checkLowS(sig []byte) error {
 	if len(sig) != SignatureSize {
 		return fmt.Errorf("%w: signature is %d bytes, want %d", ErrBadSignature, len(sig), SignatureSize)
 	}
-	if new(big.Int).SetBytes(sig[32:64]).Cmp(secp256k1HalfN) > 0 {
+	if bytes.Compare(sig[32:64], secp256k1HalfN[:]) > 0 {
 		return fmt.Errorf("%w: high S value", ErrBadSignature)
 	}
 	return nil
