@@ -24,28 +24,37 @@ var (
 
 // Store is the durable state of a hermes hub and of a provider, kept in a
 // bbolt file. Every write is fsynced before the call returns. Concurrent
-// writes are group-committed: one writer goroutine takes every write that
-// is waiting, commits them in one transaction and one fsync, and meanwhile
-// the next group gathers. Unlike bbolt's timer-based Batch this never waits
-// for a timer, and under load the groups grow by themselves, which is what
-// lets a hub answer thousands of promise requests per second.
+// writes are group-committed, as with bbolt's Batch but without its timer:
+// writes queue up while a commit is in flight, and the one writer goroutine
+// then takes every waiting write into one transaction and one fsync. A lone
+// write is committed at once; under load the groups grow by themselves, which
+// is what lets a hub answer thousands of promise requests per second.
 //
 // All methods return ErrClosed after Close.
 type Store struct {
 	db       *bolt.DB
 	maxGroup int
-	writes   chan storeWrite
-	wg       sync.WaitGroup
 
-	closeMu   sync.RWMutex // held for reading while sending on writes
-	closed    bool
+	queue struct {
+		sync.Mutex
+		groups []*writeGroup // waiting for the writer, oldest first
+		closed bool
+	}
+	wake chan struct{} // holds a token when the queue has news for the writer
+	wg   sync.WaitGroup
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
-type storeWrite struct {
-	fn   func(*bolt.Tx) error
-	done chan error
+// writeGroup is writes that share one commit. done is closed when the
+// commit has finished; then err is every write's result, unless the group
+// failed and was retried write by write, which leaves the results in errs.
+type writeGroup struct {
+	fns  []func(*bolt.Tx) error
+	done chan struct{}
+	err  error
+	errs []error
 }
 
 // StoreOption configures a Store.
@@ -64,7 +73,7 @@ func WithMaxGroup(n int) StoreOption {
 
 // OpenStore opens (creating if needed) the store at path.
 func OpenStore(path string, opts ...StoreOption) (*Store, error) {
-	s := &Store{maxGroup: 4096, writes: make(chan storeWrite)}
+	s := &Store{maxGroup: 4096, wake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, fmt.Errorf("store option: %w", err)
@@ -98,71 +107,93 @@ func OpenStore(path string, opts ...StoreOption) (*Store, error) {
 // Close finishes pending writes and closes the file. Idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeMu.Lock()
-		s.closed = true
-		close(s.writes)
-		s.closeMu.Unlock()
+		s.queue.Lock()
+		s.queue.closed = true
+		s.queue.Unlock()
+		s.signal()
 		s.wg.Wait()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
 }
 
+// signal wakes the writer goroutine if it waits.
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // batch runs fn in a group-committed, fsynced write transaction. fn may run
 // more than once and must only put values.
 func (s *Store) batch(fn func(*bolt.Tx) error) error {
-	w := storeWrite{fn: fn, done: make(chan error, 1)}
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
+	s.queue.Lock()
+	if s.queue.closed {
+		s.queue.Unlock()
 		return ErrClosed
 	}
-	s.writes <- w
-	s.closeMu.RUnlock()
-	return <-w.done
+	var g *writeGroup
+	q := s.queue.groups
+	if n := len(q); n > 0 && len(q[n-1].fns) < s.maxGroup {
+		g = q[n-1]
+	} else {
+		g = &writeGroup{done: make(chan struct{})}
+		s.queue.groups = append(q, g)
+	}
+	i := len(g.fns)
+	g.fns = append(g.fns, fn)
+	s.queue.Unlock()
+	if i == 0 {
+		s.signal() // later writes to g know that the writer has been told
+	}
+	<-g.done
+	if g.errs != nil {
+		return g.errs[i]
+	}
+	return g.err
 }
 
-// commitLoop is the one writer: it commits every waiting write together.
+// commitLoop is the one writer: it commits the queued groups in order, and
+// returns once the store is closed and nothing is left to write.
 func (s *Store) commitLoop() {
-	group := make([]storeWrite, 0, 64)
-	for w := range s.writes {
-		group = append(group[:0], w)
-	gather:
-		for len(group) < s.maxGroup {
-			select {
-			case w, ok := <-s.writes:
-				if !ok {
-					break gather
-				}
-				group = append(group, w)
-			default:
-				break gather
+	for {
+		s.queue.Lock()
+		for len(s.queue.groups) == 0 {
+			if s.queue.closed {
+				s.queue.Unlock()
+				return
 			}
+			s.queue.Unlock()
+			<-s.wake
+			s.queue.Lock()
 		}
-		s.commit(group)
+		g := s.queue.groups[0]
+		s.queue.groups[0] = nil
+		s.queue.groups = s.queue.groups[1:]
+		s.queue.Unlock()
+		s.commit(g)
 	}
 }
 
 // commit writes a group in one transaction; if that fails, each write is
 // retried alone so one bad write cannot fail the others.
-func (s *Store) commit(group []storeWrite) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, w := range group {
-			if err := w.fn(tx); err != nil {
+func (s *Store) commit(g *writeGroup) {
+	g.err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, fn := range g.fns {
+			if err := fn(tx); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err == nil || len(group) == 1 {
-		for _, w := range group {
-			w.done <- err
+	if g.err != nil && len(g.fns) > 1 {
+		g.errs = make([]error, len(g.fns))
+		for i, fn := range g.fns {
+			g.errs[i] = s.db.Update(fn)
 		}
-		return
 	}
-	for _, w := range group {
-		w.done <- s.db.Update(w.fn)
-	}
+	close(g.done)
 }
 
 func (s *Store) view(fn func(*bolt.Tx) error) error {
