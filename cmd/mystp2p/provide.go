@@ -34,6 +34,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	priceGiB := fs.String("price-gib", "", "price per GiB in tokens (required), e.g. 0.2")
 	fs.Var(&hermesF, "hermes", "a hermes hub consumers may pay through, by 0x address or peer ID (repeatable; needs --chain-rpc and --contract; without it the service is free)")
 	threshold := fs.String("settle-threshold", "1", "settle on chain automatically once this many tokens are unsettled with a hermes (0: only with `mystp2p settle`)")
+	invoiceEvery := fs.Duration("invoice-interval", time.Minute, "how often paying consumers are invoiced (also early, once a minute's price plus 16 MiB is unpaid)")
 	beneficiary := fs.String("beneficiary", "", "address 0x… that settlements pay (registered on chain; default: as registered, else this identity)")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "proposal lifetime; re-announced every third of it")
 	dhtServer := fs.Bool("dht-server", false, "answer DHT queries (only on a publicly reachable node)")
@@ -77,6 +78,9 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if *beneficiary != "" && !common.IsHexAddress(*beneficiary) {
 		return exitUsage{fmt.Errorf("--beneficiary %q is not an address (0x + 40 hex digits)", *beneficiary)}
 	}
+	if *invoiceEvery < time.Second || *invoiceEvery > time.Hour {
+		return exitUsage{fmt.Errorf("--invoice-interval %s: want 1s to 1h", *invoiceEvery)}
+	}
 	if *maxSessions <= 0 {
 		return exitUsage{fmt.Errorf("--max-sessions %d must be positive", *maxSessions)}
 	}
@@ -110,6 +114,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer stop()
+		payments.Interval = *invoiceEvery
 	}
 	reg, stopMetrics, err := nf.serveMetrics(e)
 	if err != nil {
@@ -220,7 +225,6 @@ func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idF
 	closers = append(closers, api.Close)
 	return &overlay.ProviderPayments{Store: store, ChainID: chain.ChainID(), Settler: settler}, stop, nil
 }
-
 
 // catchUp asks hermes h for the latest promise it issued this provider
 // and stores it if the store missed it.

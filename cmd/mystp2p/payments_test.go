@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/mystp2p/mystp2p/hermes/hermestest"
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/testnet"
+)
+
+// proc is a mystp2p command running in a child process (this test binary
+// acting as mystp2p), with its output kept and watched.
+type proc struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+
+	mu    sync.Mutex
+	lines []string
+	grew  chan struct{} // closed and replaced on every new line
+	done  chan struct{}
+}
+
+func startProc(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, name: name, grew: make(chan struct{}), done: make(chan struct{})}
+	p.cmd = exec.Command(os.Args[0], args...)
+	p.cmd.Env = append(os.Environ(), "MYSTP2P_TEST_MAIN=1")
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait()
+		pw.Close()
+	}()
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			close(p.grew)
+			p.grew = make(chan struct{})
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("--- %s output:\n%s", p.name, p.output())
+		}
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// waitLine waits for a line matching re that was printed after line from,
+// and returns its submatches and the index after it.
+func (p *proc) waitLine(re string, from int, timeout time.Duration) ([]string, int) {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		for i := from; i < len(p.lines); i++ {
+			if m := rx.FindStringSubmatch(p.lines[i]); m != nil {
+				p.mu.Unlock()
+				return m, i + 1
+			}
+		}
+		from = len(p.lines)
+		grew := p.grew
+		p.mu.Unlock()
+		select {
+		case <-grew:
+		case <-p.done:
+			p.t.Fatalf("%s exited before printing %q:\n%s", p.name, re, p.output())
+		case <-deadline:
+			p.t.Fatalf("%s did not print %q within %s:\n%s", p.name, re, timeout, p.output())
+		}
+	}
+}
+
+// kill9 kills the process as `kill -9` would and waits for it to go.
+func (p *proc) kill9() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// interrupt sends Ctrl-C and waits for a clean exit.
+func (p *proc) interrupt() {
+	p.t.Helper()
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(90 * time.Second):
+		p.t.Fatalf("%s still running 90 s after Ctrl-C", p.name)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Fatalf("%s exited %d after Ctrl-C:\n%s", p.name, code, p.output())
+	}
+}
+
+// newDataDir makes a data directory with a fresh identity (light scrypt,
+// so that every process unlocks it quickly).
+func newDataDir(t *testing.T, name string) (string, *identity.Identity) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	ks, err := identity.OpenKeystore(filepath.Join(dir, "keystore"), identity.WithLightScrypt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ks.New("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, id
+}
+
+// fixedListen picks a port free for TCP and UDP on loopback and returns the
+// listen flags for it, so that a restarted node comes back where its peers
+// knew it (as an operator's node would).
+func fixedListen(t *testing.T) []string {
+	t.Helper()
+	for range 20 {
+		tl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := tl.Addr().(*net.TCPAddr).Port
+		ul, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		tl.Close()
+		if err != nil {
+			continue
+		}
+		ul.Close()
+		return []string{"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), "--listen", fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)}
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return nil
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// earningsOf reads a provider's earnings with `mystp2p earnings --json`.
+func earningsOf(t *testing.T, dir string) earningRow {
+	t.Helper()
+	out, _, err := runCmd(t, context.Background(), "earnings", "--data-dir", dir, "--json")
+	if err != nil {
+		t.Fatalf("earnings: %v", err)
+	}
+	var rows []earningRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("earnings --json printed %q: %v", out, err)
+	}
+	switch len(rows) {
+	case 0:
+		return earningRow{Earned: "0", Unsettled: "0", Promised: "0", Fee: "0", Settled: "0", FeeSettled: "0"}
+	case 1:
+		return rows[0]
+	}
+	t.Fatalf("earnings through %d hermes, want 1", len(rows))
+	return earningRow{}
+}
+
+func amount(t *testing.T, s string) *big.Int {
+	t.Helper()
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		t.Fatalf("amount %q", s)
+	}
+	return v
+}
+
+// TestPaymentsCLI runs payments as users would, each role its own mystp2p
+// process on loopback and a dev chain over JSON-RPC: a hermes registers
+// and advertises, a consumer tops up and connects paying through it, a
+// provider earns. The provider and then the hermes are killed with
+// SIGKILL in the middle of the session and restarted: nothing earned is
+// lost, the session goes on paying, the provider settles to its
+// beneficiary, and the books balance on chain to the base unit.
+func TestPaymentsCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a chain and five processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	chain, err := hermestest.NewDevChain(ctx, hermestest.DevChainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chain.Close() })
+	t.Setenv("MYSTP2P_PASSPHRASE", "pw")
+	t.Setenv("MYSTP2P_CHAIN_RPC", chain.RPCURL())
+	t.Setenv("MYSTP2P_CONTRACT", chain.Deployment.Registry.Hex())
+	hubDir, hubID := newDataDir(t, "hermes")
+	provDir, provID := newDataDir(t, "provider")
+	consDir, consID := newDataDir(t, "consumer")
+	ether := big.NewInt(params.Ether)
+	hundred := new(big.Int).Mul(big.NewInt(100), ether)
+	for _, id := range []*identity.Identity{hubID, provID, consID} {
+		if err := chain.Fund(ctx, id.Address(), ether, hundred); err != nil {
+			t.Fatal(err)
+		}
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 4<<20))
+	}))
+	defer origin.Close()
+	start := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
+	loop := []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1"}
+
+	relay := startProc(t, "relay", append([]string{"relay", "--ephemeral"}, loop...)...)
+	m, _ := relay.waitLine(`^\s+(/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$`, 0, time.Minute)
+	boot := m[1]
+
+	hubArgs := append([]string{"hermes", "--data-dir", hubDir, "--bootstrap", boot, "--fee-bp", "250", "--settle-interval", "1h"}, fixedListen(t)...)
+	// A hermes that is not registered says how to register.
+	out, _, err := runCmd(t, ctx, append(hubArgs[:len(hubArgs):len(hubArgs)], "--log-level", "error")...)
+	if err == nil || !strings.Contains(err.Error(), "--stake") {
+		t.Fatalf("unregistered hermes: %v\n%s", err, out)
+	}
+	phase("hermes starts")
+	hub := startProc(t, "hermes", append(hubArgs, "--stake", "5")...)
+	hub.waitLine(`^hermes 16Uiu2\S+ \(0x`, 0, time.Minute)
+	hubAddr := hubID.Address().Hex()
+
+	provArgs := append([]string{"provide", "--data-dir", provDir, "--bootstrap", boot, "--country", "DE",
+		"--price-hour", "0.5", "--price-gib", "2", "--hermes", hubAddr, "--exit-policy", "allow-loopback",
+		"--settle-threshold", "0", "--proposal-ttl", "1m", "--invoice-interval", "1s"}, fixedListen(t)...)
+	phase("provider starts")
+	prov := startProc(t, "provider", provArgs...)
+	prov.waitLine(`^providing wireguard`, 0, time.Minute)
+
+	phase("connect without balance")
+	// Without a top-up the consumer is refused before any provider is asked.
+	socks := freePort(t)
+	connArgs := append([]string{"connect", "--data-dir", consDir, "--bootstrap", boot, "--hermes", hubID.PeerID().String(),
+		"--socks", socks, "--auto-reconnect"}, loop...)
+	_, _, err = runCmd(t, ctx, append(connArgs[:len(connArgs):len(connArgs)], "--log-level", "error")...)
+	if err == nil || !strings.Contains(err.Error(), "account topup") {
+		t.Fatalf("connect without a balance: %v", err)
+	}
+	phase("topup")
+	out, _, err = runCmd(t, ctx, "account", "topup", "--data-dir", consDir, "--hermes", hubID.PeerID().String(), "--amount", "10")
+	if err != nil || !strings.Contains(out, "now holds 10 ") {
+		t.Fatalf("topup: %v\n%s", err, out)
+	}
+	phase("account")
+	out, _, err = runCmd(t, ctx, "account", "--data-dir", consDir, "--bootstrap", boot, "--log-level", "error")
+	if err != nil || !regexp.MustCompile(`\(`+hubAddr+`\)\s+10\s+10\s+10 \(promised 0, fee 250 bp\)`).MatchString(out) {
+		t.Fatalf("account: %v\n%s", err, out)
+	}
+
+	phase("consumer starts")
+	cons := startProc(t, "consumer", connArgs...)
+	_, at := cons.waitLine(`^SOCKS5 ready on .* via `+provID.PeerID().String(), 0, time.Minute)
+	url := origin.URL + "/"
+	fetch := func(why string) {
+		t.Helper()
+		// Between sessions the SOCKS5 port refuses; try until a session is up.
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			n, err := testnet.FetchThroughSOCKS(ctx, socks, url, io.Discard)
+			if err == nil && n == 4<<20 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: fetch through SOCKS5: %d bytes, %v", why, n, err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	// waitEarned waits until the provider's store holds more than floor.
+	waitEarned := func(why string, floor *big.Int) *big.Int {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			e := amount(t, earningsOf(t, provDir).Earned)
+			if e.Cmp(floor) > 0 {
+				return e
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: earnings stayed at %s", why, e)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	phase("first fetch")
+	fetch("first session")
+	earned := waitEarned("first session", new(big.Int))
+
+	// kill -9 the provider mid-session: what it acknowledged is on disk.
+	phase("kill -9 provider")
+	prov.kill9()
+	afterKill := earningsOf(t, provDir) // read from the store: the API died with it
+	if amount(t, afterKill.Earned).Cmp(earned) < 0 {
+		t.Fatalf("provider earned %s before kill -9, its store holds %s after", earned, afterKill.Earned)
+	}
+	phase("provider restarts")
+	prov = startProc(t, "provider (restarted)", provArgs...)
+	prov.waitLine(`^providing wireguard`, 0, time.Minute)
+	phase("consumer reconnects")
+	cons.waitLine(`^SOCKS5 ready on .* via `+provID.PeerID().String(), at, 90*time.Second)
+	phase("fetch after provider restart")
+	fetch("session after the provider restarted")
+	earned = waitEarned("after the provider restarted", amount(t, afterKill.Earned))
+
+	// kill -9 the hermes mid-session and restart it: payments go on.
+	phase("kill -9 hermes")
+	hub.kill9()
+	hub = startProc(t, "hermes (restarted)", hubArgs...)
+	hub.waitLine(`^hermes 16Uiu2\S+ \(0x`, 0, time.Minute)
+	phase("fetch after hermes restart")
+	fetch("session after the hermes restarted")
+	earned = waitEarned("after the hermes restarted", earned)
+
+	phase("consumer stops")
+	cons.interrupt()
+	m, _ = cons.waitLine(`^promised to hermes .* so far: ([0-9.]+) tokens`, 0, time.Second)
+	t.Logf("consumer promised %s tokens", m[1])
+
+	ben := common.HexToAddress("0x00000000000000000000000000000000000000b1")
+	phase("settle")
+	out, _, err = runCmd(t, ctx, "settle", "--data-dir", provDir, "--beneficiary", ben.Hex())
+	if err != nil || !strings.Contains(out, "settled, ") {
+		t.Fatalf("settle: %v\n%s", err, out)
+	}
+	final := earningsOf(t, provDir)
+	if final.Unsettled != "0" {
+		t.Fatalf("unsettled after settle: %+v", final)
+	}
+	got, err := chain.Chain.TokenBalance(ctx, ben)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cmp(amount(t, final.Earned)) != 0 {
+		t.Fatalf("beneficiary holds %s, provider earned %s", got, final.Earned)
+	}
+
+	// The hermes pulls the consumer's promises into its pool on the way out.
+	phase("hermes stops")
+	hub.interrupt()
+	ch, err := chain.Chain.ConsumerChannel(ctx, consID.Address(), hubID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := chain.Chain.Hub(ctx, hubID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent, fees := ch.Settled, new(big.Int).Sub(hs.Pool, hs.Stake)
+	mismatch := new(big.Int).Sub(spent, got)
+	mismatch.Sub(mismatch, fees)
+	if mismatch.Sign() != 0 || spent.Sign() == 0 {
+		t.Fatalf("books: consumer spent %s, provider settled %s, hermes fees %s, mismatch %s", spent, got, fees, mismatch)
+	}
+	if fees.Cmp(amount(t, final.Fee)) != 0 {
+		t.Fatalf("hermes pool holds %s in fees, the provider's promises carry %s", fees, final.Fee)
+	}
+	phase("provider stops")
+	prov.interrupt()
+}
