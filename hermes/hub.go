@@ -111,9 +111,12 @@ func (h *Hub) ChainID() uint64 { return h.cfg.ChainID }
 // RequiredFee is the cumulative hermes fee due on an agreement total:
 // floor(total × feeBp / 10000).
 func RequiredFee(total *big.Int, feeBp uint16) *big.Int {
-	f := new(big.Int).Mul(total, big.NewInt(int64(feeBp)))
-	return f.Quo(f, big.NewInt(10000))
+	f := new(big.Int).SetUint64(uint64(feeBp))
+	f.Mul(f, total)
+	return f.Quo(f, bigBasisPoints)
 }
+
+var bigBasisPoints = big.NewInt(10000)
 
 // Exchange checks a consumer's exchange message presented by provider and
 // issues the hermes promise on the provider's channel, with the same
@@ -161,7 +164,7 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 	if ps.Pending {
 		return Promise{}, fmt.Errorf("%w: provider %s must reveal the R of hashlock %x first", ErrUnrevealedR, provider, ps.PendingConsumer.Hashlock)
 	}
-	ak := [64]byte(agreementKey(cch, m.AgreementID))
+	ak := agreementKey(cch, m.AgreementID)
 	ag, err := h.agreement(ak)
 	if err != nil {
 		return Promise{}, err

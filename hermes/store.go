@@ -313,9 +313,8 @@ func (a *agreementRecord) unmarshal(b []byte) error {
 	return r.done()
 }
 
-func agreementKey(channel, agreement [32]byte) []byte {
-	k := make([]byte, 64)
-	copy(k, channel[:])
+func agreementKey(channel, agreement [32]byte) (k [64]byte) {
+	copy(k[:], channel[:])
 	copy(k[32:], agreement[:])
 	return k
 }
