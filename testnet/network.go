@@ -34,6 +34,8 @@ type Config struct {
 	Consumers int
 	// FetchBytes is what each session downloads from the origin.
 	FetchBytes int64
+	// Hermes is how many hermes hubs the payments scenario runs (0: 2).
+	Hermes int
 	// MaxSessions is each provider's session limit (0: 32).
 	MaxSessions int
 	Logger      *slog.Logger

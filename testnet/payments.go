@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ const ScenarioPayments = "payments"
 // strings in token base units; Mismatch is ConsumerSpent − ProviderSettled
 // − HermesFees − Unsettled and must be "0".
 type PaymentsResult struct {
+	Hermes          int    `json:"hermes"` // hubs in the network
 	Sessions        int    `json:"sessions"`
 	Invoices        int    `json:"invoices"`
 	Promises        int    `json:"promises"`
@@ -57,19 +59,38 @@ var (
 	gasMoney      = big.NewInt(params.Ether)
 )
 
-// payNet is a testnet with a chain, a hermes hub and charging providers.
+// payNet is a testnet with a chain, hermes hubs and charging providers.
 type payNet struct {
-	net      *Network
-	sim      *hermestest.SimChain
-	dir      string
-	hubNode  *overlay.Node
-	hubID    *identity.Identity
-	hub      *hermes.Hub
-	hubStore *hermes.Store
+	net  *Network
+	sim  *hermestest.SimChain
+	dir  string
+	hubs []*payHub
 
 	mu        sync.Mutex // guards the fields below (providers are added from hooks)
 	providers []*payProvider
 	paid      []overlay.SessionPaid
+}
+
+// payHub is a hermes hub: its node, identity, service and store.
+type payHub struct {
+	node  *overlay.Node
+	id    *identity.Identity
+	hub   *hermes.Hub
+	store *hermes.Store
+}
+
+func (h *payHub) Close() error {
+	var errs []error
+	if h.hub != nil {
+		errs = append(errs, h.hub.Close())
+	}
+	if h.node != nil {
+		errs = append(errs, h.node.Close())
+	}
+	if h.store != nil {
+		errs = append(errs, h.store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // payProvider is a charging provider's books.
@@ -79,11 +100,13 @@ type payProvider struct {
 	settler     *hermes.Settler
 	beneficiary common.Address
 	proposal    *overlay.SignedProposal
+	hubs        []*payHub // the hubs it accepts
 }
 
-// payConsumer is a consumer with a topped-up channel.
+// payConsumer is a consumer with a topped-up channel with one hub.
 type payConsumer struct {
 	node    *overlay.Node
+	hub     *payHub
 	payer   *hermes.Payer
 	payment *overlay.ConsumerPayment
 }
@@ -95,12 +118,6 @@ func (p *payNet) Close() error {
 	if p.net != nil {
 		errs = append(errs, p.net.Close())
 	}
-	if p.hub != nil {
-		errs = append(errs, p.hub.Close())
-	}
-	if p.hubNode != nil {
-		errs = append(errs, p.hubNode.Close())
-	}
 	p.mu.Lock()
 	for _, pp := range p.providers {
 		if pp.settler != nil {
@@ -109,8 +126,8 @@ func (p *payNet) Close() error {
 		errs = append(errs, pp.store.Close())
 	}
 	p.mu.Unlock()
-	if p.hubStore != nil {
-		errs = append(errs, p.hubStore.Close())
+	for _, h := range p.hubs {
+		errs = append(errs, h.Close())
 	}
 	if p.sim != nil {
 		errs = append(errs, p.sim.Close())
@@ -119,9 +136,9 @@ func (p *payNet) Close() error {
 	return errors.Join(errs...)
 }
 
-// startPayNet starts the chain, the network, the hermes hub and cfg.Providers
-// providers that charge through it.
-func startPayNet(ctx context.Context, cfg Config) (_ *payNet, err error) {
+// startPayNet starts the chain, the network, hubs hermes hubs and
+// cfg.Providers providers that charge through them (see acceptedHubs).
+func startPayNet(ctx context.Context, cfg Config, hubs int) (_ *payNet, err error) {
 	p := &payNet{}
 	defer func() {
 		if err != nil {
@@ -139,25 +156,12 @@ func startPayNet(ctx context.Context, cfg Config) (_ *payNet, err error) {
 	if p.net, err = Start(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if p.hubNode, err = p.net.newNode(ctx, "hermes", overlay.Config{Bootstrap: p.net.Bootstrap(), DHTServer: true}); err != nil {
-		return nil, fmt.Errorf("start hermes node: %w", err)
-	}
-	p.hubID = p.hubNode.Identity()
-	if err := p.fund(ctx, p.hubID.Address(), paymentsStake); err != nil {
-		return nil, fmt.Errorf("fund hermes: %w", err)
-	}
-	if err := p.sim.Chain.RegisterHermes(ctx, p.hubID, paymentsStake); err != nil {
-		return nil, fmt.Errorf("register hermes: %w", err)
-	}
-	if p.hubStore, err = hermes.OpenStore(filepath.Join(p.dir, "hermes.db")); err != nil {
-		return nil, err
-	}
-	if p.hub, err = hermes.NewHub(hermes.HubConfig{Signer: p.hubID, ChainID: hermestest.ChainID, FeeBp: paymentsFeeBp,
-		Store: p.hubStore, Balances: p.sim.Chain, Log: cfg.Logger.With("role", "hermes")}); err != nil {
-		return nil, err
-	}
-	if err := p.hub.Serve(p.hubNode.Host()); err != nil {
-		return nil, err
+	for i := range hubs {
+		h, err := p.addHub(ctx, cfg, i)
+		if err != nil {
+			return nil, fmt.Errorf("hermes %d: %w", i, err)
+		}
+		p.hubs = append(p.hubs, h)
 	}
 	for i := range providers {
 		if err := p.addProvider(ctx, i); err != nil {
@@ -165,6 +169,51 @@ func startPayNet(ctx context.Context, cfg Config) (_ *payNet, err error) {
 		}
 	}
 	return p, nil
+}
+
+// addHub registers a hermes on chain and starts its node and hub.
+func (p *payNet) addHub(ctx context.Context, cfg Config, i int) (_ *payHub, err error) {
+	h := &payHub{}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	if h.node, err = p.net.newNode(ctx, "hermes", overlay.Config{Bootstrap: p.net.Bootstrap(), DHTServer: true}); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	h.id = h.node.Identity()
+	if err := p.fund(ctx, h.id.Address(), paymentsStake); err != nil {
+		return nil, fmt.Errorf("fund: %w", err)
+	}
+	if err := p.sim.Chain.RegisterHermes(ctx, h.id, paymentsStake); err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	if h.store, err = hermes.OpenStore(filepath.Join(p.dir, fmt.Sprintf("hermes-%d.db", i))); err != nil {
+		return nil, err
+	}
+	if h.hub, err = hermes.NewHub(hermes.HubConfig{Signer: h.id, ChainID: hermestest.ChainID, FeeBp: paymentsFeeBp,
+		Store: h.store, Balances: p.sim.Chain, Log: cfg.Logger.With("role", "hermes", "hermes", i)}); err != nil {
+		return nil, err
+	}
+	if err := h.hub.Serve(h.node.Host()); err != nil {
+		return nil, err
+	}
+	terms := &overlay.HermesTerms{ChainID: hermestest.ChainID, Registry: p.sim.Deployment.Registry.Hex(), FeeBp: paymentsFeeBp}
+	if _, err := h.node.Advertise(ctx, overlay.Offer{HermesTerms: terms}); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// acceptedHubs is which hubs provider i accepts: the first provider all of
+// them, every other one hub of its own, in turn — so that providers differ
+// in what they accept and consumers of some hubs have fewer providers.
+func (p *payNet) acceptedHubs(i int) []*payHub {
+	if i == 0 {
+		return p.hubs
+	}
+	return []*payHub{p.hubs[(len(p.hubs)-1+i)%len(p.hubs)]}
 }
 
 // fund gives addr gas money and tokens.
@@ -177,10 +226,13 @@ func (p *payNet) fund(ctx context.Context, addr common.Address, tokens *big.Int)
 
 // addProvider starts a provider that accepts the hub and charges through it.
 func (p *payNet) addProvider(ctx context.Context, i int) error {
-	hubAddr := p.hubID.Address().Hex()
-	pp := &payProvider{}
+	pp := &payProvider{hubs: p.acceptedHubs(i)}
 	prov, err := p.net.addProvider(ctx,
-		func(o *overlay.Offer) { o.Hermes = []string{hubAddr} },
+		func(o *overlay.Offer) {
+			for _, h := range pp.hubs {
+				o.Hermes = append(o.Hermes, h.id.Address().Hex())
+			}
+		},
 		func(node *overlay.Node, sc *overlay.ServeConfig) error {
 			pp.id = node.Identity()
 			if err := p.sim.SendEther(ctx, pp.id.Address(), gasMoney); err != nil {
@@ -221,10 +273,11 @@ func (p *payNet) addProvider(ctx context.Context, i int) error {
 	return nil
 }
 
-// addConsumer starts a consumer node, tops its channel with the hub up on
-// chain and makes its payment from what the hub says it may spend.
-func (p *payNet) addConsumer(ctx context.Context, deposit *big.Int) (_ *payConsumer, err error) {
-	c := &payConsumer{}
+// addConsumer starts a consumer node, tops its channel with hub up on chain,
+// finds the hub through its advertisement and makes its payment from what
+// the hub says it may spend.
+func (p *payNet) addConsumer(ctx context.Context, deposit *big.Int, hub *payHub) (_ *payConsumer, err error) {
+	c := &payConsumer{hub: hub}
 	if c.node, err = p.net.newNode(ctx, "consumer", overlay.Config{Bootstrap: p.net.Bootstrap()}); err != nil {
 		return nil, err
 	}
@@ -233,45 +286,27 @@ func (p *payNet) addConsumer(ctx context.Context, deposit *big.Int) (_ *payConsu
 			c.Close()
 		}
 	}()
-	id, hubAddr := c.node.Identity(), p.hubID.Address()
+	id := c.node.Identity()
 	if err := p.fund(ctx, id.Address(), deposit); err != nil {
 		return nil, fmt.Errorf("fund consumer: %w", err)
 	}
-	if err := p.sim.Chain.TopUp(ctx, id, id.Address(), hubAddr, deposit); err != nil {
+	if err := p.sim.Chain.TopUp(ctx, id, id.Address(), hub.id.Address(), deposit); err != nil {
 		return nil, fmt.Errorf("top up: %w", err)
 	}
-	if err := c.node.Host().Connect(ctx, p.hubNode.AddrInfo()); err != nil {
-		return nil, fmt.Errorf("reach hermes: %w", err)
-	}
-	client, err := hermes.NewHubClient(c.node.Host(), p.hubNode.ID())
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ad, err := c.node.FindHermes(fctx, hub.id.Address().Hex())
 	if err != nil {
 		return nil, err
 	}
-	// The query changes nothing; ask again if a request fails on the way.
-	var st hermes.ConsumerState
-	for attempt := 1; ; attempt++ {
-		if st, err = client.Consumer(ctx, id.Address()); err == nil || attempt == 3 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	pay, st, err := c.node.PayThrough(fctx, ad, paymentsFeeBp)
 	if err != nil {
-		return nil, fmt.Errorf("balance at hermes: %w", err)
+		return nil, err
 	}
+	c.payer, c.payment = pay.Payer, pay
 	if st.Spendable().Cmp(deposit) != 0 {
 		return nil, fmt.Errorf("hermes sees %s spendable after a top-up of %s", st.Spendable(), deposit)
 	}
-	wallet, err := hermes.NewWallet(id, hubAddr, hermestest.ChainID, st.Promised, st.Fee)
-	if err != nil {
-		return nil, err
-	}
-	if c.payer, err = hermes.NewPayer(c.node.Host()); err != nil {
-		return nil, err
-	}
-	c.payment = &overlay.ConsumerPayment{Payer: c.payer, Wallet: wallet, Hub: p.hubNode.ID(), MaxFeeBp: paymentsFeeBp}
 	return c, nil
 }
 
@@ -341,6 +376,23 @@ func (p *payNet) runPaidSession(ctx context.Context, c *payConsumer, target *ove
 	return r
 }
 
+// refusedSession asks target for a session paid through c's hub, which
+// target does not accept; it returns nil when the provider refuses it so.
+func (p *payNet) refusedSession(ctx context.Context, c *payConsumer, target *overlay.SignedProposal) error {
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s, err := c.node.Connect(sctx, overlay.ConnectConfig{Proposal: target, Payment: c.payment})
+	if err == nil {
+		s.Close()
+		return fmt.Errorf("provider %s opened a session paid through hermes %s, which it does not list", target.Proposal.Provider, c.hub.id.Address())
+	}
+	var rej *overlay.RejectedError
+	if !errors.As(err, &rej) || rej.Code != overlay.RejectHermes {
+		return fmt.Errorf("provider %s: %w (want %s)", target.Proposal.Provider, err, overlay.RejectHermes)
+	}
+	return nil
+}
+
 // waitInvoice waits until s has paid more than before invoices.
 func waitInvoice(ctx context.Context, s *overlay.Session, before int) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -362,14 +414,17 @@ func waitInvoice(ctx context.Context, s *overlay.Session, before int) error {
 	}
 }
 
-// RunPayments starts a simulated chain with the contracts, a hermes hub
-// node, cfg.Providers providers that charge through it (default 2) and
-// cfg.Consumers consumers with topped-up channels (default 2). Every
-// consumer opens a session with every provider in turn (one session per
-// channel at a time), downloads cfg.FetchBytes from the origin through it
-// while paying, and closes it. Then the hub pulls the consumers' promises
-// into its pool, the providers settle on chain, and the books are checked
-// to the base unit.
+// RunPayments starts a simulated chain with the contracts, cfg.Hermes
+// hermes hubs (default 2) that advertise themselves, cfg.Providers
+// providers (default 2) that charge through some of them (the first all,
+// the others one each) and cfg.Consumers consumers (default 2), each with a
+// channel topped up with one hub in turn, found through its advertisement.
+// Every consumer opens a session with every provider that accepts its hub
+// (one session per channel at a time), downloads cfg.FetchBytes from the
+// origin through it while paying, and closes it; the providers that do not
+// accept its hub must refuse it. Then the hubs pull the consumers' promises
+// into their pools, the providers settle on chain, and the books are
+// checked to the base unit.
 func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Providers == 0 {
 		cfg.Providers = 2
@@ -383,8 +438,12 @@ func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	hubs := cfg.Hermes
+	if hubs <= 0 {
+		hubs = 2
+	}
 	begin := time.Now()
-	p, err := startPayNet(ctx, cfg)
+	p, err := startPayNet(ctx, cfg, hubs)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +452,7 @@ func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
 
 	consumers := make([]*payConsumer, cfg.Consumers)
 	for i := range consumers {
-		c, err := p.addConsumer(ctx, oneToken)
+		c, err := p.addConsumer(ctx, oneToken, p.hubs[i%len(p.hubs)])
 		if err != nil {
 			for _, c := range consumers[:i] {
 				c.Close()
@@ -412,16 +471,34 @@ func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
 	providers := append([]*payProvider{}, p.providers...)
 	p.mu.Unlock()
 	results := make([][]paidSession, len(consumers))
+	refusals := make([][]error, len(consumers)) // providers that do not accept the consumer's hub
 	var wg sync.WaitGroup
 	for i, c := range consumers {
 		wg.Go(func() {
 			for _, pp := range providers {
+				if !pp.proposal.Proposal.AcceptsHermes(c.hub.id.Address()) {
+					refusals[i] = append(refusals[i], p.refusedSession(ctx, c, pp.proposal))
+					continue
+				}
 				results[i] = append(results[i], p.runPaidSession(ctx, c, pp.proposal, cfg.FetchBytes))
 			}
 		})
 	}
 	wg.Wait()
-	res := PaymentsResult{}
+	res := PaymentsResult{Hermes: len(p.hubs)}
+	var refused, wrongly int
+	var why []error
+	for _, rs := range refusals {
+		for _, err := range rs {
+			refused++
+			if err != nil {
+				wrongly++
+				why = append(why, err)
+			}
+		}
+	}
+	rep.check("providers refuse hubs they do not accept", wrongly == 0,
+		"%d sessions through a hub the provider does not list, %d not refused as hermes_not_accepted %v", refused, wrongly, errors.Join(why...))
 	consumerPaid := new(big.Int)
 	ok := 0
 	for _, rs := range results {
@@ -460,54 +537,75 @@ func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// settle has the hub pull the consumers' funds and the providers settle on
-// chain, fills in the books and checks them against the chain.
+// settle has every hub pull its consumers' funds and the providers settle
+// on chain, fills in the books and checks them against the chain.
 func (p *payNet) settle(ctx context.Context, rep *Report, consumers []*payConsumer, res *PaymentsResult) error {
-	chain, hubAddr := p.sim.Chain, p.hubID.Address()
+	chain := p.sim.Chain
 	spent, fees := new(big.Int), new(big.Int)
+	hubFees := map[*payHub]*big.Int{}
+	for _, h := range p.hubs {
+		hubFees[h] = new(big.Int)
+	}
 	for _, c := range consumers {
 		a, f := c.payment.Wallet.Promised()
 		spent.Add(spent, a)
 		fees.Add(fees, f)
+		hubFees[c.hub].Add(hubFees[c.hub], f)
 	}
-	hubSettler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: chain, From: p.hubID, Store: p.hubStore})
-	if err != nil {
-		return err
+	moved, channelsSettled := new(big.Int), new(big.Int)
+	var pullErrs []error
+	for _, h := range p.hubs {
+		hubSettler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: chain, From: h.id, Store: h.store})
+		if err != nil {
+			return err
+		}
+		m, err := hubSettler.SettleConsumers(ctx, h.hub)
+		hubSettler.Close()
+		if err != nil {
+			pullErrs = append(pullErrs, err)
+		} else {
+			moved.Add(moved, m)
+		}
 	}
-	defer hubSettler.Close()
-	moved, err := hubSettler.SettleConsumers(ctx, p.hub)
-	channelsSettled := new(big.Int)
 	for _, c := range consumers {
-		ch, cerr := chain.ConsumerChannel(ctx, c.node.Identity().Address(), hubAddr)
+		ch, cerr := chain.ConsumerChannel(ctx, c.node.Identity().Address(), c.hub.id.Address())
 		if cerr != nil {
 			return fmt.Errorf("read consumer channel: %w", cerr)
 		}
 		channelsSettled.Add(channelsSettled, ch.Settled)
 	}
-	rep.check("hermes pulled the consumers' promises on chain", err == nil && moved.Cmp(spent) == 0 && channelsSettled.Cmp(spent) == 0,
-		"moved %v, channels settled %s, consumers promised %s (err %v)", moved, channelsSettled, spent, err)
+	rep.check("hermes hubs pulled the consumers' promises on chain", len(pullErrs) == 0 && moved.Cmp(spent) == 0 && channelsSettled.Cmp(spent) == 0,
+		"moved %v, channels settled %s, consumers promised %s (%v)", moved, channelsSettled, spent, errors.Join(pullErrs...))
 
 	settled, unsettled, benefits := new(big.Int), new(big.Int), new(big.Int)
+	hubUnsettled := map[*payHub]*big.Int{}
+	for _, h := range p.hubs {
+		hubUnsettled[h] = new(big.Int)
+	}
 	settlements := 0
 	var errs []error
 	p.mu.Lock()
 	providers := append([]*payProvider{}, p.providers...)
 	p.mu.Unlock()
 	for _, pp := range providers {
-		paid, err := pp.settler.SettleProvider(ctx, hubAddr)
-		switch {
-		case errors.Is(err, hermes.ErrNothingToSettle):
-		case err != nil:
-			errs = append(errs, fmt.Errorf("provider %s: %w", pp.id.Address(), err))
-		default:
-			settled.Add(settled, paid)
-			settlements++
+		for _, h := range pp.hubs {
+			hubAddr := h.id.Address()
+			paid, err := pp.settler.SettleProvider(ctx, hubAddr)
+			switch {
+			case errors.Is(err, hermes.ErrNothingToSettle):
+			case err != nil:
+				errs = append(errs, fmt.Errorf("provider %s, hermes %s: %w", pp.id.Address(), hubAddr, err))
+			default:
+				settled.Add(settled, paid)
+				settlements++
+			}
+			e, err := pp.store.Earning(hubAddr)
+			if err != nil {
+				return err
+			}
+			unsettled.Add(unsettled, e.Unsettled())
+			hubUnsettled[h].Add(hubUnsettled[h], e.Unsettled())
 		}
-		e, err := pp.store.Earning(hubAddr)
-		if err != nil {
-			return err
-		}
-		unsettled.Add(unsettled, e.Unsettled())
 		b, err := chain.TokenBalance(ctx, pp.beneficiary)
 		if err != nil {
 			return err
@@ -516,13 +614,19 @@ func (p *payNet) settle(ctx context.Context, rep *Report, consumers []*payConsum
 	}
 	rep.check("providers settled on chain", len(errs) == 0 && settlements > 0 && benefits.Cmp(settled) == 0,
 		"%d settlements paying %s, beneficiaries hold %s (%v)", settlements, settled, benefits, errors.Join(errs...))
-	hub, err := chain.Hub(ctx, hubAddr)
-	if err != nil {
-		return err
+	var pools []string
+	poolsOK := true
+	for i, h := range p.hubs {
+		st, err := chain.Hub(ctx, h.id.Address())
+		if err != nil {
+			return err
+		}
+		pool := new(big.Int).Sub(st.Pool, st.Stake)
+		want := new(big.Int).Add(hubFees[h], hubUnsettled[h])
+		poolsOK = poolsOK && pool.Cmp(want) == 0
+		pools = append(pools, fmt.Sprintf("hermes %d: pool beyond stake %s, fees %s + unsettled %s", i, pool, hubFees[h], hubUnsettled[h]))
 	}
-	pool := new(big.Int).Sub(hub.Pool, hub.Stake)
-	rep.check("hermes pool holds the fees and what is unsettled", pool.Cmp(new(big.Int).Add(fees, unsettled)) == 0,
-		"pool beyond stake %s, fees %s, unsettled %s", pool, fees, unsettled)
+	rep.check("each hermes pool holds its fees and what is unsettled", poolsOK, "%s", strings.Join(pools, "; "))
 
 	mismatch := new(big.Int).Sub(spent, settled)
 	mismatch.Sub(mismatch, fees)

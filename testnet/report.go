@@ -95,8 +95,8 @@ func (r *Report) WriteTable(w io.Writer) {
 			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, s.Bytes, s.ThroughputMbps, status)
 	}
 	if p := r.Payments; p != nil {
-		fmt.Fprintf(tw, "payments\t%d sessions, %d invoices, %d promises\tspent %s = settled %s + fees %s + unsettled %s (mismatch %s)\n",
-			p.Sessions, p.Invoices, p.Promises, p.ConsumerSpent, p.ProviderSettled, p.HermesFees, p.Unsettled, p.Mismatch)
+		fmt.Fprintf(tw, "payments\t%d hermes, %d sessions, %d invoices, %d promises\tspent %s = settled %s + fees %s + unsettled %s (mismatch %s)\n",
+			p.Hermes, p.Sessions, p.Invoices, p.Promises, p.ConsumerSpent, p.ProviderSettled, p.HermesFees, p.Unsettled, p.Mismatch)
 	}
 	for _, c := range r.Checks {
 		mark := "ok"

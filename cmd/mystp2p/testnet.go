@@ -38,7 +38,7 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	ttl := fs.Duration("proposal-ttl", 0, "proposal lifetime (default: 1m for up, 15s for run)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	var scenario, report *string
-	var consumers *int
+	var consumers, hubs *int
 	var netns, labDebug *bool
 	var fetch *int64
 	socks := tunnel.DefaultSOCKSAddr
@@ -46,6 +46,7 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		scenario = fs.String("scenario", testnet.ScenarioDiscovery, "scenario: "+strings.Join(testnet.Scenarios, ", "))
 		report = fs.String("report", "", "write the JSON report to this file")
 		consumers = fs.Int("consumers", 1, "consumers opening sessions at once (sessions and payments scenarios)")
+		hubs = fs.Int("hermes", 2, "hermes hubs (payments scenario)")
 		fetch = fs.Int64("fetch-bytes", 16<<20, "bytes each session downloads from the origin (sessions and payments scenarios)")
 		netns = fs.Bool("netns", false, "run every node in its own network namespace behind real NAT (root; nat-matrix)")
 		labDebug = fs.Bool("lab-debug", false, "with --netns: print every node's log after the run")
@@ -75,7 +76,10 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		if *fetch < 0 || *fetch > 1<<30 {
 			return exitUsage{fmt.Errorf("--fetch-bytes %d: want 0 to 1 GiB", *fetch)}
 		}
-		cfg.Consumers, cfg.FetchBytes = *consumers, *fetch
+		if *hubs < 1 || *hubs > 16 {
+			return exitUsage{fmt.Errorf("--hermes %d: want 1 to 16", *hubs)}
+		}
+		cfg.Consumers, cfg.FetchBytes, cfg.Hermes = *consumers, *fetch, *hubs
 		var rep *testnet.Report
 		switch {
 		case *netns && *scenario == testnet.ScenarioNATMatrix:
