@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -155,12 +157,15 @@ func cmdEarnings(ctx context.Context, e env, args []string) error {
 	var rows []earningRow
 	err := callLocalAPI(ctx, idf.dataDir, http.MethodGet, "/v1/earnings", nil, &rows)
 	if errors.Is(err, errNoAPI) {
-		store, oerr := openStore(idf.dataDir, providerStore)
-		if oerr != nil {
-			return oerr
+		rows, err = []earningRow{}, nil
+		if haveStore(idf.dataDir) {
+			store, oerr := openStore(idf.dataDir, providerStore)
+			if oerr != nil {
+				return oerr
+			}
+			defer store.Close()
+			rows, err = (&books{store: store}).earnings()
 		}
-		defer store.Close()
-		rows, err = (&books{store: store}).earnings()
 	}
 	if err != nil {
 		return err
@@ -216,6 +221,10 @@ func cmdSettle(ctx context.Context, e env, args []string) error {
 	var rows []settleRow
 	err := callLocalAPI(ctx, idf.dataDir, http.MethodPost, "/v1/settle", req, &rows)
 	if errors.Is(err, errNoAPI) {
+		if !haveStore(idf.dataDir) {
+			fmt.Fprintf(e.stdout, "nothing earned yet (no provider store in %s)\n", idf.dataDir)
+			return nil
+		}
 		rows, err = settleOffline(ctx, e, idf, cf, req)
 	}
 	if err != nil {
@@ -267,6 +276,12 @@ func settleOffline(ctx context.Context, e env, idf idFlags, cf chainFlags, req s
 	}
 	defer settler.Close()
 	return (&books{store: store, chain: chain, id: id, settler: settler}).settle(ctx, req)
+}
+
+// haveStore reports whether a provider ever kept books in dataDir.
+func haveStore(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, providerStore))
+	return err == nil
 }
 
 // tokenString formats a base-unit decimal string as tokens.

@@ -58,6 +58,12 @@ func TestIdentityNewShow(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	ctx := context.Background()
+	const (
+		boot = "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"
+		hub  = "0x00000000000000000000000000000000000000aa"
+	)
+	t.Setenv("MYSTP2P_CHAIN_RPC", "")
+	t.Setenv("MYSTP2P_CONTRACT", "")
 	for _, args := range [][]string{
 		{},
 		{"nope"},
@@ -82,6 +88,29 @@ func TestUsageErrors(t *testing.T) {
 		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--exit-policy", "allow-everything"},
 		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--max-sessions", "0"},
 		{"testnet", "run", "--netns", "--scenario", "discovery"},
+		// Payments.
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--bootstrap", boot}, // charges, no hermes
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--hermes", "nonsense", "--bootstrap", boot},
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--hermes", hub, "--settle-threshold", "x", "--bootstrap", boot},
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--hermes", hub, "--invoice-interval", "1ms", "--bootstrap", boot},
+		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--hermes", hub, "--beneficiary", "nope", "--bootstrap", boot},
+		{"hermes", "--fee-bp", "20000", "--bootstrap", boot},
+		{"hermes", "--stake", "-1", "--bootstrap", boot},
+		{"hermes", "--bootstrap", boot}, // no chain
+		{"account", "topup", "--hermes", hub},
+		{"account", "topup", "--amount", "1"},
+		{"account", "topup", "--amount", "0", "--hermes", hub},
+		{"account", "topup", "--amount", "1", "--hermes", hub, "--contract", "0x12", "--chain-rpc", "http://127.0.0.1:1"},
+		{"account", "--hermes", "nonsense"},
+		{"settle", "--beneficiary", "nope"},
+		{"settle", "--hermes", "nope"},
+		{"connect", "--ephemeral", "--hermes", hub, "--bootstrap", boot},
+		{"connect", "--hermes", "0x12", "--bootstrap", boot},
+		{"connect", "--max-hermes-fee-bp", "10001", "--bootstrap", boot},
+		{"testnet", "chain", "--fund", "nope"},
+		{"testnet", "chain", "--listen", "0.0.0.0:8545"},
+		{"testnet", "run", "--scenario", "payments", "--hermes", "0"},
+		{"proposals", "--service", "openvpn", "--bootstrap", boot},
 	} {
 		_, _, err := runCmd(t, ctx, args...)
 		var u exitUsage

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -150,6 +151,9 @@ func cmdTestnetChain(ctx context.Context, e env, args []string) error {
 	minStake := fs.String("min-stake", "1", "the least stake, in tokens, the Registry takes from a hermes")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if ap, err := netip.ParseAddrPort(*listen); err != nil || !ap.Addr().IsLoopback() {
+		return exitUsage{fmt.Errorf("--listen %q: want a loopback IP:port such as 127.0.0.1:8545 (the dev chain has test keys' money: keep it local)", *listen)}
 	}
 	var addrs []common.Address
 	for _, a := range fund {
