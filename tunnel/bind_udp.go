@@ -59,7 +59,9 @@ var _ conn.Bind = (*UDPBind)(nil)
 type bindGeneration struct{ closed atomic.Bool }
 
 // NewUDPBind returns a bind over c that sends to and accepts from remote
-// only.
+// only. When c is a *net.UDPConn, NewUDPBind also raises its kernel receive
+// and send buffers to udpSocketBuffer (see there); if the system refuses,
+// the kernel default stays and the bind works, only slower.
 func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 	if c == nil || isNilUDPConn(c) {
 		return nil, fmt.Errorf("%w: UDPBind needs a socket", ErrInvalidConfig)
@@ -70,6 +72,7 @@ func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	b := &UDPBind{conn: c, remote: remote, ep: &udpEndpoint{dst: remote}, remoteUDP: net.UDPAddrFromAddrPort(remote)}
 	if uc, ok := c.(*net.UDPConn); ok {
+		sizeSocketBuffers(uc, udpSocketBuffer)
 		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil {
 			b.batch = ipv6.NewPacketConn(uc)
 		} else {
@@ -85,6 +88,23 @@ func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 
 // udpBatchSize is how many datagrams one batched system call moves.
 const udpBatchSize = 64
+
+// udpSocketBuffer is the kernel receive and send buffer asked for a
+// UDPBind's socket, as relay.UDPMux asks for the shared socket (quic-go and
+// wireguard-go's own binds ask for 7 MiB). The kernel default (208 KiB on
+// Linux) holds under a hundred WireGuard datagrams: a burst from the peer's
+// TCP overflowed it, and the loss sometimes left gVisor's TCP sender in a
+// retransmission-timeout loop at a few Mbit/s for tens of seconds.
+const udpSocketBuffer = 8 << 20
+
+// sizeSocketBuffers asks for bytes each way, past net.core.{r,w}mem_max
+// where the process may (CAP_NET_ADMIN on Linux). It is best effort: a
+// smaller buffer than asked costs throughput, not correctness.
+func sizeSocketBuffers(c *net.UDPConn, bytes int) {
+	_ = c.SetReadBuffer(bytes)
+	_ = c.SetWriteBuffer(bytes)
+	_ = forceSocketBuffers(c, bytes)
+}
 
 // batchConn is implemented by golang.org/x/net's ipv4 and ipv6 PacketConn.
 type batchConn interface {
