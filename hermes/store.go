@@ -145,7 +145,7 @@ func (s *Store) batch(fn func(*bolt.Tx) error) error {
 	g.fns = append(g.fns, fn)
 	s.queue.Unlock()
 	if i == 0 {
-		s.signal() // later writes to g know that the writer has been told
+		s.signal() // a group's first write wakes the writer; the others find it queued
 	}
 	<-g.done
 	if g.errs != nil {
