@@ -215,6 +215,12 @@ func FuzzDecodeProposal(f *testing.F) {
 	sp := testProposal(f, id)
 	raw, _ := sp.Encode()
 	f.Add(raw)
+	hub, err := SignProposal(hermesProposal(sp.Proposal, 250), id)
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw, _ = hub.Encode()
+	f.Add(raw)
 	f.Add([]byte(`{"proposal":{},"signature":"0x"}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
