@@ -57,6 +57,8 @@ import (
 	"github.com/quic-go/quic-go"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/mystp2p/mystp2p/tunnel/sockbuf"
 )
 
 // Errors of the UDP mux, its QUIC side and its WireGuard bind.
@@ -341,7 +343,7 @@ func (m *UDPMux) sizeSocketBuffers() {
 	if err := m.conn.SetWriteBuffer(m.cfg.sockBuf); err != nil {
 		m.log.Warn("udp mux: cannot size send buffer", "bytes", m.cfg.sockBuf, "err", err)
 	}
-	if err := forceSocketBuffers(m.conn, m.cfg.sockBuf); err != nil {
+	if err := sockbuf.Force(m.conn, m.cfg.sockBuf); err != nil {
 		m.log.Debug("udp mux: cannot force socket buffers past the system limit", "bytes", m.cfg.sockBuf, "err", err)
 	}
 }

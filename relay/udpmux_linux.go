@@ -1,30 +1,10 @@
 package relay
 
 import (
-	"errors"
 	"net"
 
 	"golang.org/x/sys/unix"
 )
-
-// forceSocketBuffers sets the buffers past net.core.{r,w}mem_max, which
-// needs CAP_NET_ADMIN.
-func forceSocketBuffers(c *net.UDPConn, bytes int) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	if err := rc.Control(func(fd uintptr) {
-		opErr = errors.Join(
-			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, bytes),
-			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, bytes),
-		)
-	}); err != nil {
-		return err
-	}
-	return opErr
-}
 
 // setSocketMark sets SO_MARK on the socket (wireguard-go's fwmark).
 func setSocketMark(c *net.UDPConn, mark uint32) error {

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/mystp2p/mystp2p/tunnel/sockbuf"
 	"golang.zx2c4.com/wireguard/conn"
 )
 
@@ -72,7 +74,7 @@ func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	b := &UDPBind{conn: c, remote: remote, ep: &udpEndpoint{dst: remote}, remoteUDP: net.UDPAddrFromAddrPort(remote)}
 	if uc, ok := c.(*net.UDPConn); ok {
-		sizeSocketBuffers(uc, udpSocketBuffer)
+		_ = sockbuf.Size(uc, udpSocketBuffer) // best effort
 		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil {
 			b.batch = ipv6.NewPacketConn(uc)
 		} else {
@@ -96,15 +98,6 @@ const udpBatchSize = 64
 // TCP overflowed it, and the loss sometimes left gVisor's TCP sender in a
 // retransmission-timeout loop at a few Mbit/s for tens of seconds.
 const udpSocketBuffer = 8 << 20
-
-// sizeSocketBuffers asks for bytes each way, past net.core.{r,w}mem_max
-// where the process may (CAP_NET_ADMIN on Linux). It is best effort: a
-// smaller buffer than asked costs throughput, not correctness.
-func sizeSocketBuffers(c *net.UDPConn, bytes int) {
-	_ = c.SetReadBuffer(bytes)
-	_ = c.SetWriteBuffer(bytes)
-	_ = forceSocketBuffers(c, bytes)
-}
 
 // batchConn is implemented by golang.org/x/net's ipv4 and ipv6 PacketConn.
 type batchConn interface {

@@ -1,4 +1,4 @@
-package tunnel
+package sockbuf
 
 import (
 	"errors"
@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// forceSocketBuffers sets c's buffers past net.core.{r,w}mem_max, which
+// Force sets c's buffers past net.core.{r,w}mem_max, which
 // needs CAP_NET_ADMIN.
-func forceSocketBuffers(c *net.UDPConn, bytes int) error {
+func Force(c *net.UDPConn, bytes int) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
