@@ -179,15 +179,8 @@ func cmdTopUp(ctx context.Context, e env, args []string) error {
 	if !st.Registered {
 		return fmt.Errorf("%s is not a registered hermes on registry %s: check --hermes and --contract", h, chain.Registry().Hex())
 	}
-	if err := needGas(ctx, chain, id.Address()); err != nil {
+	if err := needFunds(ctx, chain, id.Address(), value, "a top-up"); err != nil {
 		return err
-	}
-	have, err := chain.TokenBalance(ctx, id.Address())
-	if err != nil {
-		return err
-	}
-	if have.Cmp(value) < 0 {
-		return fmt.Errorf("top-up of %s tokens: %s holds only %s", tokens(value), id.Address().Hex(), tokens(have))
 	}
 	if err := chain.TopUp(ctx, id, id.Address(), h.addr, value); err != nil {
 		return fmt.Errorf("top up: %w", err)

@@ -117,6 +117,22 @@ func tokenAmount(flagName, s string) (*big.Int, error) {
 // tokens formats base units as tokens.
 func tokens(v *big.Int) string { return overlay.FormatTokens(v) }
 
+// needFunds refuses to spend tokens that addr does not hold, or to send
+// transactions from it without ether for gas; what names the spending.
+func needFunds(ctx context.Context, chain *hermes.Chain, addr common.Address, tokensNeeded *big.Int, what string) error {
+	if err := needGas(ctx, chain, addr); err != nil {
+		return err
+	}
+	have, err := chain.TokenBalance(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if have.Cmp(tokensNeeded) < 0 {
+		return fmt.Errorf("%s of %s tokens: %s holds only %s", what, tokens(tokensNeeded), addr.Hex(), tokens(have))
+	}
+	return nil
+}
+
 // needGas refuses to send transactions from an address without ether.
 func needGas(ctx context.Context, chain *hermes.Chain, addr common.Address) error {
 	gas, err := chain.GasBalance(ctx, addr)

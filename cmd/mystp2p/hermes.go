@@ -148,15 +148,8 @@ func registerHermes(ctx context.Context, e env, chain *hermes.Chain, id *identit
 	if stake.Cmp(min) < 0 {
 		return exitUsage{fmt.Errorf("--stake %s: the registry needs at least %s tokens", tokens(stake), tokens(min))}
 	}
-	if err := needGas(ctx, chain, id.Address()); err != nil {
+	if err := needFunds(ctx, chain, id.Address(), stake, "a stake"); err != nil {
 		return err
-	}
-	have, err := chain.TokenBalance(ctx, id.Address())
-	if err != nil {
-		return err
-	}
-	if have.Cmp(stake) < 0 {
-		return fmt.Errorf("--stake %s: %s holds only %s tokens", tokens(stake), id.Address().Hex(), tokens(have))
 	}
 	if err := chain.RegisterHermes(ctx, id, stake); err != nil {
 		return fmt.Errorf("register hermes: %w", err)
