@@ -279,6 +279,16 @@ func TestPaymentsCLI(t *testing.T) {
 		t.Fatalf("connect without a balance: %v", err)
 	}
 	phase("topup")
+	// More than the consumer holds: refused before any transaction.
+	_, _, err = runCmd(t, ctx, "account", "topup", "--data-dir", consDir, "--hermes", hubAddr, "--amount", "1000")
+	if err == nil || !strings.Contains(err.Error(), "holds only 100") {
+		t.Fatalf("topup beyond the balance: %v", err)
+	}
+	// A hermes that is not registered on this contract.
+	_, _, err = runCmd(t, ctx, "account", "topup", "--data-dir", consDir, "--hermes", provID.Address().Hex(), "--amount", "1")
+	if err == nil || !strings.Contains(err.Error(), "not a registered hermes") {
+		t.Fatalf("topup with a provider as hermes: %v", err)
+	}
 	out, _, err = runCmd(t, ctx, "account", "topup", "--data-dir", consDir, "--hermes", hubID.PeerID().String(), "--amount", "10")
 	if err != nil || !strings.Contains(out, "now holds 10 ") {
 		t.Fatalf("topup: %v\n%s", err, out)
