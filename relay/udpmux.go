@@ -346,6 +346,9 @@ func (m *UDPMux) sizeSocketBuffers() {
 	if err := sockbuf.Force(m.conn, m.cfg.sockBuf); err != nil {
 		m.log.Debug("udp mux: cannot force socket buffers past the system limit", "bytes", m.cfg.sockBuf, "err", err)
 	}
+	if got, err := sockbuf.ReadSize(m.conn); err == nil && got < sockbuf.Low && m.cfg.sockBuf >= sockbuf.Low {
+		m.log.Warn(sockbuf.Advice(got))
+	}
 }
 
 // LocalAddr is the socket's address.

@@ -25,3 +25,20 @@ func Force(c *net.UDPConn, bytes int) error {
 	}
 	return opErr
 }
+
+// ReadSize is c's receive buffer as the kernel reports it (Linux counts
+// its bookkeeping too, so about twice what was granted).
+func ReadSize(c *net.UDPConn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var opErr error
+	if err := rc.Control(func(fd uintptr) {
+		n, opErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	}); err != nil {
+		return 0, err
+	}
+	return n / 2, opErr
+}

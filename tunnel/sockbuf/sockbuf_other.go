@@ -11,3 +11,8 @@ import (
 func Force(*net.UDPConn, int) error {
 	return errors.New("forcing socket buffers is supported on Linux only")
 }
+
+// ReadSize is Linux only.
+func ReadSize(*net.UDPConn) (int, error) {
+	return 0, errors.New("reading socket buffer sizes is supported on Linux only")
+}
