@@ -39,12 +39,6 @@ func (f *chainFlags) fill(e env) {
 	}
 }
 
-// given reports whether a chain was named at all.
-func (f *chainFlags) given(e env) bool {
-	f.fill(e)
-	return f.rpc != "" || f.contract != ""
-}
-
 // dial connects to the chain and binds the Registry. Close the client after.
 func (f *chainFlags) dial(ctx context.Context, e env, why string) (*hermes.Chain, func(), error) {
 	f.fill(e)

@@ -371,7 +371,7 @@ func TestPaymentsCLI(t *testing.T) {
 	hub.waitLine(`^hermes 16Uiu2\S+ \(0x`, 0, time.Minute)
 	phase("fetch after hermes restart")
 	fetch("session after the hermes restarted")
-	earned = waitEarned("after the hermes restarted", earned)
+	waitEarned("after the hermes restarted", earned)
 
 	phase("consumer stops")
 	cons.interrupt()
