@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 )
 
 // processCPU is the user+system CPU time this process has used.
@@ -93,4 +94,39 @@ func BenchmarkHermesExchange(b *testing.B) {
 	// CPU per promise tells what an idle machine would do, whatever else
 	// shares this one: promises/s ≈ cores / cpu-µs/op.
 	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkPromiseCrypto is the floor under BenchmarkHermesExchange: only
+// the signature work one promise needs at the hub (recover the consumer's
+// promise signer, verify its exchange message signature, sign the hermes
+// promise), as many at once as there are CPUs. Its promises/s is the most
+// any hub can do on this machine with full verification.
+func BenchmarkPromiseCrypto(b *testing.B) {
+	id := mustIdentity(b)
+	h := crypto.Keccak256([]byte("promise"))
+	sig, err := id.SignHash(h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rsv := append([]byte{}, sig...)
+	rsv[64] -= 27 // go-ethereum's recovery id
+	pub := crypto.FromECDSAPub(&id.PrivateKey().PublicKey)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := crypto.Ecrecover(h, rsv); err != nil {
+				b.Error(err)
+				return
+			}
+			if !crypto.VerifySignature(pub, h, rsv[:64]) {
+				b.Error("signature does not verify")
+				return
+			}
+			if _, err := id.SignHash(h); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "promises/s")
 }
