@@ -2,7 +2,11 @@ package hermes
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/big"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/mystp2p/mystp2p/identity"
 )
@@ -48,4 +52,67 @@ func CatchUp(ctx context.Context, client *HubClient, store *Store) (bool, error)
 		return false, err
 	}
 	return true, nil
+}
+
+// ResumeExchanges presents to the hermes behind client every payment the
+// store holds from a consumer of a past session that the hermes has not
+// accepted yet: a provider stopped after a consumer paid and before it
+// exchanged the payment. Each accepted one adds a hermes promise, as in a
+// session; one the hermes can no longer take (the consumer has paid more
+// through it since) is recorded as given up, so it is not offered again.
+// Run it at start, before sessions are served. It returns how many were
+// exchanged.
+func ResumeExchanges(ctx context.Context, client *HubClient, store *Store) (int, error) {
+	type pending struct {
+		agreement [32]byte
+		rec       *sessionRecord
+	}
+	var todo []pending
+	err := store.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProvSessions).ForEach(func(k, v []byte) error {
+			var rec sessionRecord
+			if err := rec.unmarshal(v); err != nil {
+				return err
+			}
+			if rec.Hermes == client.Address() && rec.Last != nil && rec.Last.AgreementTotal.Cmp(rec.Exchanged) > 0 {
+				todo = append(todo, pending{agreement: [32]byte(k), rec: &rec})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	var errs []error
+	for _, p := range todo {
+		r, ok, err := store.R(p.rec.Last.Promise.Hashlock)
+		if err != nil {
+			return done, err
+		}
+		if !ok {
+			errs = append(errs, fmt.Errorf("agreement %x: %w: R not stored", p.agreement, ErrHashlockMismatch))
+			continue
+		}
+		hp, err := client.RequestPromise(ctx, p.rec.Last, r)
+		var remote *RemoteError
+		switch {
+		case errors.As(err, &remote) && (errors.Is(err, ErrNotIncreasing) || errors.Is(err, ErrAmountMismatch)):
+			// Superseded: the consumer's channel moved on without it.
+		case err != nil:
+			errs = append(errs, fmt.Errorf("agreement %x: %w", p.agreement, err))
+			continue
+		default:
+			if err := store.putHermesPromise(client.Address(), hp, r); err != nil {
+				return done, err
+			}
+			done++
+		}
+		rec := *p.rec
+		rec.Exchanged = new(big.Int).Set(rec.Last.AgreementTotal)
+		if err := store.putSession(p.agreement, &rec); err != nil {
+			return done, err
+		}
+	}
+	return done, errors.Join(errs...)
 }

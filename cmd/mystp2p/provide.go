@@ -132,21 +132,31 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer node.Close()
+	if payments != nil {
+		// Before serving sessions, settle with each hermes what a previous
+		// run left half done (it was killed mid-session): payments stored
+		// but not exchanged, and promises issued but not stored. A hermes
+		// that cannot be reached in time is asked in the background.
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		done := make(chan struct{})
+		for _, h := range offer.Hermes {
+			wg.Go(func() { recoverPayments(ctx, node, payments.Store, h, log) })
+		}
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(recoverWait):
+			log.Warn("a hermes did not answer in time; recovering payments with it in the background")
+		case <-ctx.Done():
+		}
+	}
 	sp, err := node.Advertise(ctx, offer)
 	if err != nil {
 		return err
 	}
 	if err := node.ServeSessions(overlay.ServeConfig{MaxSessions: *maxSessions, Policy: policy, Payments: payments}); err != nil {
 		return err
-	}
-	if payments != nil {
-		// Promises a hermes issued while this provider was down between
-		// its answer and our write are fetched back.
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		for _, h := range sp.Proposal.Hermes {
-			wg.Go(func() { catchUp(ctx, node, payments.Store, h, log) })
-		}
 	}
 	p := sp.Proposal
 	fmt.Fprintf(e.stdout, "providing %s in %s (%s) at %s/h and %s/GiB as %s\n", p.Service, p.Country, p.IPType,
@@ -226,14 +236,19 @@ func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idF
 	return &overlay.ProviderPayments{Store: store, ChainID: chain.ChainID(), Settler: settler}, stop, nil
 }
 
-// catchUp asks hermes h for the latest promise it issued this provider
-// and stores it if the store missed it.
-func catchUp(ctx context.Context, node *overlay.Node, store *hermes.Store, h string, log *slog.Logger) {
+// recoverWait is how long a provider waits at start for its hermes hubs
+// to take what a previous run left half done.
+const recoverWait = 15 * time.Second
+
+// recoverPayments finds hermes h and has it take the payments a previous
+// run stored but never exchanged, then fetches back a promise it issued
+// that the store missed.
+func recoverPayments(ctx context.Context, node *overlay.Node, store *hermes.Store, h string, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	ad, err := node.FindHermes(ctx, h)
 	if err != nil {
-		log.Warn("cannot reach hermes to check for missed promises", "hermes", h, "err", err)
+		log.Warn("cannot reach hermes to recover payments", "hermes", h, "err", err)
 		return
 	}
 	node.Host().Peerstore().AddAddrs(ad.Proposal.Provider, ad.Proposal.AddrInfo().Addrs, time.Minute)
@@ -241,6 +256,13 @@ func catchUp(ctx context.Context, node *overlay.Node, store *hermes.Store, h str
 	if err != nil {
 		log.Warn("hermes client", "hermes", h, "err", err)
 		return
+	}
+	n, err := hermes.ResumeExchanges(ctx, client, store)
+	if err != nil {
+		log.Warn("exchanging payments left from the last run", "hermes", h, "err", err)
+	}
+	if n > 0 {
+		log.Info("exchanged payments left from the last run", "hermes", h, "payments", n)
 	}
 	changed, err := hermes.CatchUp(ctx, client, store)
 	switch {
