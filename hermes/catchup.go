@@ -67,7 +67,7 @@ func ResumeExchanges(ctx context.Context, client *HubClient, store *Store) (int,
 		agreement [32]byte
 		rec       *sessionRecord
 	}
-	var todo []pending
+	var unexchanged []pending
 	err := store.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketProvSessions).ForEach(func(k, v []byte) error {
 			var rec sessionRecord
@@ -75,7 +75,7 @@ func ResumeExchanges(ctx context.Context, client *HubClient, store *Store) (int,
 				return err
 			}
 			if rec.Hermes == client.Address() && rec.Last != nil && rec.Last.AgreementTotal.Cmp(rec.Exchanged) > 0 {
-				todo = append(todo, pending{agreement: [32]byte(k), rec: &rec})
+				unexchanged = append(unexchanged, pending{agreement: [32]byte(k), rec: &rec})
 			}
 			return nil
 		})
@@ -85,7 +85,7 @@ func ResumeExchanges(ctx context.Context, client *HubClient, store *Store) (int,
 	}
 	done := 0
 	var errs []error
-	for _, p := range todo {
+	for _, p := range unexchanged {
 		r, ok, err := store.R(p.rec.Last.Promise.Hashlock)
 		if err != nil {
 			return done, err

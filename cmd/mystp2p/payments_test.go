@@ -216,9 +216,6 @@ func amount(t *testing.T, s string) *big.Int {
 // lost, the session goes on paying, the provider settles to its
 // beneficiary, and the books balance on chain to the base unit.
 func TestPaymentsCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a chain and five processes")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	chain, err := hermestest.NewDevChain(ctx, hermestest.DevChainConfig{})
