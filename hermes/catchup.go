@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/big"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/mystp2p/mystp2p/identity"
 )
 
@@ -63,23 +61,7 @@ func CatchUp(ctx context.Context, client *HubClient, store *Store) (bool, error)
 // Run it at start, before sessions are served. It returns how many were
 // exchanged.
 func ResumeExchanges(ctx context.Context, client *HubClient, store *Store) (int, error) {
-	type pending struct {
-		agreement [32]byte
-		rec       *sessionRecord
-	}
-	var unexchanged []pending
-	err := store.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketProvSessions).ForEach(func(k, v []byte) error {
-			var rec sessionRecord
-			if err := rec.unmarshal(v); err != nil {
-				return err
-			}
-			if rec.Hermes == client.Address() && rec.Last != nil && rec.Last.AgreementTotal.Cmp(rec.Exchanged) > 0 {
-				unexchanged = append(unexchanged, pending{agreement: [32]byte(k), rec: &rec})
-			}
-			return nil
-		})
-	})
+	unexchanged, err := store.unexchangedSessions(client.Address())
 	if err != nil {
 		return 0, err
 	}

@@ -429,6 +429,32 @@ func (s *Store) putSession(agreement [32]byte, rec *sessionRecord) error {
 	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketProvSessions).Put(agreement[:], v) })
 }
 
+// pendingSession is a provider's session whose last payment the hermes
+// has not accepted.
+type pendingSession struct {
+	agreement [32]byte
+	rec       *sessionRecord
+}
+
+// unexchangedSessions lists the sessions paying through hermes whose last
+// payment was stored but not exchanged.
+func (s *Store) unexchangedSessions(hermes common.Address) ([]pendingSession, error) {
+	var out []pendingSession
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProvSessions).ForEach(func(k, v []byte) error {
+			var rec sessionRecord
+			if err := rec.unmarshal(v); err != nil {
+				return err
+			}
+			if rec.Hermes == hermes && rec.Last != nil && rec.Last.AgreementTotal.Cmp(rec.Exchanged) > 0 {
+				out = append(out, pendingSession{agreement: [32]byte(k), rec: &rec})
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Earning returns what the provider has earned through hermes.
 func (s *Store) Earning(hermes common.Address) (Earning, error) {
 	e := Earning{Hermes: hermes, Settled: new(big.Int), FeeSettled: new(big.Int)}

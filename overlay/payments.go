@@ -169,17 +169,23 @@ func minBalance(price hermes.Price, feeBp uint16) *big.Int {
 // findHermesAttempts is how many DHT lookups FindHermes makes.
 const findHermesAttempts = 3
 
-// DiscoverHermes lists the hermes hubs advertising on the network, looking
-// again a few times while none has been found (a node that has just joined).
-func (n *Node) DiscoverHermes(ctx context.Context) ([]*SignedProposal, error) {
-	q := Query{Service: ServiceHermes}
+// discoverUntil runs Discover up to findHermesAttempts times, a little
+// gossip apart, until found accepts what it returned: a node that has just
+// joined may not reach the DHT's providers yet.
+func (n *Node) discoverUntil(ctx context.Context, q Query, found func([]*SignedProposal) bool) ([]*SignedProposal, error) {
 	for attempt := 1; ; attempt++ {
 		ps, err := n.Discover(ctx, q)
-		if len(ps) > 0 || attempt == findHermesAttempts || ctx.Err() != nil {
+		if found(ps) || attempt == findHermesAttempts || ctx.Err() != nil {
 			return ps, err
 		}
 		n.awaitProposal(ctx, q, time.Second)
 	}
+}
+
+// DiscoverHermes lists the hermes hubs advertising on the network, looking
+// again a few times while none has been found.
+func (n *Node) DiscoverHermes(ctx context.Context) ([]*SignedProposal, error) {
+	return n.discoverUntil(ctx, Query{Service: ServiceHermes}, func(ps []*SignedProposal) bool { return len(ps) > 0 })
 }
 
 // FindHermes finds the advertisement of the hermes hub that id names, by
@@ -208,19 +214,9 @@ func (n *Node) FindHermes(ctx context.Context, id string) (*SignedProposal, erro
 	if sp := match(n.Cached(q)); sp != nil {
 		return sp, nil
 	}
-	// A node that has just joined may not reach the DHT's providers yet;
-	// look again after a little gossip.
-	var err error
-	for attempt := range findHermesAttempts {
-		var ps []*SignedProposal
-		ps, err = n.Discover(ctx, q)
-		if sp := match(ps); sp != nil {
-			return sp, nil
-		}
-		if ctx.Err() != nil || attempt == findHermesAttempts-1 {
-			break
-		}
-		n.awaitProposal(ctx, q, time.Second)
+	ps, err := n.discoverUntil(ctx, q, func(ps []*SignedProposal) bool { return match(ps) != nil })
+	if sp := match(ps); sp != nil {
+		return sp, nil
 	}
 	if err == nil {
 		err = errors.New("no such hermes advertises on this network")
@@ -228,22 +224,29 @@ func (n *Node) FindHermes(ctx context.Context, id string) (*SignedProposal, erro
 	return nil, fmt.Errorf("find hermes %s: %w (list hubs with `mystp2p proposals --service hermes`)", id, err)
 }
 
+// HermesClient is a client of the hermes hub ad advertises, reachable at
+// the addresses it advertises.
+func (n *Node) HermesClient(ad *SignedProposal) (*hermes.HubClient, error) {
+	p := &ad.Proposal
+	if p.Service != ServiceHermes || p.HermesTerms == nil {
+		return nil, fmt.Errorf("overlay: %s advertises %s, not a hermes hub", p.Provider, p.Service)
+	}
+	n.host.Peerstore().AddAddrs(p.Provider, p.AddrInfo().Addrs, 10*time.Minute)
+	return hermes.NewHubClient(n.host, p.Provider)
+}
+
 // PayThrough readies this node to pay for sessions through the hermes hub
 // ad advertises: it asks the hub what this node's channel holds and has
 // promised so far, and starts a wallet and a payer from that. Close the
 // payment when done. A hub whose fee is above maxFeeBp is refused.
 func (n *Node) PayThrough(ctx context.Context, ad *SignedProposal, maxFeeBp uint16) (*ConsumerPayment, hermes.ConsumerState, error) {
-	p := &ad.Proposal
-	if p.Service != ServiceHermes || p.HermesTerms == nil {
-		return nil, hermes.ConsumerState{}, fmt.Errorf("overlay: %s advertises %s, not a hermes hub", p.Provider, p.Service)
-	}
-	if p.HermesTerms.FeeBp > maxFeeBp {
-		return nil, hermes.ConsumerState{}, fmt.Errorf("hermes %s charges a fee of %d bp, above the %d bp you accept", p.Provider, p.HermesTerms.FeeBp, maxFeeBp)
-	}
-	n.host.Peerstore().AddAddrs(p.Provider, p.AddrInfo().Addrs, 10*time.Minute)
-	client, err := hermes.NewHubClient(n.host, p.Provider)
+	client, err := n.HermesClient(ad)
 	if err != nil {
 		return nil, hermes.ConsumerState{}, err
+	}
+	p := &ad.Proposal
+	if p.HermesTerms.FeeBp > maxFeeBp {
+		return nil, hermes.ConsumerState{}, fmt.Errorf("hermes %s charges a fee of %d bp, above the %d bp you accept", p.Provider, p.HermesTerms.FeeBp, maxFeeBp)
 	}
 	st, err := consumerState(ctx, client, n.id.Address())
 	if err != nil {

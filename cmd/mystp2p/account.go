@@ -131,8 +131,7 @@ func hubBalance(ctx context.Context, node *overlay.Node, h hermesID) (hermes.Con
 	if err != nil {
 		return hermes.ConsumerState{}, err
 	}
-	node.Host().Peerstore().AddAddrs(ad.Proposal.Provider, ad.Proposal.AddrInfo().Addrs, time.Minute)
-	client, err := hermes.NewHubClient(node.Host(), ad.Proposal.Provider)
+	client, err := node.HermesClient(ad)
 	if err != nil {
 		return hermes.ConsumerState{}, err
 	}
@@ -172,12 +171,8 @@ func cmdTopUp(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := chain.Hub(ctx, h.addr)
-	if err != nil {
+	if err := needHermes(ctx, chain, h.addr, h.String()); err != nil {
 		return err
-	}
-	if !st.Registered {
-		return fmt.Errorf("%s is not a registered hermes on registry %s: check --hermes and --contract", h, chain.Registry().Hex())
 	}
 	if err := needFunds(ctx, chain, id.Address(), value, "a top-up"); err != nil {
 		return err

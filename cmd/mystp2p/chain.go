@@ -127,6 +127,18 @@ func needFunds(ctx context.Context, chain *hermes.Chain, addr common.Address, to
 	return nil
 }
 
+// needHermes refuses a hermes that is not registered on the chain's Registry.
+func needHermes(ctx context.Context, chain *hermes.Chain, h common.Address, name string) error {
+	st, err := chain.Hub(ctx, h)
+	if err != nil {
+		return err
+	}
+	if !st.Registered {
+		return fmt.Errorf("%s is not a registered hermes on registry %s: check --hermes and --contract", name, chain.Registry().Hex())
+	}
+	return nil
+}
+
 // needGas refuses to send transactions from an address without ether.
 func needGas(ctx context.Context, chain *hermes.Chain, addr common.Address) error {
 	gas, err := chain.GasBalance(ctx, addr)

@@ -195,12 +195,8 @@ func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idF
 	}
 	closers = append(closers, func() error { closeChain(); return nil })
 	for _, h := range hubs {
-		st, err := chain.Hub(ctx, common.HexToAddress(h))
-		if err != nil {
+		if err := needHermes(ctx, chain, common.HexToAddress(h), "--hermes "+h); err != nil {
 			return nil, nil, err
-		}
-		if !st.Registered {
-			return nil, nil, fmt.Errorf("--hermes %s is not a registered hermes on registry %s: check --hermes and --contract", h, chain.Registry().Hex())
 		}
 	}
 	if gas, err := chain.GasBalance(ctx, id.Address()); err != nil {
@@ -251,8 +247,7 @@ func recoverPayments(ctx context.Context, node *overlay.Node, store *hermes.Stor
 		log.Warn("cannot reach hermes to recover payments", "hermes", h, "err", err)
 		return
 	}
-	node.Host().Peerstore().AddAddrs(ad.Proposal.Provider, ad.Proposal.AddrInfo().Addrs, time.Minute)
-	client, err := hermes.NewHubClient(node.Host(), ad.Proposal.Provider)
+	client, err := node.HermesClient(ad)
 	if err != nil {
 		log.Warn("hermes client", "hermes", h, "err", err)
 		return

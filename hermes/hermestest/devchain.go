@@ -92,8 +92,6 @@ func (s *SimChain) mineLoop(every time.Duration) {
 	defer close(s.mined)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	// The pending block is rebuilt only every few seconds; the pool's own
-	// count is current.
 	defer s.pool.Close()
 	for {
 		select {
@@ -101,6 +99,8 @@ func (s *SimChain) mineLoop(every time.Duration) {
 			return
 		case <-t.C:
 		}
+		// The pending block is rebuilt only every few seconds; the pool's
+		// own count is current.
 		ctx, cancel := context.WithTimeout(context.Background(), every*10)
 		var status struct{ Pending hexutil.Uint }
 		err := s.pool.CallContext(ctx, &status, "txpool_status")
