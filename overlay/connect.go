@@ -21,6 +21,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // Paths a session's tunnel can take, as reported to users.
@@ -92,7 +93,7 @@ type Session struct {
 	route struct {
 		sync.Mutex
 		path, transport string
-		relay           *tunnel.MeteredBind // the relayed bind, while relayed
+		relay           *wgpath.MeteredBind // the relayed bind, while relayed
 		relayBytes      uint64              // wire bytes the relay carried before an upgrade
 		direct          chan struct{}       // closed once the path is direct
 	}
@@ -344,7 +345,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		if err != nil {
 			return nil, err
 		}
-		if bind, err = tunnel.NewUDPBind(udp, netip.AddrPortFrom(ip, rep.UDPPort)); err != nil {
+		if bind, err = wgpath.NewUDPBind(udp, netip.AddrPortFrom(ip, rep.UDPPort)); err != nil {
 			return nil, err
 		}
 		s.setPath(PathDirect)
@@ -357,7 +358,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 			st.Reset()
 			return nil, fmt.Errorf("open tunnel stream: %w", err)
 		}
-		pipe, err := tunnel.NewPipeBind(st)
+		pipe, err := wgpath.NewPipeBind(st)
 		if err != nil {
 			st.Reset()
 			return nil, err
@@ -365,7 +366,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		s.stream = st
 		bind = pipe
 		if st.Conn().Stat().Limited {
-			m := tunnel.NewMeteredBind(pipe)
+			m := wgpath.NewMeteredBind(pipe)
 			bind = m
 			s.route.relay = m
 			s.setPath(PathRelayed)

@@ -11,10 +11,10 @@
 //
 //   - TransportMux: both peers' QUIC sockets, on the 5-tuple of their direct
 //     QUIC connection. A node that listens for QUIC on an unspecified
-//     address owns its UDP port through relay.UDPMux, so the path a DCUtR
-//     hole punch opened carries WireGuard too (DESIGN.md §7.2: sharing the
-//     socket beat punching a second one — no second punch to coordinate,
-//     and the mux measured as fast as a dedicated socket).
+//     address owns its UDP port through wgpath.Mux, so the path a DCUtR
+//     hole punch opened carries WireGuard too (sharing the socket beat
+//     punching a second one: no second punch to coordinate, and the mux
+//     measured as fast as a dedicated socket).
 //   - TransportUDP: WireGuard on its own UDP socket towards the provider's
 //     address, for directly reachable peers without a mux (the loopback
 //     testnet).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/relay"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // Reachability overrides what AutoNAT would find out.
@@ -50,7 +51,7 @@ type HostConfig struct {
 	// host's QUIC listens and dials on it, so a session's WireGuard packets
 	// take the very 5-tuple a hole punch opened. Listen must then hold no
 	// QUIC address of its own.
-	UDPMux *relay.UDPMux
+	UDPMux *wgpath.Mux
 }
 
 // NewHost assembles the libp2p host: TCP and QUIC, Noise and TLS, the

@@ -22,7 +22,7 @@ import (
 	"github.com/mystp2p/mystp2p/dht"
 	"github.com/mystp2p/mystp2p/gossip"
 	"github.com/mystp2p/mystp2p/identity"
-	"github.com/mystp2p/mystp2p/relay"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // ProposalTopic is the gossipsub topic of live proposals.
@@ -54,7 +54,7 @@ type Config struct {
 type Node struct {
 	id   *identity.Identity
 	host host.Host
-	mux  *relay.UDPMux // nil unless QUIC listens on an unspecified address
+	mux  *wgpath.Mux // nil unless QUIC listens on an unspecified address
 	met  *nodeMetrics
 	dht  *dht.DHT
 	feed *gossip.Feed
@@ -217,7 +217,7 @@ func (n *Node) Close() error {
 // node's, or a lab node's) out of listen and opens a UDP mux on its port, so
 // QUIC and WireGuard share the socket that hole punching opens. Nodes that
 // listen on a specific address (the loopback testnet) keep plain QUIC.
-func muxFor(listen []string, log *slog.Logger) (*relay.UDPMux, []string, error) {
+func muxFor(listen []string, log *slog.Logger) (*wgpath.Mux, []string, error) {
 	if len(listen) == 0 {
 		listen = DefaultListen
 	}
@@ -241,7 +241,7 @@ func muxFor(listen []string, log *slog.Logger) (*relay.UDPMux, []string, error) 
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen address %q: bad port", s)
 		}
-		m, err := relay.NewUDPMux(&net.UDPAddr{IP: ip, Port: p}, relay.WithMuxLogger(log))
+		m, err := wgpath.NewMux(&net.UDPAddr{IP: ip, Port: p}, wgpath.WithMuxLogger(log))
 		if err != nil {
 			return nil, nil, fmt.Errorf("open UDP socket for %s: %w", s, err)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 const (
@@ -272,7 +273,7 @@ func (n *Node) openSession(c network.Conn, req sessionRequest) sessionReply {
 			n.dropSession(ps, "listen udp")
 			return reject(RejectInternal, "open UDP socket: %v", err)
 		}
-		bind, err := tunnel.NewUDPBind(udp, consumerUDP)
+		bind, err := wgpath.NewUDPBind(udp, consumerUDP)
 		if err == nil {
 			err = n.attachTunnel(ps, bind, udp)
 		}
@@ -347,7 +348,7 @@ func (n *Node) handleTunnel(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	bind, err := tunnel.NewPipeBind(bufferedStream{Stream: st, r: br})
+	bind, err := wgpath.NewPipeBind(bufferedStream{Stream: st, r: br})
 	if err == nil {
 		err = n.attachTunnel(ps, bind, nil)
 	}

@@ -17,6 +17,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // ConsumerConfig is what a consumer needs for one session. All fields but
@@ -50,7 +52,7 @@ type Consumer struct {
 	meter   *meter
 	netdev  *netDevice
 	dev     *device.Device
-	bind    *switchBind
+	bind    *wgpath.SwitchBind
 	refused unreachableFlows
 
 	closeOnce sync.Once
@@ -116,7 +118,7 @@ func NewConsumer(cfg ConsumerConfig, opts ...ConsumerOption) (*Consumer, error) 
 	}
 	nd.inbound = c.noteICMP
 	c.netdev = nd
-	c.bind = newSwitchBind(cfg.Bind)
+	c.bind = wgpath.NewSwitchBind(cfg.Bind, deviceBatchSize)
 	dev, err := startWireGuard(nd, c.bind, cfg.peerConfig(o.keepalive), log)
 	if err != nil {
 		nd.Close()
@@ -401,5 +403,8 @@ func (c *Consumer) SwitchBind(b conn.Bind, endpoint string) error {
 	if c.isClosed() {
 		return ErrClosed
 	}
-	return c.bind.switchTo(c.dev, c.cfg.PeerPublicKey, b, endpoint)
+	if b == nil {
+		return fmt.Errorf("%w: nil bind", ErrInvalidConfig)
+	}
+	return c.bind.SwitchTo(c.dev, c.cfg.PeerPublicKey, b, endpoint)
 }

@@ -10,8 +10,8 @@
 //	   │  127.0.0.1, CONNECT / UDP ASSOCIATE          SOCKSServer
 //	   ▼
 //	consumer gVisor stack ── WireGuard (wireguard-go) ─┐  Consumer
-//	                                                    │  conn.Bind: UDPBind (punched
-//	                                                    │  socket) or PipeBind (relay)
+//	                                                    │  conn.Bind (package wgpath):
+//	                                                    │  UDPBind, MuxBind or PipeBind
 //	provider gVisor stack ◄─ WireGuard (wireguard-go) ─┘  Provider
 //	   │  terminates TCP/UDP, checks ExitPolicy, answers DNS on :53
 //	   ▼
@@ -44,7 +44,8 @@
 //	socks, err := tunnel.NewSOCKSServer(cons, "127.0.0.1:1080")
 //
 // Close the SOCKS server, then the Consumer or Provider (which closes the
-// bind), then the socket under a UDPBind, which belongs to its caller.
+// bind), then the socket under a wgpath.UDPBind, which belongs to its
+// caller.
 // Every Close is idempotent and returns once all goroutines have stopped.
 //
 // # TUN mode
@@ -65,30 +66,32 @@
 //
 // # Transports
 //
-// WireGuard runs over any conn.Bind. UDPBind wraps a UDP socket (or
-// anything implementing UDPConn) that talks to one remote endpoint: the
-// socket the session owner hole-punched. PipeBind frames WireGuard packets
-// (2-byte length, at most DefaultMaxFrame bytes) over a reliable stream,
-// for the relayed fallback over a libp2p stream. tunneltest.NewBindPair
+// WireGuard runs over any conn.Bind; package wgpath owns how its packets
+// travel. wgpath.UDPBind wraps a UDP socket (or anything implementing
+// wgpath.UDPConn) that talks to one remote endpoint: the socket the session
+// owner hole-punched. wgpath.PipeBind frames WireGuard packets (2-byte
+// length, at most wgpath.DefaultMaxFrame bytes) over a reliable stream, for
+// the relayed fallback over a libp2p stream. tunneltest.NewBindPair
 // connects two ends in memory for tests. Consumer.SwitchBind and
 // Provider.SwitchBind move a running session to another transport (the
 // relayed fallback upgraded to a direct path once a punch succeeds) without
-// restarting WireGuard or the stacks, so open connections survive.
+// restarting WireGuard or the stacks, so open connections survive; the
+// session hands WireGuard a wgpath.SwitchBind for that.
 //
 // # NAT path
 //
-// DESIGN.md §7.2 leaves two sound ways to give WireGuard a punched path:
-// share the QUIC socket through our own demultiplexer, or punch a dedicated
-// WireGuard socket. The stock quicreuse SharedNonQUICPacketConn is not an
-// option (it drops packets beyond a 32-packet queue). mystp2p shares the
-// socket: relay.UDPMux owns the node's one UDP port, lends the QUIC half to
-// libp2p and gives each session a WireGuard bind on the 5-tuple of its
-// direct QUIC connection, so the tunnel rides exactly the mapping DCUtR
-// punched and needs no second punch. Measured on this 2-core machine under
-// load: WireGuard over the mux moved 37 MB/s against 31 MB/s on its own
-// socket (and 77 vs 60 at a lighter load), and in the namespace lab every
-// NAT pair that can go direct did, over the mux (package overlay documents
-// the session side).
+// There are two sound ways to give WireGuard a punched path: share the QUIC
+// socket through our own demultiplexer, or punch a dedicated WireGuard
+// socket. The stock quicreuse SharedNonQUICPacketConn is not an option (it
+// drops packets beyond a 32-packet queue). mystp2p shares the socket:
+// wgpath.Mux owns the node's one UDP port, lends the QUIC half to libp2p and
+// gives each session a WireGuard bind on the 5-tuple of its direct QUIC
+// connection, so the tunnel rides exactly the mapping DCUtR punched and
+// needs no second punch. Measured on this 2-core machine under load:
+// WireGuard over the mux moved 37 MB/s against 31 MB/s on its own socket
+// (and 77 vs 60 at a lighter load), and in the namespace lab every NAT pair
+// that can go direct did, over the mux (package overlay documents the
+// session side).
 //
 // # Exit policy and errors
 //
@@ -119,6 +122,6 @@
 // goroutine at any time, and count whole inner IP packets at the tunnel
 // interface, so both ends count the same traffic (up to loss) and the
 // consumer can check the provider's invoices against its own figures.
-// MeteredBind counts the encrypted datagrams on a bind instead, so a
+// wgpath.MeteredBind counts the encrypted datagrams on a bind instead, so a
 // session owner can report how many bytes took a relayed or a direct path.
 package tunnel

@@ -46,14 +46,6 @@ var (
 	// other than a missing name (server failure, malformed answer).
 	ErrDNS = errors.New("name resolution failed")
 
-	// ErrFrameTooLarge is returned by a PipeBind when the peer announces a
-	// packet larger than the configured limit; the stream is then closed.
-	ErrFrameTooLarge = errors.New("packet frame too large")
-
-	// ErrBindClosed is returned by PipeBind.Open after the bind has been
-	// closed once: its stream is gone and it cannot be reopened.
-	ErrBindClosed = errors.New("bind closed and cannot be reopened")
-
 	// ErrTooManyFlows is returned when a session exceeds its limit of
 	// concurrent TCP connections or UDP flows.
 	ErrTooManyFlows = errors.New("too many concurrent flows")

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
 	"golang.zx2c4.com/wireguard/conn"
+
+	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // transports are the ways the tests carry WireGuard between the two ends:
@@ -31,11 +33,11 @@ func bindPair(tb testing.TB, transport string) (conn.Bind, conn.Bind) {
 		}
 		ca := listenUDPOn(tb, ip)
 		pa := listenUDPOn(tb, ip)
-		cb, err := NewUDPBind(ca, pa.LocalAddr().(*net.UDPAddr).AddrPort())
+		cb, err := wgpath.NewUDPBind(ca, pa.LocalAddr().(*net.UDPAddr).AddrPort())
 		if err != nil {
 			tb.Fatal(err)
 		}
-		pb, err := NewUDPBind(pa, ca.LocalAddr().(*net.UDPAddr).AddrPort())
+		pb, err := wgpath.NewUDPBind(pa, ca.LocalAddr().(*net.UDPAddr).AddrPort())
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -55,11 +57,11 @@ func bindPair(tb testing.TB, transport string) (conn.Bind, conn.Bind) {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { c1.Close(); c2.Close() })
-		cb, err := NewPipeBind(c1)
+		cb, err := wgpath.NewPipeBind(c1)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		pb, err := NewPipeBind(c2)
+		pb, err := wgpath.NewPipeBind(c2)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"golang.zx2c4.com/wireguard/device"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // ProviderConfig is what a provider needs to serve one session. All fields
@@ -57,7 +59,7 @@ type Provider struct {
 	meter  *meter
 	netdev *netDevice
 	dev    *device.Device
-	bind   *switchBind
+	bind   *wgpath.SwitchBind
 	denied []netip.Prefix // the tunnel's own ranges, never dialled
 
 	logLimit *rateLimiter // per-flow logs
@@ -219,7 +221,7 @@ func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) 
 		p.Close()
 		return nil, err
 	}
-	p.bind = newSwitchBind(cfg.Bind)
+	p.bind = wgpath.NewSwitchBind(cfg.Bind, deviceBatchSize)
 	dev, err := startWireGuard(nd, p.bind, peerConfig{
 		privateKey: cfg.PrivateKey,
 		peerKey:    cfg.PeerPublicKey,
@@ -357,5 +359,8 @@ func (p *Provider) SwitchBind(b conn.Bind, endpoint string) error {
 	if p.isClosed() {
 		return ErrClosed
 	}
-	return p.bind.switchTo(p.dev, p.cfg.PeerPublicKey, b, endpoint)
+	if b == nil {
+		return fmt.Errorf("%w: nil bind", ErrInvalidConfig)
+	}
+	return p.bind.SwitchTo(p.dev, p.cfg.PeerPublicKey, b, endpoint)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 func newOrigin(t *testing.T) (*httptest.Server, netip.AddrPort) {
@@ -173,11 +175,11 @@ func TestExitFlowLimit(t *testing.T) {
 // exceed the tunnel's inner bytes by WireGuard's overhead.
 func TestMeteredBind(t *testing.T) {
 	_, origin := newOrigin(t)
-	var binds []*MeteredBind
+	var binds []*wgpath.MeteredBind
 	cons, prov := newSessionPair(t, "udp", pairOptions{
 		policy: []PolicyOption{WithAllowLoopback()},
 		wrap: func(b conn.Bind) conn.Bind {
-			m := NewMeteredBind(b)
+			m := wgpath.NewMeteredBind(b)
 			binds = append(binds, m)
 			return m
 		},
@@ -232,7 +234,7 @@ func TestSwitchBind(t *testing.T) {
 	echo("before the switch")
 
 	cb, pb := bindPair(t, "udp")
-	cm, pm := NewMeteredBind(cb), NewMeteredBind(pb)
+	cm, pm := wgpath.NewMeteredBind(cb), wgpath.NewMeteredBind(pb)
 	if err := prov.SwitchBind(pm, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // TUNConfig is what the consumer's TUN mode needs: the session, as for
@@ -58,7 +60,7 @@ type TUNConsumer struct {
 	log   *slog.Logger
 	meter *meter
 	dev   *device.Device
-	bind  *switchBind
+	bind  *wgpath.SwitchBind
 	undo  undoLog
 
 	// hostMu orders AddExclude before Close, so that every route it adds
@@ -88,7 +90,7 @@ func NewTUNConsumer(cfg TUNConfig, opts ...ConsumerOption) (*TUNConsumer, error)
 	}
 	log := cfg.logger().With("interface", cfg.Name)
 	c := &TUNConsumer{cfg: cfg, log: log, meter: newMeter(o.now), closed: make(chan struct{})}
-	c.bind = newSwitchBind(cfg.Bind)
+	c.bind = wgpath.NewSwitchBind(cfg.Bind, deviceBatchSize)
 	if err := c.start(o); err != nil {
 		c.meter.stop()
 		close(c.closed)
@@ -170,7 +172,7 @@ func (c *TUNConsumer) SwitchBind(b conn.Bind, endpoint string) error {
 			return err
 		}
 	}
-	return c.bind.switchTo(c.dev, c.cfg.PeerPublicKey, b, endpoint)
+	return c.bind.SwitchTo(c.dev, c.cfg.PeerPublicKey, b, endpoint)
 }
 
 // AddExclude keeps more destinations out of the tunnel while it is up (a

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // ExampleNewTUNConsumer shows how `mystp2p connect --tun mystp2p0` brings
@@ -28,7 +29,7 @@ func ExampleNewTUNConsumer() {
 	for _, a := range append(provAddr, relays...) {
 		exclude = append(exclude, netip.PrefixFrom(a, a.BitLen()))
 	}
-	bind, err := tunnel.NewUDPBind(sock, provEP)
+	bind, err := wgpath.NewUDPBind(sock, provEP)
 	if err != nil {
 		log.Fatal(err)
 	}

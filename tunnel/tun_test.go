@@ -23,9 +23,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mystp2p/mystp2p/testnet/netlab"
 	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
-	"golang.org/x/sys/unix"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // The TUN tests run the consumer (and the provider and origin) in child
@@ -128,7 +130,7 @@ func providerHelper(s labSession, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	bind, err := NewUDPBind(sock, from)
+	bind, err := wgpath.NewUDPBind(sock, from)
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,7 @@ func providerHelper(s labSession, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		bind2, err := NewUDPBind(sock2, from2)
+		bind2, err := wgpath.NewUDPBind(sock2, from2)
 		if err != nil {
 			return err
 		}
@@ -241,7 +243,7 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	default:
 		return fmt.Errorf("unknown scenario %q", s.Scenario)
 	}
-	if cfg.Bind, err = NewUDPBind(sock, s.Provider); err != nil {
+	if cfg.Bind, err = wgpath.NewUDPBind(sock, s.Provider); err != nil {
 		return err
 	}
 	goroutines := runtime.NumGoroutine()
@@ -305,7 +307,7 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 				return err
 			}
 			defer sock2.Close()
-			bind2, err := NewUDPBind(sock2, s.Provider2)
+			bind2, err := wgpath.NewUDPBind(sock2, s.Provider2)
 			if err != nil {
 				return err
 			}

@@ -13,27 +13,17 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // DefaultKeepalive is the persistent keepalive interval the consumer uses
 // so that NAT mappings on the punched path stay open.
 const DefaultKeepalive = 25 * time.Second
 
-// endpointer is implemented by binds that know their single peer (UDPBind,
-// PipeBind, the tunneltest binds); the session uses it when the caller
-// gives no endpoint string.
-type endpointer interface{ Endpoint() string }
-
-// Endpoint returns the peer endpoint string; any value works for a stream.
-func (b *PipeBind) Endpoint() string { return "pipe" }
-
-// bindEndpoint returns the single peer of binds that have one, or "".
-func bindEndpoint(b conn.Bind) string {
-	if e, ok := b.(endpointer); ok {
-		return e.Endpoint()
-	}
-	return ""
-}
+// bindEndpoint returns the single peer of binds that have one (see
+// wgpath.Endpointer), or "".
+func bindEndpoint(b conn.Bind) string { return wgpath.BindEndpoint(b) }
 
 // peerConfig is what both ends tell WireGuard about the other.
 type peerConfig struct {

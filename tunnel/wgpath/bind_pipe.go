@@ -1,4 +1,4 @@
-package tunnel
+package wgpath
 
 import (
 	"bufio"
@@ -87,6 +87,9 @@ func NewPipeBind(rwc io.ReadWriteCloser, opts ...PipeOption) (*PipeBind, error) 
 	b.wbuf = make([]byte, 0, 64<<10)
 	return b, nil
 }
+
+// Endpoint returns the peer endpoint string; any value works for a stream.
+func (b *PipeBind) Endpoint() string { return "pipe" }
 
 // Done is closed once the stream has failed or the bind was closed.
 func (b *PipeBind) Done() <-chan struct{} { return b.done }

@@ -1,4 +1,4 @@
-package tunnel
+package wgpath
 
 import (
 	"bytes"
@@ -10,6 +10,19 @@ import (
 
 	"golang.zx2c4.com/wireguard/conn"
 )
+
+// listenUDP opens a loopback UDP socket, closed when the test ends.
+func listenUDP(tb testing.TB) *net.UDPConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.SetReadBuffer(4 << 20)
+	c.SetWriteBuffer(4 << 20)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
 
 func recvOne(t *testing.T, fn conn.ReceiveFunc) ([]byte, error) {
 	t.Helper()

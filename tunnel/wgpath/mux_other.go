@@ -1,11 +1,8 @@
 //go:build !linux
 
-package relay
+package wgpath
 
-import (
-	"errors"
-	"net"
-)
+import "net"
 
 // setSocketMark is Linux only (SO_MARK); elsewhere marks are ignored, as
 // wireguard-go's own bind does on platforms without them.

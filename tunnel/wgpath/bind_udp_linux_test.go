@@ -1,4 +1,4 @@
-package tunnel
+package wgpath
 
 import (
 	"net"
@@ -37,7 +37,7 @@ func rcvBuf(t *testing.T, c *net.UDPConn) int {
 func TestUDPBindHoldsBurst(t *testing.T) {
 	const (
 		burst = 1000
-		size  = MTU + 32 // a full WireGuard data message
+		size  = testMTU + 32 // a full WireGuard data message
 	)
 	// Plain sockets: the listenUDP helper sizes its buffers itself.
 	recv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

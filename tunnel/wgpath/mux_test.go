@@ -1,4 +1,4 @@
-package relay
+package wgpath
 
 import (
 	"bytes"
@@ -46,9 +46,9 @@ var (
 
 // newTestMux opens a mux on the IPv4 wildcard (LendTransport needs one);
 // tests talk to it on 127.0.0.1 only.
-func newTestMux(tb testing.TB, opts ...MuxOption) *UDPMux {
+func newTestMux(tb testing.TB, opts ...MuxOption) *Mux {
 	tb.Helper()
-	m, err := NewUDPMux(&net.UDPAddr{IP: net.IPv4zero}, opts...)
+	m, err := NewMux(&net.UDPAddr{IP: net.IPv4zero}, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,12 +61,12 @@ func newTestMux(tb testing.TB, opts ...MuxOption) *UDPMux {
 }
 
 // loopback is the mux's address on 127.0.0.1.
-func loopback(m *UDPMux) netip.AddrPort {
+func loopback(m *Mux) netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), m.Port())
 }
 
 // newMuxHost builds a QUIC-only libp2p host over m.
-func newMuxHost(tb testing.TB, m *UDPMux) host.Host {
+func newMuxHost(tb testing.TB, m *Mux) host.Host {
 	tb.Helper()
 	h, err := libp2p.New(
 		libp2p.Transport(libp2pquic.NewTransport),
@@ -83,7 +83,7 @@ func newMuxHost(tb testing.TB, m *UDPMux) host.Host {
 
 // connectHosts dials b from a over b's mux on 127.0.0.1 and returns the
 // connection as each side sees it.
-func connectHosts(tb testing.TB, a host.Host, b host.Host, mb *UDPMux) (ab, ba network.Conn) {
+func connectHosts(tb testing.TB, a host.Host, b host.Host, mb *Mux) (ab, ba network.Conn) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -299,7 +299,7 @@ func exchangeOverLibp2p(ctx context.Context, from host.Host, to peer.ID, size in
 
 // muxPair is two hosts and two WireGuard nodes over two muxes, connected.
 type muxPair struct {
-	ma, mb *UDPMux
+	ma, mb *Mux
 	ha, hb host.Host
 	ab, ba network.Conn // the libp2p connection as a and b see it
 	wa, wb *wgNode
@@ -374,7 +374,7 @@ func TestMuxLibp2pAndWireGuardShareOnePort(t *testing.T) {
 	if got := p.wa.ipcValue(t, "listen_port"); got != fmt.Sprint(p.ma.Port()) {
 		t.Errorf("a's WireGuard listen_port is %s, mux port %d", got, p.ma.Port())
 	}
-	for name, m := range map[string]*UDPMux{"a": p.ma, "b": p.mb} {
+	for name, m := range map[string]*Mux{"a": p.ma, "b": p.mb} {
 		s := m.Stats()
 		if s.QUIC == 0 || s.WireGuard == 0 {
 			t.Errorf("mux %s carried %d QUIC and %d WireGuard datagrams, want both", name, s.QUIC, s.WireGuard)
@@ -414,7 +414,7 @@ func TestMuxHostCanBeReplaced(t *testing.T) {
 	}
 }
 
-func TestNewUDPMuxValidates(t *testing.T) {
+func TestNewMuxValidates(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		laddr *net.UDPAddr
@@ -431,7 +431,7 @@ func TestNewUDPMuxValidates(t *testing.T) {
 		{"tiny socket buffer", &net.UDPAddr{}, []MuxOption{WithMuxSocketBuffer(1024)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := NewUDPMux(tc.laddr, tc.opts...)
+			m, err := NewMux(tc.laddr, tc.opts...)
 			if err == nil {
 				m.Close()
 				t.Fatal("accepted")
@@ -451,7 +451,7 @@ func TestNewUDPMuxValidates(t *testing.T) {
 }
 
 // rawClient is a plain UDP socket on 127.0.0.1 talking to a mux.
-func rawClient(tb testing.TB, m *UDPMux) *net.UDPConn {
+func rawClient(tb testing.TB, m *Mux) *net.UDPConn {
 	tb.Helper()
 	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(loopback(m)))
 	if err != nil {
@@ -751,7 +751,7 @@ func TestMuxFullQueueWaitsInsteadOfDropping(t *testing.T) {
 
 // The mux works the same on an IPv6 socket.
 func TestMuxIPv6(t *testing.T) {
-	m, err := NewUDPMux(&net.UDPAddr{IP: net.IPv6zero})
+	m, err := NewMux(&net.UDPAddr{IP: net.IPv6zero})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -995,7 +995,7 @@ func muxGoroutines() []string {
 	}
 	var out []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		for _, fn := range []string{"relay.(*UDPMux)", "relay.(*quicConn)", "relay.(*Bind)", "relay.(*deadline)"} {
+		for _, fn := range []string{"wgpath.(*Mux)", "wgpath.(*quicConn)", "wgpath.(*MuxBind)", "wgpath.(*deadline)"} {
 			if strings.Contains(g, fn) {
 				out = append(out, g)
 				break

@@ -1,4 +1,4 @@
-package tunnel
+package wgpath
 
 import (
 	"sync/atomic"
@@ -38,7 +38,7 @@ func (m *MeteredBind) Stats() WireStats {
 
 // Endpoint passes on the wrapped bind's single peer, if it has one.
 func (m *MeteredBind) Endpoint() string {
-	if e, ok := m.Bind.(endpointer); ok {
+	if e, ok := m.Bind.(Endpointer); ok {
 		return e.Endpoint()
 	}
 	return ""

@@ -1,4 +1,4 @@
-package relay
+package wgpath
 
 import (
 	"fmt"
@@ -12,18 +12,18 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// Bind is a wireguard-go conn.Bind on a UDPMux: it receives the datagrams
+// MuxBind is a wireguard-go conn.Bind on a Mux: it receives the datagrams
 // the mux classified as WireGuard and sends through the mux's socket, so a
 // WireGuard peer whose endpoint is the remote address of a direct libp2p
-// QUIC connection (UDPMux.PeerEndpoint) uses the very 5-tuple DCUtR punched.
-// UDPMux.Bind is the catch-all bind; UDPMux.PeerBind makes binds for one
+// QUIC connection (Mux.PeerEndpoint) uses the very 5-tuple DCUtR punched.
+// Mux.Bind is the catch-all bind; Mux.PeerBind makes binds for one
 // peer each.
 //
 // As conn.Bind requires, every function returned by Open returns
 // net.ErrClosed after Close; Send does too. A bind can be opened again
 // after Close, but not after the mux is closed.
-type Bind struct {
-	m    *UDPMux
+type MuxBind struct {
+	m    *Mux
 	peer netip.AddrPort // the one peer of a PeerBind; invalid for the catch-all
 	q    chan *packet   // kept across Open..Close periods
 
@@ -31,15 +31,15 @@ type Bind struct {
 	open atomic.Pointer[receiver] // the current Open..Close period, nil while closed
 }
 
-var _ conn.Bind = (*Bind)(nil)
+var _ conn.Bind = (*MuxBind)(nil)
 
-func newBind(m *UDPMux, peer netip.AddrPort) *Bind {
-	return &Bind{m: m, peer: peer, q: make(chan *packet, m.cfg.queueLen)}
+func newBind(m *Mux, peer netip.AddrPort) *MuxBind {
+	return &MuxBind{m: m, peer: peer, q: make(chan *packet, m.cfg.queueLen)}
 }
 
 // Endpoint is the peer endpoint string of a PeerBind, "" for the catch-all
 // bind (the tunnel package asks binds with a single peer for it).
-func (b *Bind) Endpoint() string {
+func (b *MuxBind) Endpoint() string {
 	if !b.peer.IsValid() {
 		return ""
 	}
@@ -48,7 +48,7 @@ func (b *Bind) Endpoint() string {
 
 // Open implements conn.Bind. The mux's socket is already bound: port must
 // be 0 or the mux's port, which Open reports back.
-func (b *Bind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
+func (b *MuxBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.m.ctx.Err() != nil {
@@ -74,7 +74,7 @@ func (b *Bind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 
 // receiveFunc waits for one WireGuard datagram, then takes as many more as
 // are queued, up to len(bufs).
-func (b *Bind) receiveFunc(gen *receiver) conn.ReceiveFunc {
+func (b *MuxBind) receiveFunc(gen *receiver) conn.ReceiveFunc {
 	var last *endpoint // reused while datagrams come from the same address
 	return func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
 		if len(bufs) == 0 {
@@ -119,7 +119,7 @@ func (b *Bind) receiveFunc(gen *receiver) conn.ReceiveFunc {
 // Close implements conn.Bind: the receive functions of the current Open
 // return net.ErrClosed, and the mux stops handing this bind datagrams until
 // the next Open. The socket stays open.
-func (b *Bind) Close() error {
+func (b *MuxBind) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	gen := b.open.Load()
@@ -139,7 +139,7 @@ func (b *Bind) Close() error {
 // SetMark implements conn.Bind. The mark (SO_MARK, Linux only) applies to
 // the whole shared socket, so libp2p's QUIC packets carry it too, which
 // keeps them out of a TUN default route as well.
-func (b *Bind) SetMark(mark uint32) error {
+func (b *MuxBind) SetMark(mark uint32) error {
 	if b.m.ctx.Err() != nil {
 		return ErrMuxClosed
 	}
@@ -147,7 +147,7 @@ func (b *Bind) SetMark(mark uint32) error {
 }
 
 // Send implements conn.Bind. A PeerBind sends to its peer only.
-func (b *Bind) Send(bufs [][]byte, ep conn.Endpoint) error {
+func (b *MuxBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	e, ok := ep.(*endpoint)
 	if !ok {
 		return conn.ErrWrongEndpointType
@@ -171,7 +171,7 @@ func (b *Bind) Send(bufs [][]byte, ep conn.Endpoint) error {
 
 // ParseEndpoint implements conn.Bind: s is ip:port, and for a PeerBind it
 // must be the peer.
-func (b *Bind) ParseEndpoint(s string) (conn.Endpoint, error) {
+func (b *MuxBind) ParseEndpoint(s string) (conn.Endpoint, error) {
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func (b *Bind) ParseEndpoint(s string) (conn.Endpoint, error) {
 }
 
 // BatchSize implements conn.Bind.
-func (b *Bind) BatchSize() int { return b.m.cfg.batchSize }
+func (b *MuxBind) BatchSize() int { return b.m.cfg.batchSize }
 
 // endpoint is a WireGuard peer address on the mux. It never changes, so
 // receive functions share it between datagrams.
@@ -213,7 +213,7 @@ func (e *endpoint) DstToBytes() []byte {
 // connection on this mux's socket, so WireGuard reuses its punched 5-tuple;
 // otherwise the error wraps ErrNotDirectQUIC or ErrNotOnMux. Pass the result
 // as the peer's endpoint (endpoint=<ip:port> in wireguard-go's IPC).
-func (m *UDPMux) PeerEndpoint(c network.Conn) (netip.AddrPort, error) {
+func (m *Mux) PeerEndpoint(c network.Conn) (netip.AddrPort, error) {
 	local, err := quicUDPAddr(c.LocalMultiaddr())
 	if err != nil {
 		return netip.AddrPort{}, err

@@ -1,4 +1,4 @@
-package tunnel
+package wgpath
 
 import (
 	"errors"
@@ -13,13 +13,14 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"github.com/mystp2p/mystp2p/tunnel/sockbuf"
 	"golang.zx2c4.com/wireguard/conn"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath/sockbuf"
 )
 
 // UDPConn is the part of *net.UDPConn a UDPBind uses. A socket demultiplexer
-// that shares one port between QUIC and WireGuard (DESIGN.md §7.2) can hand
-// the bind its WireGuard half by implementing it.
+// that shares one port between QUIC and WireGuard can hand the bind its
+// WireGuard half by implementing it.
 type UDPConn interface {
 	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
 	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
@@ -92,7 +93,7 @@ func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 const udpBatchSize = 64
 
 // udpSocketBuffer is the kernel receive and send buffer asked for a
-// UDPBind's socket, as relay.UDPMux asks for the shared socket (quic-go and
+// UDPBind's socket, as Mux asks for the shared socket (quic-go and
 // wireguard-go's own binds ask for 7 MiB). The kernel default (208 KiB on
 // Linux) holds under a hundred WireGuard datagrams: a burst from the peer's
 // TCP overflowed it, and the loss sometimes left gVisor's TCP sender in a

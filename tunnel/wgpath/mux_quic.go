@@ -1,4 +1,4 @@
-package relay
+package wgpath
 
 import (
 	"context"
@@ -33,13 +33,13 @@ const (
 // (libp2p.Transport(libp2pquic.NewTransport)) and must not list another
 // /udp/0/quic-v1 listen address, which would compete for the lent socket.
 // One host at a time may use a mux.
-func (m *UDPMux) Libp2pOptions() libp2p.Option {
+func (m *Mux) Libp2pOptions() libp2p.Option {
 	return libp2p.ChainOptions(m.QUICReuse(), libp2p.ListenAddrs(m.QUICMultiaddr()))
 }
 
 // QUICMultiaddr is the listen address for the mux's socket,
 // /ip4/0.0.0.0/udp/<port>/quic-v1 (or /ip6/::/…).
-func (m *UDPMux) QUICMultiaddr() ma.Multiaddr { return m.quicAddr }
+func (m *Mux) QUICMultiaddr() ma.Multiaddr { return m.quicAddr }
 
 // QUICReuse returns a libp2p option that builds the host's
 // quicreuse.ConnManager with a quic-go transport over the mux's socket lent
@@ -47,14 +47,14 @@ func (m *UDPMux) QUICMultiaddr() ma.Multiaddr { return m.quicAddr }
 // gives the transport back and the mux closes it; a later host may then use
 // the mux again. Building a second host while one is using the mux fails
 // with ErrMuxInUse.
-func (m *UDPMux) QUICReuse() libp2p.Option {
+func (m *Mux) QUICReuse() libp2p.Option {
 	return libp2p.QUICReuse(m.newConnManager)
 }
 
 // newConnManager is the fx constructor behind QUICReuse. It mirrors
 // go-libp2p's default ConnManager (config.go): resource manager scopes for
 // inbound connections and rate-limited source address verification.
-func (m *UDPMux) newConnManager(lc fx.Lifecycle, srk quic.StatelessResetKey, tk quic.TokenGeneratorKey, rcmgr network.ResourceManager) (*quicreuse.ConnManager, error) {
+func (m *Mux) newConnManager(lc fx.Lifecycle, srk quic.StatelessResetKey, tk quic.TokenGeneratorKey, rcmgr network.ResourceManager) (*quicreuse.ConnManager, error) {
 	connContext := func(ctx context.Context, ci *quic.ClientInfo) (context.Context, error) {
 		addr, err := quicreuse.ToQuicMultiaddr(ci.RemoteAddr, quic.Version1)
 		if err != nil {
@@ -119,7 +119,7 @@ type lease struct {
 // lendConn makes the QUIC conn that quic-go reads, the mux's only QUIC
 // receiver. If the previous host has given its transport back, lendConn
 // waits until the mux has closed it.
-func (m *UDPMux) lendConn() (*quicConn, error) {
+func (m *Mux) lendConn() (*quicConn, error) {
 	for {
 		m.lending.Lock()
 		if m.lending.closed {
@@ -150,7 +150,7 @@ func (m *UDPMux) lendConn() (*quicConn, error) {
 
 // watchLease closes tr and qc once the ConnManager is done with them or the
 // mux closes.
-func (m *UDPMux) watchLease(tr *quic.Transport, qc *quicConn, done <-chan struct{}) error {
+func (m *Mux) watchLease(tr *quic.Transport, qc *quicConn, done <-chan struct{}) error {
 	m.lending.Lock()
 	defer m.lending.Unlock()
 	if m.lending.closed {
@@ -190,7 +190,7 @@ func (t lentTransport) Listen(tlsConf *tls.Config, conf *quic.Config) (quicreuse
 // quicConn is the net.PacketConn quic-go reads and writes: it receives the
 // datagrams the mux classified as QUIC and writes to the mux's socket.
 type quicConn struct {
-	m         *UDPMux
+	m         *Mux
 	recv      receiver
 	closeOnce sync.Once
 	deadline  *deadline

@@ -1,7 +1,7 @@
-// One UDP socket for libp2p QUIC and WireGuard (DESIGN.md §7.2).
+// One UDP socket for libp2p QUIC and WireGuard.
 //
 // DCUtR punches a NAT mapping for libp2p's own socket only, so the WireGuard
-// tunnel of a session rides on exactly that socket: the UDPMux owns it, reads
+// tunnel of a session rides on exactly that socket: the Mux owns it, reads
 // every datagram in one goroutine and demultiplexes by the first bytes. QUIC
 // always sets 0x40 or 0x80 in its first byte; WireGuard messages start with a
 // little-endian type 1–4 (the other three bytes zero) and have fixed or
@@ -36,7 +36,7 @@
 // discovery), which libp2p signalling does not need; and while one side's
 // queue is full the reader waits, so the other side's datagrams wait too.
 
-package relay
+package wgpath
 
 import (
 	"context"
@@ -58,14 +58,14 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"github.com/mystp2p/mystp2p/tunnel/sockbuf"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath/sockbuf"
 )
 
 // Errors of the UDP mux, its QUIC side and its WireGuard bind.
 var (
-	// ErrInvalidMuxConfig reports a UDPMux address or option that cannot work.
+	// ErrInvalidMuxConfig reports a Mux address or option that cannot work.
 	ErrInvalidMuxConfig = errors.New("invalid udp mux config")
-	// ErrMuxClosed is returned by UDPMux operations after Close. It wraps
+	// ErrMuxClosed is returned by Mux operations after Close. It wraps
 	// net.ErrClosed, so errors.Is(err, net.ErrClosed) holds.
 	ErrMuxClosed = fmt.Errorf("udp mux closed: %w", net.ErrClosed)
 	// ErrMuxInUse means the mux's QUIC side already serves a libp2p host;
@@ -75,7 +75,7 @@ var (
 	// the WireGuard datagrams of that peer address; close it first.
 	ErrPeerTaken = errors.New("udp mux peer address already has an open bind")
 	// ErrBindPort means WireGuard asked its bind for a listen port other than
-	// the mux's; leave listen_port unset (0) or set it to UDPMux.Port.
+	// the mux's; leave listen_port unset (0) or set it to Mux.Port.
 	ErrBindPort = errors.New("wireguard listen port differs from the udp mux port")
 	// ErrNotDirectQUIC means a libp2p connection or address is not a direct
 	// QUIC connection (relayed, TCP, or unparsable), so WireGuard cannot share
@@ -106,7 +106,7 @@ const (
 	dropLogInterval = 10 * time.Second
 )
 
-// MuxOption configures a UDPMux.
+// MuxOption configures a Mux.
 type MuxOption func(*muxConfig) error
 
 type muxConfig struct {
@@ -197,10 +197,10 @@ type muxCounters struct {
 	quic, wireGuard, unknown, oversized, noReceiver, waits atomic.Uint64
 }
 
-// UDPMux owns one UDP socket and shares it between a libp2p host's QUIC
+// Mux owns one UDP socket and shares it between a libp2p host's QUIC
 // transport (see Libp2pOptions) and WireGuard devices (see Bind and
 // PeerBind). Close the host and the WireGuard devices before the mux.
-type UDPMux struct {
+type Mux struct {
 	cfg      muxConfig
 	log      *slog.Logger
 	conn     *net.UDPConn
@@ -234,7 +234,7 @@ type UDPMux struct {
 		cur    *lease // the QUIC side lent to a libp2p host, or nil
 	}
 
-	bind *Bind
+	bind *MuxBind
 
 	stats   muxCounters
 	dropLog logLimiter
@@ -269,11 +269,11 @@ var packetPool = sync.Pool{New: func() any { return new(packet) }}
 func getPacket() *packet  { return packetPool.Get().(*packet) }
 func putPacket(p *packet) { packetPool.Put(p) }
 
-// NewUDPMux opens a UDP socket on laddr and starts reading it. laddr must
+// NewMux opens a UDP socket on laddr and starts reading it. laddr must
 // be a wildcard address (0.0.0.0 or ::, port 0 for any): go-libp2p lends
 // transports only for wildcard listeners. An IPv4 wildcard (or a nil IP)
 // opens an IPv4 socket, :: an IPv6-only one.
-func NewUDPMux(laddr *net.UDPAddr, opts ...MuxOption) (*UDPMux, error) {
+func NewMux(laddr *net.UDPAddr, opts ...MuxOption) (*Mux, error) {
 	cfg := muxConfig{
 		log:       slog.New(slog.DiscardHandler),
 		queueLen:  DefaultMuxQueueLen,
@@ -312,7 +312,7 @@ func NewUDPMux(laddr *net.UDPAddr, opts ...MuxOption) (*UDPMux, error) {
 		br = ipv6.NewPacketConn(conn)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &UDPMux{
+	m := &Mux{
 		cfg:        cfg,
 		log:        cfg.log,
 		conn:       conn,
@@ -336,7 +336,7 @@ func NewUDPMux(laddr *net.UDPAddr, opts ...MuxOption) (*UDPMux, error) {
 
 // sizeSocketBuffers asks for cfg.sockBuf bytes each way; failures leave the
 // kernel default and are logged, they do not stop the mux.
-func (m *UDPMux) sizeSocketBuffers() {
+func (m *Mux) sizeSocketBuffers() {
 	if err := m.conn.SetReadBuffer(m.cfg.sockBuf); err != nil {
 		m.log.Warn("udp mux: cannot size receive buffer", "bytes", m.cfg.sockBuf, "err", err)
 	}
@@ -352,24 +352,24 @@ func (m *UDPMux) sizeSocketBuffers() {
 }
 
 // LocalAddr is the socket's address.
-func (m *UDPMux) LocalAddr() *net.UDPAddr { return m.conn.LocalAddr().(*net.UDPAddr) }
+func (m *Mux) LocalAddr() *net.UDPAddr { return m.conn.LocalAddr().(*net.UDPAddr) }
 
 // Port is the socket's UDP port.
-func (m *UDPMux) Port() uint16 { return m.port }
+func (m *Mux) Port() uint16 { return m.port }
 
 // Bind is the mux's catch-all WireGuard bind: it receives the WireGuard
 // datagrams of every source no open PeerBind claims, and sends anywhere.
 // Use it for one device with many peers. There is one per mux; wireguard-go
 // may Open and Close it repeatedly.
-func (m *UDPMux) Bind() *Bind { return m.bind }
+func (m *Mux) Bind() *MuxBind { return m.bind }
 
 // PeerBind returns a new WireGuard bind for one peer: while open it
 // receives the WireGuard datagrams from remote only, and sends only to
-// remote. Use one per session device (DESIGN.md §7.3: one device per
-// session). Opening it fails with ErrPeerTaken while another open bind has
-// the same remote. remote is usually PeerEndpoint of the session's libp2p
-// connection.
-func (m *UDPMux) PeerBind(remote netip.AddrPort) (*Bind, error) {
+// remote. Use one per session device, since each session runs its own
+// WireGuard device. Opening it fails with ErrPeerTaken while another open
+// bind has the same remote. remote is usually PeerEndpoint of the session's
+// libp2p connection.
+func (m *Mux) PeerBind(remote netip.AddrPort) (*MuxBind, error) {
 	if m.ctx.Err() != nil {
 		return nil, ErrMuxClosed
 	}
@@ -384,7 +384,7 @@ func (m *UDPMux) PeerBind(remote netip.AddrPort) (*Bind, error) {
 }
 
 // checkFamily rejects addresses the socket cannot reach.
-func (m *UDPMux) checkFamily(a netip.Addr) error {
+func (m *Mux) checkFamily(a netip.Addr) error {
 	if v4 := a.Unmap().Is4(); v4 != (m.network == "udp4") {
 		return fmt.Errorf("%w: address %s does not fit the mux's %s socket", ErrInvalidMuxConfig, a, m.network)
 	}
@@ -392,7 +392,7 @@ func (m *UDPMux) checkFamily(a netip.Addr) error {
 }
 
 // addPeerRoute sends remote's WireGuard datagrams to r.
-func (m *UDPMux) addPeerRoute(remote netip.AddrPort, r *receiver) error {
+func (m *Mux) addPeerRoute(remote netip.AddrPort, r *receiver) error {
 	m.peers.Lock()
 	defer m.peers.Unlock()
 	old := *m.peers.routes.Load()
@@ -406,7 +406,7 @@ func (m *UDPMux) addPeerRoute(remote netip.AddrPort, r *receiver) error {
 }
 
 // removePeerRoute undoes addPeerRoute(remote, r).
-func (m *UDPMux) removePeerRoute(remote netip.AddrPort, r *receiver) {
+func (m *Mux) removePeerRoute(remote netip.AddrPort, r *receiver) {
 	m.peers.Lock()
 	defer m.peers.Unlock()
 	old := *m.peers.routes.Load()
@@ -419,7 +419,7 @@ func (m *UDPMux) removePeerRoute(remote netip.AddrPort, r *receiver) {
 }
 
 // Stats returns the datagram counters.
-func (m *UDPMux) Stats() MuxStats {
+func (m *Mux) Stats() MuxStats {
 	return MuxStats{
 		QUIC:       m.stats.quic.Load(),
 		WireGuard:  m.stats.wireGuard.Load(),
@@ -434,7 +434,7 @@ func (m *UDPMux) Stats() MuxStats {
 // host has not released it yet), makes the bind's functions return
 // net.ErrClosed and closes the socket. It waits for its goroutines and is
 // idempotent.
-func (m *UDPMux) Close() error {
+func (m *Mux) Close() error {
 	m.closeOnce.Do(func() {
 		m.lending.Lock()
 		m.lending.closed = true
@@ -450,7 +450,7 @@ func (m *UDPMux) Close() error {
 }
 
 // read is the one goroutine that reads the socket.
-func (m *UDPMux) read() {
+func (m *Mux) read() {
 	defer close(m.readerDone)
 	msgs := make([]ipv4.Message, m.cfg.batchSize)
 	pkts := make([]*packet, m.cfg.batchSize)
@@ -497,7 +497,7 @@ func (m *UDPMux) read() {
 }
 
 // dispatch hands p to its receiver and reports whether it took p.
-func (m *UDPMux) dispatch(p *packet) bool {
+func (m *Mux) dispatch(p *packet) bool {
 	switch classify(p.data()) {
 	case kindQUIC:
 		return m.deliver(m.quicRecv.Load(), p, &m.stats.quic)
@@ -515,7 +515,7 @@ func (m *UDPMux) dispatch(p *packet) bool {
 
 // deliver queues p for r, waiting while the queue is full; it drops p only
 // when there is no receiver or the receiver or the mux goes away.
-func (m *UDPMux) deliver(r *receiver, p *packet, delivered *atomic.Uint64) bool {
+func (m *Mux) deliver(r *receiver, p *packet, delivered *atomic.Uint64) bool {
 	if r == nil {
 		m.stats.noReceiver.Add(1)
 		return false
@@ -540,9 +540,9 @@ func (m *UDPMux) deliver(r *receiver, p *packet, delivered *atomic.Uint64) bool 
 }
 
 // readError is why the reader stopped; valid once readerDone is closed.
-func (m *UDPMux) readError() error { return m.readErr }
+func (m *Mux) readError() error { return m.readErr }
 
-func (m *UDPMux) logDrop(reason string, from any, size int) {
+func (m *Mux) logDrop(reason string, from any, size int) {
 	if m.dropLog.allow() {
 		m.log.Debug("udp mux dropped datagram", "reason", reason, "from", fmt.Sprint(from), "bytes", size)
 	}

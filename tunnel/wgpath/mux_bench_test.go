@@ -1,4 +1,4 @@
-package relay
+package wgpath
 
 import (
 	"context"
@@ -54,13 +54,13 @@ func BenchmarkWireGuardOwnSocket(b *testing.B) {
 	benchTunnel(b, wa, wb)
 }
 
-// BenchmarkWireGuardMux is the same tunnel over two UDPMuxes whose libp2p
+// BenchmarkWireGuardMux is the same tunnel over two Muxes whose libp2p
 // hosts hold a QUIC connection over the same sockets; b's WireGuard
 // endpoint is that connection's remote address.
 func BenchmarkWireGuardMux(b *testing.B) {
 	p := newMuxPair(b)
 	benchTunnel(b, p.wa, p.wb)
-	for name, m := range map[string]*UDPMux{"a": p.ma, "b": p.mb} {
+	for name, m := range map[string]*Mux{"a": p.ma, "b": p.mb} {
 		s := m.Stats()
 		if s.Unknown+s.Oversized+s.NoReceiver != 0 {
 			b.Errorf("mux %s dropped datagrams: %+v", name, s)
