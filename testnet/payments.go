@@ -16,7 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/mystp2p/mystp2p/hermes"
-	"github.com/mystp2p/mystp2p/hermes/hermestest"
+	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -62,7 +62,7 @@ var (
 // payNet is a testnet with a chain, hermes hubs and charging providers.
 type payNet struct {
 	net  *Network
-	sim  *hermestest.SimChain
+	sim  *devchain.Chain
 	dir  string
 	hubs []*payHub
 
@@ -148,7 +148,7 @@ func startPayNet(ctx context.Context, cfg Config, hubs int) (_ *payNet, err erro
 	if p.dir, err = os.MkdirTemp("", "mystp2p-payments-"); err != nil {
 		return nil, err
 	}
-	if p.sim, err = hermestest.NewSimChain(ctx, big.NewInt(1)); err != nil {
+	if p.sim, err = devchain.New(ctx, devchain.Config{MinStake: big.NewInt(1)}); err != nil {
 		return nil, fmt.Errorf("start chain: %w", err)
 	}
 	providers := cfg.Providers
@@ -192,14 +192,14 @@ func (p *payNet) addHub(ctx context.Context, cfg Config, i int) (_ *payHub, err 
 	if h.store, err = hermes.OpenStore(filepath.Join(p.dir, fmt.Sprintf("hermes-%d.db", i))); err != nil {
 		return nil, err
 	}
-	if h.hub, err = hermes.NewHub(hermes.HubConfig{Signer: h.id, ChainID: hermestest.ChainID, FeeBp: paymentsFeeBp,
+	if h.hub, err = hermes.NewHub(hermes.HubConfig{Signer: h.id, ChainID: devchain.ChainID, FeeBp: paymentsFeeBp,
 		Store: h.store, Balances: p.sim.Chain, Log: cfg.Logger.With("role", "hermes", "hermes", i)}); err != nil {
 		return nil, err
 	}
 	if err := h.hub.Serve(h.node.Host()); err != nil {
 		return nil, err
 	}
-	terms := &overlay.HermesTerms{ChainID: hermestest.ChainID, Registry: p.sim.Deployment.Registry.Hex(), FeeBp: paymentsFeeBp}
+	terms := &overlay.HermesTerms{ChainID: devchain.ChainID, Registry: p.sim.Deployment.Registry.Hex(), FeeBp: paymentsFeeBp}
 	if _, err := h.node.Advertise(ctx, overlay.Offer{HermesTerms: terms}); err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (p *payNet) addProvider(ctx context.Context, i int) error {
 				return err
 			}
 			sc.Payments = &overlay.ProviderPayments{
-				Store: store, ChainID: hermestest.ChainID, Settler: pp.settler,
+				Store: store, ChainID: devchain.ChainID, Settler: pp.settler,
 				Interval: paymentsInvoiceInterval, Tick: paymentsInvoiceTick,
 				OnPaid: func(sp overlay.SessionPaid) {
 					p.mu.Lock()

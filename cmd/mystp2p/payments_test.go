@@ -22,7 +22,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/params"
 
-	"github.com/mystp2p/mystp2p/hermes/hermestest"
+	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/testnet"
 )
@@ -218,7 +218,7 @@ func amount(t *testing.T, s string) *big.Int {
 func TestPaymentsCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	chain, err := hermestest.NewDevChain(ctx, hermestest.DevChainConfig{})
+	chain, err := devchain.New(ctx, devchain.Config{Listen: "127.0.0.1:0", MinStake: big.NewInt(params.Ether)})
 	if err != nil {
 		t.Fatal(err)
 	}

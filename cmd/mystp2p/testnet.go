@@ -12,7 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/params"
 
-	"github.com/mystp2p/mystp2p/hermes/hermestest"
+	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/testnet"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -170,7 +170,7 @@ func cmdTestnetChain(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	chain, err := hermestest.NewDevChain(ctx, hermestest.DevChainConfig{Listen: *listen, MinStake: stake})
+	chain, err := devchain.New(ctx, devchain.Config{Listen: *listen, MinStake: stake})
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func cmdTestnetChain(ctx context.Context, e env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "dev chain %d on %s\nregistry %s\ntoken %s (anyone may mint it)\n",
-		hermestest.ChainID, chain.RPCURL(), chain.Deployment.Registry.Hex(), chain.Deployment.Token.Hex())
+		devchain.ChainID, chain.RPCURL(), chain.Deployment.Registry.Hex(), chain.Deployment.Token.Hex())
 	for _, a := range addrs {
 		fmt.Fprintf(e.stdout, "funded %s with 10 ether and %s tokens\n", a.Hex(), tokens(amount))
 	}
