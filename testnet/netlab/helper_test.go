@@ -16,42 +16,29 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // The test binary doubles as the program run inside the lab's namespaces:
-// with helperEnv set, TestMain runs a helper instead of the tests. Every
-// helper exits when its standard input closes, so it never outlives the test.
-const (
-	helperEnv     = "NETLAB_TEST_HELPER"
-	helperAddrEnv = "NETLAB_TEST_ADDR"
-)
+// in a child (see startHelper) TestMain runs a helper instead of the tests.
+// Every helper exits when its standard input closes, so it never outlives
+// the test.
+func TestMain(m *testing.M) { tstest.Main(m, runHelper) }
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv(helperAddrEnv)))
-	}
-	os.Exit(m.Run())
-}
-
-func runHelper(mode, addr string) int {
-	var err error
+// runHelper runs the helper of mode; addr is the address it works on.
+func runHelper(mode, addr string) error {
 	switch mode {
 	case "udp":
-		err = udpAgent(addr, os.Stdin, os.Stdout)
+		return udpAgent(addr, os.Stdin, os.Stdout)
 	case "http-server":
-		err = httpServer(addr)
+		return httpServer(addr)
 	case "http-get":
-		err = httpGet(addr)
+		return httpGet(addr)
 	case "make-lab":
-		err = makeLab()
-	default:
-		err = fmt.Errorf("unknown helper mode %q", mode)
+		return makeLab()
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper:", err)
-		return 1
-	}
-	return 0
+	return fmt.Errorf("unknown helper mode %q", mode)
 }
 
 // udpAgent binds a UDP socket on addr and obeys line commands on in,
@@ -261,122 +248,18 @@ func makeLab() error {
 	return lab.Close()
 }
 
-// helperEnviron is the environment of a helper process. Under -race a
-// process sleeps a second at exit unless told not to.
-func helperEnviron(mode, addr string) []string {
-	return append(os.Environ(), helperEnv+"="+mode, helperAddrEnv+"="+addr, "GORACE=atexit_sleep_ms=0")
-}
-
-// helper is a helper process the test talks to line by line.
-type helper struct {
-	t     *testing.T
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	done  chan struct{} // closed when the process has exited
-	once  sync.Once
-}
-
-// replyTimeout bounds every wait for a helper's answer.
-const replyTimeout = 15 * time.Second
-
-// startHelper starts the test binary in mode inside host's namespace.
-func startHelper(t *testing.T, lab *Lab, host, mode, addr string) *helper {
+// startHelper starts the test binary in mode inside host's namespace, as
+// a child the test talks to line by line.
+func startHelper(t *testing.T, lab *Lab, host, mode, addr string) *tstest.Child {
 	t.Helper()
-	cmd := lab.Command(host, os.Args[0], "-test.run=^$")
-	return startHelperCmd(t, host+"/"+mode, cmd, mode, addr)
+	return tstest.StartChild(t, host+"/"+mode, helperConfig(lab, host, mode, addr))
 }
 
-func startHelperCmd(t *testing.T, name string, cmd *exec.Cmd, mode, addr string) *helper {
-	t.Helper()
-	cmd.Env = helperEnviron(mode, addr)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+// helperConfig runs the helper of mode in host's namespace.
+func helperConfig(lab *Lab, host, mode, addr string) tstest.ChildConfig {
+	return tstest.ChildConfig{
+		Mode:   mode,
+		Config: addr,
+		Netns:  func(name string, arg ...string) *exec.Cmd { return lab.Command(host, name, arg...) },
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &prefixWriter{t: t, name: name}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting helper %s: %v", name, err)
-	}
-	h := &helper{t: t, name: name, cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			h.lines <- sc.Text()
-		}
-		close(h.lines)
-		cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(h.stop)
-	return h
-}
-
-// stop closes the helper's input and waits for it to exit, killing it if it
-// does not within replyTimeout.
-func (h *helper) stop() {
-	h.once.Do(func() {
-		h.stdin.Close()
-		lines := h.lines
-		deadline := time.After(replyTimeout)
-		for {
-			select {
-			case _, ok := <-lines:
-				if !ok {
-					lines = nil
-				}
-			case <-h.done:
-				return
-			case <-deadline:
-				h.cmd.Process.Kill()
-				deadline = nil
-			}
-		}
-	})
-}
-
-// next returns the helper's next output line.
-func (h *helper) next() string {
-	h.t.Helper()
-	select {
-	case l, ok := <-h.lines:
-		if !ok {
-			h.t.Fatalf("helper %s exited", h.name)
-		}
-		return l
-	case <-time.After(replyTimeout):
-		h.t.Fatalf("helper %s: no answer within %v", h.name, replyTimeout)
-		return ""
-	}
-}
-
-// send writes a command line without waiting for the answer.
-func (h *helper) send(line string) {
-	h.t.Helper()
-	if _, err := fmt.Fprintln(h.stdin, line); err != nil {
-		h.t.Fatalf("helper %s: %v", h.name, err)
-	}
-}
-
-// do sends a command and returns its answer.
-func (h *helper) do(line string) string {
-	h.t.Helper()
-	h.send(line)
-	return h.next()
-}
-
-// prefixWriter logs a helper's standard error through the test.
-type prefixWriter struct {
-	t    *testing.T
-	name string
-}
-
-func (w *prefixWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -10,12 +10,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // requireLab skips the test when this machine cannot build labs: only for a
@@ -155,7 +155,7 @@ func TestNATLab(t *testing.T) {
 					t.Errorf("%s (%s): mappings %v and %v, want both port %d", name, h.NAT, m1, m2, agentPort)
 				}
 			}
-			rv.stop()
+			rv.Stop()
 		}
 	})
 
@@ -174,14 +174,14 @@ func TestNATLab(t *testing.T) {
 			expectAnswer(t, third, "send "+m.String()+" "+tokUnsolicited, "sent")
 			expectAnswer(t, rv2, "send "+m.String()+" "+tokOtherPort, "sent")
 			expectAnswer(t, rv, "send "+m.String()+" "+tokControl, "sent")
-			if got := a.do("wait " + tokControl + " 5000"); !strings.HasPrefix(got, "got ") {
+			if got := a.Do("wait " + tokControl + " 5000"); !strings.HasPrefix(got, "got ") {
 				t.Fatalf("%s: solicited packet from the server did not arrive: %s", name, got)
 			}
 			open := h.NAT == NATNone || h.NAT == NATFullCone
 			if open {
 				// They were sent first; wait for them all the same.
 				for _, tok := range []string{tokUnsolicited, tokOtherPort} {
-					if got := a.do("wait " + tok + " 5000"); !strings.HasPrefix(got, "got ") {
+					if got := a.Do("wait " + tok + " 5000"); !strings.HasPrefix(got, "got ") {
 						t.Errorf("%s (%s): unsolicited packet %s was filtered", name, h.NAT, tok)
 					}
 				}
@@ -191,7 +191,7 @@ func TestNATLab(t *testing.T) {
 			// still in flight behind the control packet.
 			mapped(t, a, rendezvous)
 			for _, tok := range []string{tokUnsolicited, tokOtherPort} {
-				if got := a.do("has " + tok); !strings.HasPrefix(got, "none ") {
+				if got := a.Do("has " + tok); !strings.HasPrefix(got, "none ") {
 					t.Errorf("%s (%s): unsolicited packet passed the NAT: %s", name, h.NAT, got)
 				}
 			}
@@ -234,13 +234,13 @@ func TestNATLab(t *testing.T) {
 
 	t.Run("http", func(t *testing.T) {
 		origin := startHelper(t, lab, "server", "http-server", fmt.Sprintf("%s:8080", server))
-		if got := origin.next(); got != "ready" {
+		if got := origin.Next(); got != "ready" {
 			t.Fatalf("origin: %s", got)
 		}
 		for _, name := range []string{"pub1", "fc1", "pr1", "sym1"} {
-			cmd := lab.Command(name, os.Args[0], "-test.run=^$")
-			cmd.Env = helperEnviron("http-get", "http://"+server.String()+":8080/")
-			out, err := cmd.CombinedOutput()
+			cfg := helperConfig(lab, name, "http-get", "http://"+server.String()+":8080/")
+			cfg.MergeStderr = true
+			out, err := tstest.RunChild(t, name+"/http-get", cfg)
 			if err != nil {
 				t.Fatalf("GET from %s: %v: %s", name, err, out)
 			}
@@ -253,12 +253,12 @@ func TestNATLab(t *testing.T) {
 
 	t.Run("full-cone port is open to TCP", func(t *testing.T) {
 		srv := startHelper(t, lab, "fc1", "http-server", fmt.Sprintf("0.0.0.0:%d", agentPort))
-		if got := srv.next(); got != "ready" {
+		if got := srv.Next(); got != "ready" {
 			t.Fatalf("server in fc1: %s", got)
 		}
-		cmd := lab.Command("pub2", os.Args[0], "-test.run=^$")
-		cmd.Env = helperEnviron("http-get", fmt.Sprintf("http://%s:%d/", lab.PublicAddr("fc1"), agentPort))
-		out, err := cmd.CombinedOutput()
+		cfg := helperConfig(lab, "pub2", "http-get", fmt.Sprintf("http://%s:%d/", lab.PublicAddr("fc1"), agentPort))
+		cfg.MergeStderr = true
+		out, err := tstest.RunChild(t, "pub2/http-get", cfg)
 		if err != nil {
 			t.Fatalf("GET from the internet to fc1: %v: %s", err, out)
 		}
@@ -269,20 +269,20 @@ func TestNATLab(t *testing.T) {
 }
 
 // mapped asks agent a for its address as seen by dst.
-func mapped(t *testing.T, a *helper, dst netip.AddrPort) netip.AddrPort {
+func mapped(t *testing.T, a *tstest.Child, dst netip.AddrPort) netip.AddrPort {
 	t.Helper()
-	got := a.do("map " + dst.String())
+	got := a.Do("map " + dst.String())
 	s, ok := strings.CutPrefix(got, "mapped ")
 	if !ok {
-		t.Fatalf("%s: map %v: %s", a.name, dst, got)
+		t.Fatalf("%s: map %v: %s", a.Name(), dst, got)
 	}
 	return netip.MustParseAddrPort(s)
 }
 
-func expectAnswer(t *testing.T, h *helper, cmd, want string) {
+func expectAnswer(t *testing.T, h *tstest.Child, cmd, want string) {
 	t.Helper()
-	if got := h.do(cmd); got != want {
-		t.Fatalf("%s: %s: %s, want %s", h.name, cmd, got, want)
+	if got := h.Do(cmd); got != want {
+		t.Fatalf("%s: %s: %s, want %s", h.Name(), cmd, got, want)
 	}
 }
 
@@ -298,12 +298,12 @@ func punch(t *testing.T, lab *Lab, a, b string, rendezvous netip.AddrPort) (bool
 	hb := startHelper(t, lab, b, "udp", fmt.Sprintf("0.0.0.0:%d", agentPort))
 	ma, mb := mapped(t, ha, rendezvous), mapped(t, hb, rendezvous)
 	start := time.Now()
-	ha.send(fmt.Sprintf("punch %s %d", mb, punchWindow.Milliseconds()))
-	hb.send(fmt.Sprintf("punch %s %d", ma, punchWindow.Milliseconds()))
-	ra, rb := ha.next(), hb.next()
+	ha.Send(fmt.Sprintf("punch %s %d", mb, punchWindow.Milliseconds()))
+	hb.Send(fmt.Sprintf("punch %s %d", ma, punchWindow.Milliseconds()))
+	ra, rb := ha.Next(), hb.Next()
 	elapsed := time.Since(start)
-	ha.stop()
-	hb.stop()
+	ha.Stop()
+	hb.Stop()
 	ok := strings.HasPrefix(ra, "punch ok") && strings.HasPrefix(rb, "punch ok")
 	if !ok {
 		t.Logf("punch %s (mapped %v): %s; %s (mapped %v): %s", a, ma, ra, b, mb, rb)
@@ -312,7 +312,8 @@ func punch(t *testing.T, lab *Lab, a, b string, rendezvous netip.AddrPort) (bool
 }
 
 func TestCloseRemovesEverything(t *testing.T) {
-	goroutines := runtime.NumGoroutine()
+	// The lab runs no goroutines of its own, and the helper's end with it.
+	tstest.CheckGoroutines(t)
 	lab := newTestLab(t, []HostConfig{
 		{Name: "pub"},
 		{Name: "fc", NAT: NATFullCone, Port: 7000},
@@ -332,8 +333,8 @@ func TestCloseRemovesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-stray.done:
-	case <-time.After(replyTimeout):
+	case <-stray.Done():
+	case <-time.After(tstest.DefaultChildTimeout):
 		t.Fatal("a process in the lab survived Close")
 	}
 	if left := netnsList(t, prefix); len(left) > 0 {
@@ -347,16 +348,6 @@ func TestCloseRemovesEverything(t *testing.T) {
 	}
 	if err := lab.Command("pub", "true").Run(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Command after Close: %v, want ErrClosed", err)
-	}
-	// The lab runs no goroutines of its own; the helper's reader has
-	// exited with the helper. Allow a moment for it to return.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		runtime.Gosched()
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		t.Errorf("%d goroutines after Close, %d before New", n, goroutines)
 	}
 }
 
@@ -379,21 +370,13 @@ func netnsList(t *testing.T, prefix string) []string {
 func TestCleanupStaleAfterCrash(t *testing.T) {
 	requireLab(t)
 	// A child process builds a lab and is killed before it can Close.
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	owner := startHelperCmd(t, "owner", cmd, "make-lab", "")
-	prefix := owner.next()
+	owner := tstest.StartChild(t, "owner", tstest.ChildConfig{Mode: "make-lab"})
+	prefix := owner.Next()
 	t.Cleanup(func() { Cleanup(context.Background(), nil, prefix) })
 	if len(netnsList(t, prefix)) == 0 {
 		t.Fatalf("lab %s has no namespaces", prefix)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-owner.done:
-	case <-time.After(replyTimeout):
-		t.Fatal("owner did not die")
-	}
+	owner.Kill()
 	if len(netnsList(t, prefix)) == 0 {
 		t.Fatalf("lab %s vanished with its owner; nothing to test", prefix)
 	}
