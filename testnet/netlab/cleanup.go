@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -161,6 +160,9 @@ func prefixOf(name string) string {
 // namespaces (and with them their interfaces, bridges and nftables tables)
 // and the lab's state file. Removing what is already gone is not an error.
 func Cleanup(ctx context.Context, log *slog.Logger, prefix string) error {
+	if err := checkPlatform(); err != nil {
+		return err
+	}
 	if !prefixRE.MatchString(prefix) {
 		return fmt.Errorf("%w: %q", ErrBadPrefix, prefix)
 	}
@@ -228,7 +230,7 @@ func killInside(ctx context.Context, ipPath string, names []string) (int, error)
 			return len(killed), nil
 		}
 		for _, pid := range inside {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			if err := killProcess(pid); err != nil {
 				return len(killed), fmt.Errorf("killing process %d in the lab: %w", pid, err)
 			}
 			killed[pid] = true
@@ -245,6 +247,9 @@ func killInside(ctx context.Context, ipPath string, names []string) (int, error)
 // gone (a crash, a SIGKILL, a Ctrl-C before Close ran), and returns their
 // prefixes. Labs of running processes are left alone.
 func CleanupStale(ctx context.Context, log *slog.Logger) ([]string, error) {
+	if err := checkPlatform(); err != nil {
+		return nil, err
+	}
 	prefixes := map[string]bool{}
 	for _, dir := range []string{netnsDir, StateDir} {
 		entries, err := os.ReadDir(dir)

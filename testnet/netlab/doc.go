@@ -31,5 +31,6 @@
 // in StateDir. Lab.Close removes everything a lab made, killing processes
 // left inside it; CleanupStale removes labs whose creating process died
 // without Close. Building a lab needs root, `ip` (iproute2) and `nft`
-// (nftables): see Available.
+// (nftables): see Available. The package builds on every OS; off Linux,
+// Available, New, Cleanup and CleanupStale return ErrNeedsLinux.
 package netlab

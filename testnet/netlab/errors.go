@@ -2,6 +2,10 @@ package netlab
 
 import "errors"
 
+// ErrNeedsLinux means the lab was asked for on another OS: it is made of
+// Linux network namespaces and nftables rulesets.
+var ErrNeedsLinux = errors.New("network-namespace lab needs Linux (ip netns, nftables)")
+
 // ErrNotRoot means the process lacks the privilege to create network
 // namespaces (run as root, e.g. `sudo`).
 var ErrNotRoot = errors.New("netlab needs root to create network namespaces (run as root)")

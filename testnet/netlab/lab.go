@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -443,7 +442,7 @@ func (l *Lab) command(ctx context.Context, host string, router bool, name string
 		err = ErrClosed
 	}
 	cmd := exec.CommandContext(ctx, l.ipPath, append([]string{"netns", "exec", ns, name}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = labProcAttr()
 	if err != nil {
 		cmd.Err = err
 	}

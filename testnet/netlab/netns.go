@@ -3,15 +3,11 @@ package netlab
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // netnsDir is where iproute2 keeps named network namespaces.
@@ -33,10 +29,13 @@ func (t tool) path() (string, error) {
 	return p, nil
 }
 
-// Available reports whether this process can build labs: it must run as
-// root, with `ip` (iproute2) and `nft` (nftables) installed. Tests skip when
-// it returns an error, and say why.
+// Available reports whether this process can build labs: it must run on
+// Linux (ErrNeedsLinux otherwise), as root, with `ip` (iproute2) and `nft`
+// (nftables) installed. Tests skip when it returns an error, and say why.
 func Available() error {
+	if err := checkPlatform(); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
 	}
@@ -114,43 +113,4 @@ func setSysctls(ns string, settings []sysctl) error {
 		return fmt.Errorf("sysctls in namespace %q: %w", ns, err)
 	}
 	return nil
-}
-
-// inNetns runs fn on an OS thread that has joined the named network
-// namespace. The thread returns to the original namespace afterwards, or is
-// discarded if that fails.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(filepath.Join(netnsDir, ns))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: it exits with this goroutine
-			// instead of running other goroutines in the wrong namespace.
-			errc <- errors.Join(ferr, fmt.Errorf("returning from namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }
