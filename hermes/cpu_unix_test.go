@@ -1,0 +1,18 @@
+//go:build unix
+
+package hermes
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU(b *testing.B) (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}
