@@ -20,14 +20,9 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/overlay/session"
 	"github.com/mystp2p/mystp2p/tunnel"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
-)
-
-// Paths a session's tunnel can take, as reported to users.
-const (
-	PathDirect  = "direct"
-	PathRelayed = "relayed"
 )
 
 // ErrProviderGone means the provider stopped answering during a session.
@@ -39,9 +34,10 @@ type ConnectConfig struct {
 	// DirectWait is how long to wait for a hole-punched direct connection
 	// when only a relayed one exists (0: 5 s).
 	DirectWait time.Duration
-	// Transport forces TransportUDP or TransportStream; empty chooses UDP
-	// when a direct connection exists, else the stream.
-	Transport string
+	// Transport forces one transport; empty chooses the best that works:
+	// the shared socket, then UDP when a direct connection exists, else the
+	// stream.
+	Transport wgpath.Transport
 	// Progress, if set, hears each stage ("reaching provider", …).
 	Progress func(stage string)
 	// TUN, when set, brings the session up on a kernel TUN device that
@@ -92,10 +88,11 @@ type Session struct {
 	// is upgraded to direct when a hole punch succeeds later.
 	route struct {
 		sync.Mutex
-		path, transport string
-		relay           *wgpath.MeteredBind // the relayed bind, while relayed
-		relayBytes      uint64              // wire bytes the relay carried before an upgrade
-		direct          chan struct{}       // closed once the path is direct
+		path       wgpath.Path
+		transport  wgpath.Transport
+		relay      *wgpath.MeteredBind // the relayed bind, while relayed
+		relayBytes uint64              // wire bytes the relay carried before an upgrade
+		direct     chan struct{}       // closed once the path is direct
 	}
 
 	done    chan struct{}
@@ -125,10 +122,10 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 			return nil, err
 		}
 	}
-	switch cfg.Transport {
-	case "", TransportUDP, TransportStream, TransportMux:
-	default:
-		return nil, fmt.Errorf("overlay: transport %q (want udp-mux, udp or stream)", cfg.Transport)
+	if cfg.Transport != "" {
+		if _, err := wgpath.Parse(string(cfg.Transport)); err != nil {
+			return nil, fmt.Errorf("overlay: %w", err)
+		}
 	}
 	if cfg.DirectWait == 0 {
 		cfg.DirectWait = 5 * time.Second
@@ -175,21 +172,21 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 		}
 		direct = n.waitDirect(ctx, p.Provider, cfg.DirectWait-redialAfter)
 	}
-	if direct == nil && (cfg.Transport == TransportUDP || cfg.Transport == TransportMux) {
+	if direct == nil && (cfg.Transport == wgpath.UDP || cfg.Transport == wgpath.UDPMux) {
 		return nil, fmt.Errorf("no direct connection to %s for the UDP transport (hole punching failed)", p.Provider)
 	}
 	// Candidate transports, best first; all but the last get a short trial.
-	var tries []string
+	var tries []wgpath.Transport
 	switch {
 	case cfg.Transport != "":
-		tries = []string{cfg.Transport}
+		tries = []wgpath.Transport{cfg.Transport}
 	case direct != nil:
-		if n.muxConn(p.Provider) != nil {
-			tries = append(tries, TransportMux)
+		if n.mux.ConnTo(n.host.Network(), p.Provider) != nil {
+			tries = append(tries, wgpath.UDPMux)
 		}
-		tries = append(tries, TransportUDP, TransportStream)
+		tries = append(tries, wgpath.UDP, wgpath.Stream)
 	default:
-		tries = []string{TransportStream}
+		tries = []wgpath.Transport{wgpath.Stream}
 	}
 	var s *Session
 	for i, transport := range tries {
@@ -198,7 +195,7 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 			handshake = udpTrial
 		}
 		s, err = n.connectOnce(ctx, cfg, transport, direct, handshake)
-		if err == nil || i == len(tries)-1 || (isRejection(err) && !isRejectionCode(err, RejectPolicy)) {
+		if err == nil || i == len(tries)-1 || (isRejection(err) && !isRejectionCode(err, session.RejectPolicy)) {
 			break
 		}
 		cfg.Progress(fmt.Sprintf("%s transport failed (%v); trying %s", transport, err, tries[i+1]))
@@ -207,12 +204,12 @@ func (n *Node) Connect(ctx context.Context, cfg ConnectConfig) (*Session, error)
 		return nil, err
 	}
 	s.ConnectTime = time.Since(start)
-	cfg.Progress("tunnel up (" + s.Path() + ")")
-	n.met.sessions.WithLabelValues("consumer", s.Path(), s.Transport()).Inc()
+	cfg.Progress("tunnel up (" + string(s.Path()) + ")")
+	n.met.Sessions.WithLabelValues("consumer", string(s.Path()), string(s.Transport())).Inc()
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
-	if s.Path() == PathRelayed && n.mux != nil {
+	if s.Path() == wgpath.Relayed && n.mux != nil {
 		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
 	}
 	return s, nil
@@ -258,61 +255,47 @@ func (n *Node) waitHolePunchReady(ctx context.Context, d time.Duration) {
 const udpTrial = 3 * time.Second
 
 func isRejection(err error) bool {
-	var rej *RejectedError
+	var rej *session.RejectedError
 	return errors.As(err, &rej)
 }
 
-func isRejectionCode(err error, code string) bool {
-	var rej *RejectedError
+func isRejectionCode(err error, code session.RejectCode) bool {
+	var rej *session.RejectedError
 	return errors.As(err, &rej) && rej.Code == code
-}
-
-// muxConn returns a direct QUIC connection to p on this node's UDP mux.
-func (n *Node) muxConn(p peer.ID) network.Conn {
-	if n.mux == nil {
-		return nil
-	}
-	for _, c := range n.host.Network().ConnsToPeer(p) {
-		if _, err := n.mux.PeerEndpoint(c); err == nil {
-			return c
-		}
-	}
-	return nil
 }
 
 // connectOnce negotiates one session over one transport and waits for the
 // WireGuard handshake. On failure it leaves nothing open on either side.
-func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport string, direct network.Conn, handshake time.Duration) (_ *Session, err error) {
+func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport wgpath.Transport, direct network.Conn, handshake time.Duration) (_ *Session, err error) {
 	p := cfg.Proposal.Proposal
 	key, err := tunnel.GeneratePrivateKey()
 	if err != nil {
 		return nil, err
 	}
-	req := sessionRequest{Kind: reqOpen, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
+	req := session.Request{Kind: session.Open, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
 	var price hermes.Price
 	if cfg.Payment != nil {
-		if price, err = proposalPrice(&p); err != nil {
+		if price, err = ProposalPrice(&p); err != nil {
 			return nil, fmt.Errorf("proposal of %s: %w", p.Provider, err)
 		}
 		req.Hermes = cfg.Payment.Hub.String()
 	}
+	link := wgpath.Link{Transport: transport, Conn: direct, Mux: n.mux}
 	var udp *net.UDPConn
-	var muxEP netip.AddrPort
-	if transport == TransportMux {
-		c := n.muxConn(p.Provider)
-		if c == nil {
+	switch transport {
+	case wgpath.UDPMux:
+		if link.Conn = n.mux.ConnTo(n.host.Network(), p.Provider); link.Conn == nil {
 			return nil, fmt.Errorf("no direct QUIC connection to %s on the shared socket", p.Provider)
 		}
-		muxEP, _ = n.mux.PeerEndpoint(c)
 		req.UDPPort = n.mux.Port()
-	}
-	if transport == TransportUDP {
+	case wgpath.UDP:
 		// WireGuard gets its own UDP socket towards the provider's address
 		// on the direct connection.
 		if udp, err = net.ListenUDP("udp", &net.UDPAddr{}); err != nil {
 			return nil, fmt.Errorf("open UDP socket: %w", err)
 		}
 		req.UDPPort = uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+		link.UDP = udp
 		defer func() {
 			if err != nil {
 				udp.Close()
@@ -331,49 +314,25 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 			n.sendClose(s)
 		}
 	}()
-	var bind conn.Bind
-	switch transport {
-	case TransportMux:
-		b, err := n.mux.PeerBind(muxEP)
-		if err != nil {
-			return nil, fmt.Errorf("WireGuard on the shared socket: %w", err)
-		}
-		bind = b
-		s.setPath(PathDirect)
-	case TransportUDP:
-		ip, err := remoteIP(direct)
+	link.PeerPort = rep.UDPPort
+	if transport == wgpath.Stream {
+		st, err := n.attachStream(ctx, p.Provider, rep.Session)
 		if err != nil {
 			return nil, err
 		}
-		if bind, err = wgpath.NewUDPBind(udp, netip.AddrPortFrom(ip, rep.UDPPort)); err != nil {
-			return nil, err
-		}
-		s.setPath(PathDirect)
-	default:
-		st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p.Provider, ProtocolTunnel)
-		if err != nil {
-			return nil, fmt.Errorf("open tunnel stream: %w", err)
-		}
-		if err := writeMsg(st, sessionRequest{Kind: reqOpen, Session: rep.Session}); err != nil {
-			st.Reset()
-			return nil, fmt.Errorf("open tunnel stream: %w", err)
-		}
-		pipe, err := wgpath.NewPipeBind(st)
-		if err != nil {
-			st.Reset()
-			return nil, err
-		}
-		s.stream = st
-		bind = pipe
-		if st.Conn().Stat().Limited {
-			m := wgpath.NewMeteredBind(pipe)
-			bind = m
-			s.route.relay = m
-			s.setPath(PathRelayed)
-		} else {
-			s.setPath(PathDirect)
-		}
+		s.stream, link.Stream, link.Conn = st, st, st.Conn()
 	}
+	bind, path, err := link.Bind()
+	if err != nil {
+		if s.stream != nil {
+			s.stream.Reset()
+		}
+		return nil, err
+	}
+	if m, ok := bind.(*wgpath.MeteredBind); ok {
+		s.route.relay = m
+	}
+	s.setPath(path)
 	cfg.Progress("tunnel handshake")
 	ccfg := tunnel.ConsumerConfig{
 		PrivateKey: key, PeerPublicKey: rep.WGKey, Addresses: rep.Addresses, Bind: bind,
@@ -403,7 +362,7 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 		// moment its end of the tunnel exists.
 		s.pay, err = cfg.Payment.Payer.Pay(hermes.Terms{
 			AgreementID: AgreementID(s.ID), Provider: p.Provider, Price: price,
-			Wallet: cfg.Payment.Wallet, MaxFeeBp: cfg.Payment.MaxFeeBp, Usage: tunnelUsage(s.tun.Stats),
+			Wallet: cfg.Payment.Wallet, MaxFeeBp: cfg.Payment.MaxFeeBp, Usage: TunnelUsage(s.tun.Stats),
 		})
 		if err != nil {
 			s.tun.Close()
@@ -426,17 +385,16 @@ func (n *Node) connectOnce(ctx context.Context, cfg ConnectConfig, transport str
 	return s, nil
 }
 
-// Path is PathRelayed while the tunnel's packets cross a relay (a stream
-// over a relayed connection), else PathDirect.
-func (s *Session) Path() string {
+// Path is wgpath.Relayed while the tunnel's packets cross a relay (a
+// stream over a relayed connection), else wgpath.Direct.
+func (s *Session) Path() wgpath.Path {
 	s.route.Lock()
 	defer s.route.Unlock()
 	return s.route.path
 }
 
-// Transport is how WireGuard travels now: TransportMux, TransportUDP or
-// TransportStream.
-func (s *Session) Transport() string {
+// Transport is how WireGuard travels now.
+func (s *Session) Transport() wgpath.Transport {
 	s.route.Lock()
 	defer s.route.Unlock()
 	return s.route.transport
@@ -458,11 +416,11 @@ func (s *Session) RelayBytes() uint64 {
 // Direct is closed once the session's path is direct.
 func (s *Session) Direct() <-chan struct{} { return s.route.direct }
 
-func (s *Session) setPath(path string) {
+func (s *Session) setPath(path wgpath.Path) {
 	s.route.Lock()
 	defer s.route.Unlock()
 	s.route.path = path
-	if path == PathDirect {
+	if path == wgpath.Direct {
 		select {
 		case <-s.route.direct:
 		default:
@@ -485,30 +443,26 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 			return
 		case <-t.C:
 		}
-		c := n.muxConn(s.Provider)
+		c := n.mux.ConnTo(n.host.Network(), s.Provider)
 		if c == nil && time.Since(lastDialBack) > dialBackEvery {
 			// DCUtR has had its chance; ask the provider to dial us.
 			lastDialBack = time.Now()
 			addrs := n.publicQUICAddrs()
 			n.log.Debug("asking for a dial back", "session", s.ID, "addrs", addrs)
 			if len(addrs) > 0 {
-				_, err := n.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqDialBack, Session: s.ID, Addrs: addrs})
+				_, err := n.sessionCall(ctx, s.Provider, session.Request{Kind: session.DialBack, Session: s.ID, Addrs: addrs})
 				n.log.Debug("dial back", "session", s.ID, "addrs", addrs, "err", err)
 			}
-			c = n.muxConn(s.Provider)
+			c = n.mux.ConnTo(n.host.Network(), s.Provider)
 		}
 		if c == nil {
 			continue
 		}
-		ep, err := n.mux.PeerEndpoint(c)
-		if err != nil {
-			continue
-		}
-		if _, err := n.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqUpgrade, Session: s.ID, Transport: TransportMux}); err != nil {
+		if _, err := n.sessionCall(ctx, s.Provider, session.Request{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDPMux}); err != nil {
 			n.log.Debug("upgrade refused", "session", s.ID, "err", err)
 			continue
 		}
-		bind, err := n.mux.PeerBind(ep)
+		bind, _, err := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: n.mux}.Bind()
 		if err != nil {
 			n.log.Warn("upgrade: bind on the shared socket", "session", s.ID, "err", err)
 			return
@@ -526,10 +480,10 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 			st := relayed.Stats()
 			s.route.relayBytes += st.TxBytes + st.RxBytes
 		}
-		s.route.relay, s.route.transport = nil, TransportMux
+		s.route.relay, s.route.transport = nil, wgpath.UDPMux
 		s.route.Unlock()
-		s.setPath(PathDirect)
-		n.met.upgrades.Inc()
+		s.setPath(wgpath.Direct)
+		n.met.Upgrades.Inc()
 		progress("upgraded to a direct path (hole punch)")
 		return
 	}
@@ -540,7 +494,7 @@ const dialBackEvery = 3 * time.Second
 
 // publicQUICAddrs are this host's public QUIC addresses as others observe
 // them (listen addresses and confirmed observations), at most
-// maxDialBackAddrs of them.
+// session.MaxDialBackAddrs of them.
 func (n *Node) publicQUICAddrs() []string {
 	all := n.host.Addrs()
 	if h, ok := n.host.(interface{ AllAddrs() []ma.Multiaddr }); ok {
@@ -555,7 +509,7 @@ func (n *Node) publicQUICAddrs() []string {
 			continue
 		}
 		out = append(out, a.String())
-		if len(out) == maxDialBackAddrs {
+		if len(out) == session.MaxDialBackAddrs {
 			break
 		}
 	}
@@ -637,41 +591,72 @@ func waitHandshake(ctx context.Context, c sessionTunnel, d time.Duration) error 
 }
 
 // sessionCall sends one session request and reads the reply.
-func (n *Node) sessionCall(ctx context.Context, p peer.ID, req sessionRequest) (sessionReply, error) {
-	ctx, cancel := context.WithTimeout(ctx, sessionStreamTimeout)
+func (n *Node) sessionCall(ctx context.Context, p peer.ID, req session.Request) (session.Reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
 	defer cancel()
-	st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "session"), p, ProtocolSession)
+	st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "session"), p, session.Protocol)
 	if err != nil {
-		return sessionReply{}, fmt.Errorf("session with %s: %w", p, err)
+		return session.Reply{}, fmt.Errorf("session with %s: %w", p, err)
 	}
 	defer st.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = st.SetDeadline(dl)
 	}
-	if err := writeMsg(st, req); err != nil {
+	if err := session.Write(st, req); err != nil {
 		st.Reset()
-		return sessionReply{}, fmt.Errorf("session with %s: %w", p, err)
+		return session.Reply{}, fmt.Errorf("session with %s: %w", p, err)
 	}
-	var rep sessionReply
-	if err := readMsg(bufio.NewReader(st), &rep); err != nil {
+	var rep session.Reply
+	if err := session.Read(bufio.NewReader(st), &rep); err != nil {
 		st.Reset()
-		return sessionReply{}, fmt.Errorf("session with %s: %w", p, err)
+		return session.Reply{}, fmt.Errorf("session with %s: %w", p, err)
 	}
 	if !rep.OK {
-		return rep, &RejectedError{Provider: p.String(), Code: rep.Code, Message: rep.Message}
+		return rep, &session.RejectedError{Provider: p.String(), Code: rep.Code, Message: rep.Message}
 	}
-	if req.Kind == reqOpen {
+	if req.Kind == session.Open {
 		if rep.Session == "" || rep.WGKey.IsZero() || rep.Addresses.Validate() != nil ||
-			rep.Transport != req.Transport || (rep.Transport == TransportUDP && rep.UDPPort == 0) {
+			rep.Transport != req.Transport || (rep.Transport == wgpath.UDP && rep.UDPPort == 0) {
 			return rep, fmt.Errorf("session with %s: provider sent an incomplete reply", p)
 		}
 	}
 	return rep, nil
 }
 
+// sessionCallTimeout bounds one session request and its reply.
+const sessionCallTimeout = 10 * time.Second
+
+// attachStream opens the tunnel stream of a stream-transport session and
+// waits for the provider to accept it; the stream then carries WireGuard.
+func (n *Node) attachStream(ctx context.Context, p peer.ID, id string) (network.Stream, error) {
+	st, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p, session.TunnelProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("open tunnel stream: %w", err)
+	}
+	_ = st.SetDeadline(time.Now().Add(sessionCallTimeout))
+	if err := session.Write(st, session.Request{Kind: session.Attach, Session: id}); err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("open tunnel stream: %w", err)
+	}
+	// The provider sends nothing after its reply until our first packet,
+	// so reading the reply through a bufio.Reader takes no packet bytes.
+	br := bufio.NewReader(st)
+	var rep session.Reply
+	if err := session.Read(br, &rep); err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("tunnel stream to %s: %w", p, err)
+	}
+	if !rep.OK {
+		st.Reset()
+		return nil, &session.RejectedError{Provider: p.String(), Code: rep.Code, Message: rep.Message}
+	}
+	_ = st.SetDeadline(time.Time{})
+	return session.Buffered{Stream: st, R: br}, nil
+}
+
 // keepalive pings the provider; three failures in a row end the session.
 func (s *Session) keepalive(ctx context.Context) {
-	t := time.NewTicker(pingInterval)
+	t := time.NewTicker(session.PingInterval)
 	defer t.Stop()
 	fails := 0
 	for {
@@ -680,8 +665,8 @@ func (s *Session) keepalive(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		_, err := s.node.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqPing, Session: s.ID})
-		var rej *RejectedError
+		_, err := s.node.sessionCall(ctx, s.Provider, session.Request{Kind: session.Ping, Session: s.ID})
+		var rej *session.RejectedError
 		switch {
 		case err == nil:
 			fails = 0
@@ -778,5 +763,5 @@ func (n *Node) sendClose(s *Session) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_, _ = n.sessionCall(ctx, s.Provider, sessionRequest{Kind: reqClose, Session: s.ID})
+	_, _ = n.sessionCall(ctx, s.Provider, session.Request{Kind: session.Close, Session: s.ID})
 }

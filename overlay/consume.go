@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // ErrNoProposals means discovery found no provider matching the query.
@@ -22,7 +23,7 @@ var ErrNoProposals = errors.New("no matching provider found")
 type ConsumeConfig struct {
 	Query Query
 	// Transport forces a transport (see ConnectConfig).
-	Transport string
+	Transport wgpath.Transport
 	// SOCKSAddr is where the SOCKS5 server listens (loopback unless
 	// SOCKSOptions allow otherwise).
 	SOCKSAddr    string

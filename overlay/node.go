@@ -14,7 +14,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -22,6 +21,7 @@ import (
 	"github.com/mystp2p/mystp2p/dht"
 	"github.com/mystp2p/mystp2p/gossip"
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/guard"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
@@ -55,7 +55,7 @@ type Node struct {
 	id   *identity.Identity
 	host host.Host
 	mux  *wgpath.Mux // nil unless QUIC listens on an unspecified address
-	met  *nodeMetrics
+	met  *Metrics
 	dht  *dht.DHT
 	feed *gossip.Feed
 	cfg  Config
@@ -69,10 +69,12 @@ type Node struct {
 		cancelPublish context.CancelFunc
 	}
 
-	// serving is the provider's session table, once ServeSessions ran.
-	serving struct {
+	// closers run first in Close: the session server, which needs the
+	// host for its final invoices.
+	closers struct {
 		sync.Mutex
-		s *sessions
+		fs     []func() error
+		closed bool
 	}
 
 	ctx    context.Context
@@ -106,7 +108,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	if n.met, err = newNodeMetrics(cfg.Host.Metrics, func() float64 { return float64(n.ActiveSessions()) }); err != nil {
+	if n.met, err = newMetrics(cfg.Host.Metrics); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	if n.mux, cfg.Host.Listen, err = muxFor(cfg.Host.Listen, n.log); err != nil {
@@ -134,7 +136,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	n.host.SetStreamHandler(ProtocolProposal, n.serveProposal)
+	n.host.SetStreamHandler(ProtocolProposal, guard.Handler(n.log, ProtocolProposal, n.serveProposal))
 	if err := n.join(ctx); err != nil {
 		return nil, err
 	}
@@ -176,6 +178,30 @@ func (n *Node) Identity() *identity.Identity { return n.id }
 // DHT is the node's DHT.
 func (n *Node) DHT() *dht.DHT { return n.dht }
 
+// Mux is the node's shared UDP socket, or nil when QUIC listens on a
+// specific address (the loopback testnet) and owns its socket alone.
+func (n *Node) Mux() *wgpath.Mux { return n.mux }
+
+// Metrics are the node's session counters.
+func (n *Node) Metrics() *Metrics { return n.met }
+
+// Logger is the node's logger, with its peer ID.
+func (n *Node) Logger() *slog.Logger { return n.log }
+
+// OnClose makes Close call f before it stops the node's own parts, for
+// services built on the node (the session server) that need the host to
+// shut down cleanly. Functions run in reverse order of registration. After
+// Close it returns ErrClosed.
+func (n *Node) OnClose(f func() error) error {
+	n.closers.Lock()
+	defer n.closers.Unlock()
+	if n.closers.closed {
+		return ErrClosed
+	}
+	n.closers.fs = append(n.closers.fs, f)
+	return nil
+}
+
 // AddrInfo is the node's ID and current listen addresses.
 func (n *Node) AddrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}
@@ -186,16 +212,22 @@ func (n *Node) AddrInfo() peer.AddrInfo {
 func (n *Node) Close() error {
 	var err error
 	n.once.Do(func() {
-		// Stop taking new work first, then stop the goroutines (the session
-		// reaper closes every open session on its way out), then the parts.
+		// Services built on the node first (the session server ends every
+		// session, paying ones with a final invoice), then stop taking new
+		// work, then stop the goroutines, then the parts.
+		n.closers.Lock()
+		n.closers.closed = true
+		fs := n.closers.fs
+		n.closers.Unlock()
+		var errs []error
+		for i := len(fs) - 1; i >= 0; i-- {
+			errs = append(errs, fs[i]())
+		}
 		if n.host != nil {
-			for _, p := range []protocol.ID{ProtocolProposal, ProtocolSession, ProtocolTunnel} {
-				n.host.RemoveStreamHandler(p)
-			}
+			n.host.RemoveStreamHandler(ProtocolProposal)
 		}
 		n.cancel()
 		n.wg.Wait()
-		var errs []error
 		if n.feed != nil {
 			errs = append(errs, n.feed.Close())
 		}

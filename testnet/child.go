@@ -21,6 +21,8 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -174,7 +176,7 @@ func RunChild(ctx context.Context, cfg ChildConfig, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := node.ServeSessions(overlay.ServeConfig{MaxSessions: 64, Policy: policy}); err != nil {
+		if _, err := server.New(server.Config{Node: node, MaxSessions: 64, Policy: policy, Logger: node.Logger()}); err != nil {
 			return err
 		}
 		if err := waitRelayAddr(ctx, node, cfg.Public); err != nil {
@@ -257,7 +259,7 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 	}
 	defer s.Close()
 	r.ConnectMS = float64(time.Since(start).Microseconds()) / 1000
-	if s.Path() == overlay.PathRelayed {
+	if s.Path() == wgpath.Relayed {
 		// Relayed sessions keep trying to go direct (DCUtR retries for
 		// about 20 s); measure the path the session settles on.
 		select {
@@ -267,7 +269,7 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 		case <-ctx.Done():
 		}
 	}
-	r.Path, r.Transport = s.Path(), s.Transport()
+	r.Path, r.Transport = string(s.Path()), string(s.Transport())
 	relayBefore := s.RelayBytes()
 	fetch := fetchDirect
 	if cfg.TUN == "" {

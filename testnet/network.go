@@ -17,6 +17,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -82,7 +83,9 @@ type Network struct {
 
 // Provider is a provider node with when it started advertising.
 type Provider struct {
-	Node     *overlay.Node
+	Node *overlay.Node
+	// Sessions is the provider's session server.
+	Sessions *server.Server
 	Started  time.Time
 	Proposal *overlay.SignedProposal
 	cancel   context.CancelFunc
@@ -153,7 +156,7 @@ func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
 
 // addProvider starts a provider; offer and serve, if set, adjust its offer
 // and session service (the payments scenario makes them charge).
-func (n *Network) addProvider(ctx context.Context, offer func(*overlay.Offer), serve func(*overlay.Node, *overlay.ServeConfig) error) (*Provider, error) {
+func (n *Network) addProvider(ctx context.Context, offer func(*overlay.Offer), serve func(*overlay.Node, *server.Config) error) (*Provider, error) {
 	n.mu.Lock()
 	i := len(n.providers)
 	n.mu.Unlock()
@@ -187,19 +190,20 @@ func (n *Network) addProvider(ctx context.Context, offer func(*overlay.Offer), s
 	}
 	// The loopback testnet's exits may reach loopback, where the origin is.
 	policy, err := tunnel.NewExitPolicy(tunnel.WithAllowLoopback())
-	sc := overlay.ServeConfig{MaxSessions: n.cfg.MaxSessions, Policy: policy}
+	sc := server.Config{Node: node, MaxSessions: n.cfg.MaxSessions, Policy: policy, Logger: node.Logger()}
 	if err == nil && serve != nil {
 		err = serve(node, &sc)
 	}
+	var srv *server.Server
 	if err == nil {
-		err = node.ServeSessions(sc)
+		srv, err = server.New(sc)
 	}
 	if err != nil {
 		cancel()
 		node.Close()
 		return nil, fmt.Errorf("provider %d sessions: %w", i, err)
 	}
-	p := &Provider{Node: node, Started: start, Proposal: sp, cancel: cancel}
+	p := &Provider{Node: node, Sessions: srv, Started: start, Proposal: sp, cancel: cancel}
 	n.mu.Lock()
 	n.providers = append(n.providers, p)
 	n.mu.Unlock()

@@ -19,6 +19,8 @@ import (
 	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -68,7 +70,7 @@ type payNet struct {
 
 	mu        sync.Mutex // guards the fields below (providers are added from hooks)
 	providers []*payProvider
-	paid      []overlay.SessionPaid
+	paid      []server.SessionPaid
 }
 
 // payHub is a hermes hub: its node, identity, service and store.
@@ -233,7 +235,7 @@ func (p *payNet) addProvider(ctx context.Context, i int) error {
 				o.Hermes = append(o.Hermes, h.id.Address().Hex())
 			}
 		},
-		func(node *overlay.Node, sc *overlay.ServeConfig) error {
+		func(node *overlay.Node, sc *server.Config) error {
 			pp.id = node.Identity()
 			if err := p.sim.SendEther(ctx, pp.id.Address(), gasMoney); err != nil {
 				return fmt.Errorf("gas for provider %d: %w", i, err)
@@ -255,10 +257,10 @@ func (p *payNet) addProvider(ctx context.Context, i int) error {
 				Beneficiary: pp.beneficiary}); err != nil {
 				return err
 			}
-			sc.Payments = &overlay.ProviderPayments{
+			sc.Payments = &server.Payments{
 				Store: store, ChainID: devchain.ChainID, Settler: pp.settler,
 				Interval: paymentsInvoiceInterval, Tick: paymentsInvoiceTick,
-				OnPaid: func(sp overlay.SessionPaid) {
+				OnPaid: func(sp server.SessionPaid) {
 					p.mu.Lock()
 					p.paid = append(p.paid, sp)
 					p.mu.Unlock()
@@ -342,7 +344,7 @@ func (p *payNet) runPaidSession(ctx context.Context, c *payConsumer, target *ove
 		return fail(err)
 	}
 	defer s.Close()
-	r.Path, r.Transport, r.ConnectMS = s.Path(), s.Transport(), float64(s.ConnectTime.Microseconds())/1000
+	r.Path, r.Transport, r.ConnectMS = string(s.Path()), string(s.Transport()), float64(s.ConnectTime.Microseconds())/1000
 	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
@@ -386,9 +388,9 @@ func (p *payNet) refusedSession(ctx context.Context, c *payConsumer, target *ove
 		s.Close()
 		return fmt.Errorf("provider %s opened a session paid through hermes %s, which it does not list", target.Proposal.Provider, c.hub.id.Address())
 	}
-	var rej *overlay.RejectedError
-	if !errors.As(err, &rej) || rej.Code != overlay.RejectHermes {
-		return fmt.Errorf("provider %s: %w (want %s)", target.Proposal.Provider, err, overlay.RejectHermes)
+	var rej *session.RejectedError
+	if !errors.As(err, &rej) || rej.Code != session.RejectHermes {
+		return fmt.Errorf("provider %s: %w (want %s)", target.Proposal.Provider, err, session.RejectHermes)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -108,7 +109,7 @@ func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 		if r.OK {
 			ok++
 		}
-		if r.Path == overlay.PathDirect {
+		if r.Path == string(wgpath.Direct) {
 			direct++
 		}
 	}
@@ -138,7 +139,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 		return fail(err)
 	}
 	defer s.Close()
-	r.Path, r.Transport, r.ConnectMS = s.Path(), s.Transport(), float64(s.ConnectTime.Microseconds())/1000
+	r.Path, r.Transport, r.ConnectMS = string(s.Path()), string(s.Transport()), float64(s.ConnectTime.Microseconds())/1000
 	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
 	if err != nil {
 		return fail(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -67,8 +68,10 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if *maxFee > overlay.MaxHermesFeeBp {
 		return exitUsage{fmt.Errorf("--max-hermes-fee-bp %d: at most %d", *maxFee, overlay.MaxHermesFeeBp)}
 	}
-	if *transport != "" && *transport != overlay.TransportUDP && *transport != overlay.TransportStream {
-		return exitUsage{fmt.Errorf("--transport %q: want udp or stream", *transport)}
+	if *transport != "" {
+		if _, err := wgpath.Parse(*transport); err != nil {
+			return exitUsage{fmt.Errorf("--transport: %w", err)}
+		}
 	}
 	var socksOpts []tunnel.SOCKSOption
 	if *socksLAN {
@@ -144,7 +147,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		tun = &overlay.TUNOptions{Name: *tunName, DNS: *tunDNS}
 	}
 	err = node.Consume(ctx, overlay.ConsumeConfig{
-		Query: q, Transport: *transport, SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
+		Query: q, Transport: wgpath.Transport(*transport), SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
 		AutoReconnect: *reconnect, Payment: pay,
 		Progress: func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})

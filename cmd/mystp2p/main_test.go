@@ -256,7 +256,7 @@ func TestConnectCommand(t *testing.T) {
 	}
 	// The provider dropped the session when the consumer closed it.
 	deadline = time.Now().Add(20 * time.Second)
-	for net.Providers()[1].Node.ActiveSessions() != 0 {
+	for net.Providers()[1].Sessions.Active() != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("provider kept the session")
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 )
 
 func cmdProvide(ctx context.Context, e env, args []string) error {
@@ -106,7 +107,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var payments *overlay.ProviderPayments
+	var payments *server.Payments
 	if len(offer.Hermes) > 0 {
 		var stop func()
 		payments, stop, err = providerPayments(ctx, e, id, idf, cf, offer.Hermes, autoSettle, *beneficiary, log)
@@ -155,7 +156,10 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := node.ServeSessions(overlay.ServeConfig{MaxSessions: *maxSessions, Policy: policy, Payments: payments}); err != nil {
+	if *maxSessions <= 0 {
+		return exitUsage{fmt.Errorf("--max-sessions %d: must be positive", *maxSessions)}
+	}
+	if _, err := server.New(server.Config{Node: node, MaxSessions: *maxSessions, Policy: policy, Payments: payments, Logger: log}); err != nil {
 		return err
 	}
 	p := sp.Proposal
@@ -177,7 +181,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 // beneficiary, automatic settlement above threshold (nil: off) and the
 // local API that `earnings` and `settle` use while the provider runs.
 func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idFlags, cf chainFlags, hubs []string,
-	threshold *big.Int, beneficiary string, log *slog.Logger) (_ *overlay.ProviderPayments, stop func(), err error) {
+	threshold *big.Int, beneficiary string, log *slog.Logger) (_ *server.Payments, stop func(), err error) {
 	var closers []func() error
 	stop = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -229,7 +233,7 @@ func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idF
 		return nil, nil, err
 	}
 	closers = append(closers, api.Close)
-	return &overlay.ProviderPayments{Store: store, ChainID: chain.ChainID(), Settler: settler}, stop, nil
+	return &server.Payments{Store: store, ChainID: chain.ChainID(), Settler: settler}, stop, nil
 }
 
 // recoverWait is how long a provider waits at start for its hermes hubs

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -26,6 +28,13 @@ const (
 
 // MaxMessage bounds every message of both protocols.
 const MaxMessage = 4096
+
+// MaxDialBackAddrs bounds the addresses of one DialBack request.
+const MaxDialBackAddrs = 4
+
+// PingInterval is how often a consumer pings its provider; a provider
+// drops a session after several missed pings.
+const PingInterval = 5 * time.Second
 
 // Kind is what a Request asks for.
 type Kind string
@@ -135,3 +144,13 @@ var (
 	// ErrMalformed means a message is not strict JSON of the expected shape.
 	ErrMalformed = errors.New("malformed session message")
 )
+
+// Buffered is a stream whose reads go through R, the reader that already
+// consumed the stream's first message and may hold bytes past it; writes
+// and Close go to the stream itself.
+type Buffered struct {
+	network.Stream
+	R *bufio.Reader
+}
+
+func (b Buffered) Read(p []byte) (int, error) { return b.R.Read(p) }

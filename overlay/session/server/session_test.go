@@ -1,4 +1,4 @@
-package overlay
+package server_test
 
 import (
 	"bufio"
@@ -17,30 +17,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // sessionNet is a relay, a provider serving sessions and a consumer.
 type sessionNet struct {
-	relay, prov, cons *Node
-	proposal          *SignedProposal
+	relay, prov, cons *overlay.Node
+	proposal          *overlay.SignedProposal
 }
 
 func newSessionNet(t *testing.T, policy *tunnel.ExitPolicy, maxSessions int) *sessionNet {
 	t.Helper()
 	r := newRelay(t)
 	boot := []peer.AddrInfo{r.AddrInfo()}
-	prov := newTestNode(t, Config{Bootstrap: boot})
+	prov := newTestNode(t, overlay.Config{Bootstrap: boot})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sp, err := prov.Advertise(ctx, testOffer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := prov.ServeSessions(ServeConfig{MaxSessions: maxSessions, Policy: policy, PingTimeout: 3 * time.Second}); err != nil {
+	if err := serve(t, prov, server.Config{MaxSessions: maxSessions, Policy: policy, PingTimeout: 3 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	cons := newTestNode(t, Config{Bootstrap: boot})
+	cons := newTestNode(t, overlay.Config{Bootstrap: boot})
 	if err := cons.Host().Connect(ctx, prov.AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +80,13 @@ func TestSessionEndToEnd(t *testing.T) {
 		fmt.Fprintf(w, "hello from origin, you are %s", r.RemoteAddr)
 	}))
 	defer origin.Close()
-	for _, transport := range []string{TransportUDP, TransportStream} {
-		t.Run(transport, func(t *testing.T) {
+	for _, transport := range []wgpath.Transport{wgpath.UDP, wgpath.Stream} {
+		t.Run(string(transport), func(t *testing.T) {
 			sn := newSessionNet(t, loopbackPolicy(t), 4)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			var stages []string
-			s, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: sn.proposal, Transport: transport,
+			s, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal, Transport: transport,
 				Progress: func(st string) { stages = append(stages, st) }})
 			if err != nil {
 				t.Fatal(err)
@@ -90,7 +94,7 @@ func TestSessionEndToEnd(t *testing.T) {
 			defer s.Close()
 			// Both transports are direct here: the stream rides a direct
 			// libp2p connection, not a relay.
-			if s.Path() != PathDirect || s.Transport() != transport {
+			if s.Path() != wgpath.Direct || s.Transport() != transport {
 				t.Fatalf("path %s over %s, want direct over %s", s.Path(), s.Transport(), transport)
 			}
 			if len(stages) < 3 || !strings.HasPrefix(stages[len(stages)-1], "tunnel up") {
@@ -111,13 +115,13 @@ func TestSessionEndToEnd(t *testing.T) {
 			if st := s.Stats(); st.RxBytes == 0 || st.TxBytes == 0 {
 				t.Fatalf("session not metered: %+v", st)
 			}
-			if n := sn.prov.ActiveSessions(); n != 1 {
+			if n := active(sn.prov); n != 1 {
 				t.Fatalf("provider has %d sessions", n)
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			waitCond(t, "provider to drop the session", func() bool { return sn.prov.ActiveSessions() == 0 })
+			waitCond(t, "provider to drop the session", func() bool { return active(sn.prov) == 0 })
 		})
 	}
 }
@@ -134,7 +138,7 @@ func TestSessionDefaultPolicyBlocksLoopback(t *testing.T) {
 	sn := newSessionNet(t, policy, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: sn.proposal})
+	s, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +152,11 @@ func TestSessionDefaultPolicyBlocksLoopback(t *testing.T) {
 		t.Fatalf("reached the provider's loopback: %q", body)
 	}
 	// A second consumer is refused: the provider is full.
-	other := newTestNode(t, Config{Bootstrap: []peer.AddrInfo{sn.relay.AddrInfo()}})
-	_, err = other.Connect(ctx, ConnectConfig{Proposal: sn.proposal})
-	var rej *RejectedError
-	if !errors.As(err, &rej) || rej.Code != RejectFull {
-		t.Fatalf("second session: %v, want a %q rejection", err, RejectFull)
+	other := newTestNode(t, overlay.Config{Bootstrap: []peer.AddrInfo{sn.relay.AddrInfo()}})
+	_, err = other.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal})
+	var rej *session.RejectedError
+	if !errors.As(err, &rej) || rej.Code != session.RejectFull {
+		t.Fatalf("second session: %v, want a %q rejection", err, session.RejectFull)
 	}
 }
 
@@ -162,22 +166,22 @@ func TestSessionRejectsChangedPrice(t *testing.T) {
 	defer cancel()
 	stale := *sn.proposal
 	stale.Proposal.PriceGiB = "1"
-	_, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: &stale})
-	var rej *RejectedError
-	if !errors.As(err, &rej) || rej.Code != RejectPrice {
-		t.Fatalf("err = %v, want a %q rejection", err, RejectPrice)
+	_, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: &stale})
+	var rej *session.RejectedError
+	if !errors.As(err, &rej) || rej.Code != session.RejectPrice {
+		t.Fatalf("err = %v, want a %q rejection", err, session.RejectPrice)
 	}
-	if sn.prov.ActiveSessions() != 0 {
+	if active(sn.prov) != 0 {
 		t.Fatal("a rejected request left a session behind")
 	}
 }
 
-// When the provider goes away the consumer's session ends with ErrProviderGone.
+// When the provider goes away the consumer's session ends with overlay.ErrProviderGone.
 func TestSessionProviderGone(t *testing.T) {
 	sn := newSessionNet(t, loopbackPolicy(t), 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := sn.cons.Connect(ctx, ConnectConfig{Proposal: sn.proposal})
+	s, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +192,7 @@ func TestSessionProviderGone(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("consumer never noticed the provider left")
 	}
-	if !errors.Is(s.Err(), ErrProviderGone) {
+	if !errors.Is(s.Err(), overlay.ErrProviderGone) {
 		t.Fatalf("session ended with %v", s.Err())
 	}
 }
@@ -198,16 +202,16 @@ func TestSessionReapedWithoutPings(t *testing.T) {
 	sn := newSessionNet(t, loopbackPolicy(t), 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep, err := sn.cons.sessionCall(ctx, sn.prov.ID(), sessionRequest{Kind: reqOpen, PriceHour: testOffer.PriceHour,
-		PriceGiB: testOffer.PriceGiB, WGKey: mustWGKey(t), Transport: TransportStream})
+	rep, err := call(ctx, sn.cons, sn.prov.ID(), session.Request{Kind: session.Open, PriceHour: testOffer.PriceHour,
+		PriceGiB: testOffer.PriceGiB, WGKey: mustWGKey(t), Transport: wgpath.Stream})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = rep
-	if sn.prov.ActiveSessions() != 1 {
+	if active(sn.prov) != 1 {
 		t.Fatal("session not opened")
 	}
-	waitCond(t, "the provider to reap the silent session", func() bool { return sn.prov.ActiveSessions() == 0 })
+	waitCond(t, "the provider to reap the silent session", func() bool { return active(sn.prov) == 0 })
 }
 
 // Garbage on the session protocol gets an error reply or a reset, never a crash.
@@ -225,7 +229,7 @@ func TestSessionHostileRequests(t *testing.T) {
 		"other's ping": frame(`{"kind":"ping","session":"00"}`),
 	} {
 		t.Run(name, func(t *testing.T) {
-			st, err := sn.cons.Host().NewStream(ctx, sn.prov.ID(), ProtocolSession)
+			st, err := sn.cons.Host().NewStream(ctx, sn.prov.ID(), session.Protocol)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,14 +237,14 @@ func TestSessionHostileRequests(t *testing.T) {
 			st.SetDeadline(time.Now().Add(10 * time.Second))
 			st.Write(raw)
 			st.CloseWrite()
-			var rep sessionReply
-			err = readMsg(bufio.NewReader(st), &rep)
+			var rep session.Reply
+			err = session.Read(bufio.NewReader(st), &rep)
 			if err == nil && rep.OK {
 				t.Fatalf("hostile request accepted: %+v", rep)
 			}
 		})
 	}
-	if sn.prov.ActiveSessions() != 0 {
+	if active(sn.prov) != 0 {
 		t.Fatal("hostile requests left sessions")
 	}
 }
@@ -275,24 +279,24 @@ func TestSessionMetrics(t *testing.T) {
 	r := newRelay(t)
 	boot := []peer.AddrInfo{r.AddrInfo()}
 	preg, creg := prometheus.NewRegistry(), prometheus.NewRegistry()
-	prov := newTestNode(t, Config{Host: HostConfig{Metrics: preg}, Bootstrap: boot})
+	prov := newTestNode(t, overlay.Config{Host: overlay.HostConfig{Metrics: preg}, Bootstrap: boot})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sp, err := prov.Advertise(ctx, testOffer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := prov.ServeSessions(ServeConfig{MaxSessions: 1, Policy: loopbackPolicy(t)}); err != nil {
+	if err := serve(t, prov, server.Config{MaxSessions: 1, Policy: loopbackPolicy(t)}); err != nil {
 		t.Fatal(err)
 	}
-	cons := newTestNode(t, Config{Host: HostConfig{Metrics: creg}, Bootstrap: boot})
-	s, err := cons.Connect(ctx, ConnectConfig{Proposal: sp})
+	cons := newTestNode(t, overlay.Config{Host: overlay.HostConfig{Metrics: creg}, Bootstrap: boot})
+	s, err := cons.Connect(ctx, overlay.ConnectConfig{Proposal: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	other := newTestNode(t, Config{Bootstrap: boot})
-	if _, err := other.Connect(ctx, ConnectConfig{Proposal: sp}); err == nil {
+	other := newTestNode(t, overlay.Config{Bootstrap: boot})
+	if _, err := other.Connect(ctx, overlay.ConnectConfig{Proposal: sp}); err == nil {
 		t.Fatal("second session accepted by a provider with room for one")
 	}
 	want := map[*prometheus.Registry]string{

@@ -1,4 +1,4 @@
-package overlay
+package server_test
 
 import (
 	"context"
@@ -17,6 +17,9 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/hermes/hermestest"
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -24,15 +27,15 @@ import (
 // that hub, and a consumer, on loopback libp2p hosts and a simulated chain.
 type paidNet struct {
 	sim            *hermestest.SimChain
-	relay, hub     *Node
-	prov, cons     *Node
+	relay, hub     *overlay.Node
+	prov, cons     *overlay.Node
 	hubAddr        string
 	provStore      *hermes.Store
 	hubStore       *hermes.Store
 	hubSvc         *hermes.Hub
-	proposal       *SignedProposal
+	proposal       *overlay.SignedProposal
 	payer          *hermes.Payer
-	paid           chan SessionPaid
+	paid           chan server.SessionPaid
 	beneficiary    *identity.Identity
 	provID, consID *identity.Identity
 	hubID          *identity.Identity
@@ -42,11 +45,11 @@ const paidFeeBp = 250
 
 // newPaidNet tops the consumer's channel up with deposit base units; mod,
 // if set, adjusts the provider's payment settings.
-func newPaidNet(t *testing.T, deposit *big.Int, mod func(*ProviderPayments)) *paidNet {
+func newPaidNet(t *testing.T, deposit *big.Int, mod func(*server.Payments)) *paidNet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	pn := &paidNet{hubID: mustID(t), provID: mustID(t), consID: mustID(t), beneficiary: mustID(t), paid: make(chan SessionPaid, 8)}
+	pn := &paidNet{hubID: mustID(t), provID: mustID(t), consID: mustID(t), beneficiary: mustID(t), paid: make(chan server.SessionPaid, 8)}
 	sim, err := hermestest.NewSimChain(ctx, big.NewInt(1000), pn.hubID, pn.provID, pn.consID)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +73,7 @@ func newPaidNet(t *testing.T, deposit *big.Int, mod func(*ProviderPayments)) *pa
 
 	pn.relay = newRelay(t)
 	boot := []peer.AddrInfo{pn.relay.AddrInfo()}
-	pn.hub = newTestNode(t, Config{Host: HostConfig{Identity: pn.hubID}, Bootstrap: boot, DHTServer: true})
+	pn.hub = newTestNode(t, overlay.Config{Host: overlay.HostConfig{Identity: pn.hubID}, Bootstrap: boot, DHTServer: true})
 	pn.hubStore = openStore(t, "hub.db")
 	hub, err := hermes.NewHub(hermes.HubConfig{Signer: pn.hubID, ChainID: hermestest.ChainID, FeeBp: paidFeeBp, Store: pn.hubStore, Balances: sim.Chain})
 	if err != nil {
@@ -83,25 +86,25 @@ func newPaidNet(t *testing.T, deposit *big.Int, mod func(*ProviderPayments)) *pa
 	pn.hubSvc = hub
 	pn.hubAddr = pn.hubID.Address().Hex()
 
-	pn.prov = newTestNode(t, Config{Host: HostConfig{Identity: pn.provID}, Bootstrap: boot})
+	pn.prov = newTestNode(t, overlay.Config{Host: overlay.HostConfig{Identity: pn.provID}, Bootstrap: boot})
 	offer := testOffer
 	offer.Hermes = []string{pn.hubAddr}
 	if pn.proposal, err = pn.prov.Advertise(ctx, offer); err != nil {
 		t.Fatal(err)
 	}
 	pn.provStore = openStore(t, "prov.db")
-	payments := &ProviderPayments{
+	payments := &server.Payments{
 		Store: pn.provStore, ChainID: hermestest.ChainID, Interval: 200 * time.Millisecond, Tick: 20 * time.Millisecond,
-		OnPaid: func(p SessionPaid) { pn.paid <- p },
+		OnPaid: func(p server.SessionPaid) { pn.paid <- p },
 	}
 	if mod != nil {
 		mod(payments)
 	}
-	if err := pn.prov.ServeSessions(ServeConfig{MaxSessions: 4, Policy: loopbackPolicy(t), Payments: payments}); err != nil {
+	if err := serve(t, pn.prov, server.Config{MaxSessions: 4, Policy: loopbackPolicy(t), Payments: payments}); err != nil {
 		t.Fatal(err)
 	}
 
-	pn.cons = newTestNode(t, Config{Host: HostConfig{Identity: pn.consID}, Bootstrap: boot})
+	pn.cons = newTestNode(t, overlay.Config{Host: overlay.HostConfig{Identity: pn.consID}, Bootstrap: boot})
 	if err := pn.cons.Host().Connect(ctx, pn.hub.AddrInfo()); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +127,7 @@ func openStore(t *testing.T, name string) *hermes.Store {
 
 // payment is the consumer's payment through hub (whose address is what the
 // wallet's channel is with), starting from what the hub says was promised.
-func (pn *paidNet) payment(t *testing.T, hub peer.ID) *ConsumerPayment {
+func (pn *paidNet) payment(t *testing.T, hub peer.ID) *overlay.ConsumerPayment {
 	t.Helper()
 	addr, err := identity.AddressOf(hub)
 	if err != nil {
@@ -134,7 +137,7 @@ func (pn *paidNet) payment(t *testing.T, hub peer.ID) *ConsumerPayment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &ConsumerPayment{Payer: pn.payer, Wallet: w, Hub: hub, MaxFeeBp: 300}
+	return &overlay.ConsumerPayment{Payer: pn.payer, Wallet: w, Hub: hub, MaxFeeBp: 300}
 }
 
 func TestPaidSession(t *testing.T) {
@@ -146,7 +149,7 @@ func TestPaidSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pay := pn.payment(t, pn.hub.ID())
-	s, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: pay})
+	s, err := pn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: pn.proposal, Payment: pay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +169,7 @@ func TestPaidSession(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var got SessionPaid
+	var got server.SessionPaid
 	select {
 	case got = <-pn.paid:
 	case <-time.After(30 * time.Second):
@@ -189,7 +192,7 @@ func TestPaidSession(t *testing.T) {
 		t.Fatalf("fee %s on %s, want %d bp", fee, total, paidFeeBp)
 	}
 	// The price covers at least the bytes the consumer itself counted.
-	price, _ := proposalPrice(&pn.proposal.Proposal)
+	price, _ := overlay.ProposalPrice(&pn.proposal.Proposal)
 	if st := s.Stats(); total.Cmp(price.Cost(hermes.Usage{Bytes: st.RxBytes + st.TxBytes})) < 0 {
 		t.Fatalf("paid %s for %d bytes", total, st.RxBytes+st.TxBytes)
 	}
@@ -239,24 +242,24 @@ func TestPaidSessionRefusals(t *testing.T) {
 	other := mustID(t) // a hermes this provider does not accept
 	for _, tc := range []struct {
 		name    string
-		payment *ConsumerPayment
-		code    string
+		payment *overlay.ConsumerPayment
+		code    session.RejectCode
 		hint    string
 	}{
-		{"free consumer", nil, RejectHermes, pn.hubAddr},
-		{"hub not accepted", pn.payment(t, other.PeerID()), RejectHermes, "does not accept hermes " + other.PeerID().String()},
-		{"no balance", pn.payment(t, pn.hub.ID()), RejectBalance, "top up your channel with hermes"},
+		{"free consumer", nil, session.RejectHermes, pn.hubAddr},
+		{"hub not accepted", pn.payment(t, other.PeerID()), session.RejectHermes, "does not accept hermes " + other.PeerID().String()},
+		{"no balance", pn.payment(t, pn.hub.ID()), session.RejectBalance, "top up your channel with hermes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: tc.payment})
-			var rej *RejectedError
+			_, err := pn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: pn.proposal, Payment: tc.payment})
+			var rej *session.RejectedError
 			if !errors.As(err, &rej) || rej.Code != tc.code {
 				t.Fatalf("err = %v, want a %q rejection", err, tc.code)
 			}
 			if !strings.Contains(rej.Message, tc.hint) {
 				t.Fatalf("rejection %q does not say %q", rej.Message, tc.hint)
 			}
-			if n := pn.prov.ActiveSessions(); n != 0 {
+			if n := active(pn.prov); n != 0 {
 				t.Fatalf("a refused session left %d sessions behind", n)
 			}
 		})
@@ -267,17 +270,17 @@ func TestPaidSessionRefusals(t *testing.T) {
 // above what it accepts) loses the session once more than MaxUnpaid is
 // unpaid, and the provider reports why.
 func TestPaidSessionConsumerNotPaying(t *testing.T) {
-	pn := newPaidNet(t, big.NewInt(1e18), func(p *ProviderPayments) { p.MaxUnpaid = big.NewInt(1) })
+	pn := newPaidNet(t, big.NewInt(1e18), func(p *server.Payments) { p.MaxUnpaid = big.NewInt(1) })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pay := pn.payment(t, pn.hub.ID())
 	pay.MaxFeeBp = 0
-	s, err := pn.cons.Connect(ctx, ConnectConfig{Proposal: pn.proposal, Payment: pay})
+	s, err := pn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: pn.proposal, Payment: pay})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var got SessionPaid
+	var got server.SessionPaid
 	select {
 	case got = <-pn.paid:
 	case <-time.After(30 * time.Second):
@@ -286,7 +289,7 @@ func TestPaidSessionConsumerNotPaying(t *testing.T) {
 	if !errors.Is(got.Err, hermes.ErrConsumerNotPaying) || got.Paid.Sign() != 0 {
 		t.Fatalf("provider's account of the unpaid session: %+v", got)
 	}
-	if n := pn.prov.ActiveSessions(); n != 0 {
+	if n := active(pn.prov); n != 0 {
 		t.Fatalf("provider still has %d sessions", n)
 	}
 	select {
@@ -294,7 +297,7 @@ func TestPaidSessionConsumerNotPaying(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the consumer never noticed it lost the session")
 	}
-	if !errors.Is(s.Err(), ErrProviderGone) {
+	if !errors.Is(s.Err(), overlay.ErrProviderGone) {
 		t.Fatalf("session ended with %v", s.Err())
 	}
 	if paid, refused := s.Invoices(); paid != 0 || refused == 0 {

@@ -1,4 +1,4 @@
-package overlay
+package server_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 )
 
 // Consume serves SOCKS5 through the best provider and, when that provider
@@ -18,38 +21,38 @@ func TestConsumeAutoReconnect(t *testing.T) {
 	boot := []peer.AddrInfo{r.AddrInfo()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var provs []*Node
+	var provs []*overlay.Node
 	for i, price := range []string{"100000000000000000", "200000000000000000"} {
-		p := newTestNode(t, Config{Bootstrap: boot, DHTServer: i == 0})
+		p := newTestNode(t, overlay.Config{Bootstrap: boot, DHTServer: i == 0})
 		offer := testOffer
 		offer.PriceGiB = price
 		if _, err := p.Advertise(ctx, offer); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.ServeSessions(ServeConfig{MaxSessions: 2, Policy: loopbackPolicy(t)}); err != nil {
+		if err := serve(t, p, server.Config{MaxSessions: 2, Policy: loopbackPolicy(t)}); err != nil {
 			t.Fatal(err)
 		}
 		provs = append(provs, p)
 	}
-	cons := newTestNode(t, Config{Bootstrap: boot})
+	cons := newTestNode(t, overlay.Config{Bootstrap: boot})
 	var (
 		mu     sync.Mutex
 		stages []string
 	)
-	sessions := make(chan *Session, 4)
+	sessions := make(chan *overlay.Session, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- cons.Consume(ctx, ConsumeConfig{
+		done <- cons.Consume(ctx, overlay.ConsumeConfig{
 			SOCKSAddr: "127.0.0.1:0", AutoReconnect: true,
 			Progress: func(s string) {
 				mu.Lock()
 				stages = append(stages, s)
 				mu.Unlock()
 			},
-			OnSession: func(s *Session) { sessions <- s },
+			OnSession: func(s *overlay.Session) { sessions <- s },
 		})
 	}()
-	waitSession := func() *Session {
+	waitSession := func() *overlay.Session {
 		select {
 		case s := <-sessions:
 			return s

@@ -1,0 +1,114 @@
+package wgpath
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"golang.zx2c4.com/wireguard/conn"
+)
+
+// ErrNoDirectPath means a transport needs a direct libp2p connection (or
+// one on the shared socket) that the peers do not have.
+var ErrNoDirectPath = errors.New("no direct connection for this transport")
+
+// Link is one end of a session's WireGuard path: the transport and what it
+// runs on. Both ends of a session describe their side as a Link and call
+// Bind, so the choice of bind for a transport is made in this one place.
+type Link struct {
+	Transport Transport
+	// Conn is the libp2p connection to the peer. UDP sends to its remote
+	// IP; UDPMux uses its 5-tuple on Mux.
+	Conn network.Conn
+	// Mux is this node's shared socket (UDPMux only).
+	Mux *Mux
+	// UDP is this end's own socket and PeerPort the peer's WireGuard port
+	// on the IP of Conn (UDP only).
+	UDP      UDPConn
+	PeerPort uint16
+	// Stream carries the packets framed (Stream only).
+	Stream io.ReadWriteCloser
+}
+
+// Bind makes the conn.Bind that carries WireGuard over l, and says which
+// path it takes: a Stream over a relayed (limited) connection is Relayed
+// and is wrapped in a MeteredBind, so the relay's share can be reported;
+// everything else is Direct. On error nothing of l is closed.
+func (l Link) Bind() (conn.Bind, Path, error) {
+	switch l.Transport {
+	case UDPMux:
+		if l.Mux == nil || l.Conn == nil {
+			return nil, "", fmt.Errorf("%s: %w (no shared UDP socket)", l.Transport, ErrNoDirectPath)
+		}
+		ep, err := l.Mux.PeerEndpoint(l.Conn)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w: %w", l.Transport, ErrNoDirectPath, err)
+		}
+		b, err := l.Mux.PeerBind(ep)
+		if err != nil {
+			return nil, "", fmt.Errorf("WireGuard on the shared socket: %w", err)
+		}
+		return b, Direct, nil
+	case UDP:
+		if l.Conn == nil || l.Conn.Stat().Limited {
+			return nil, "", fmt.Errorf("%s: %w (the connection is relayed)", l.Transport, ErrNoDirectPath)
+		}
+		if l.UDP == nil || l.PeerPort == 0 {
+			return nil, "", fmt.Errorf("%w: UDP transport needs a socket and the peer's port", ErrInvalidConfig)
+		}
+		ip, err := RemoteIP(l.Conn)
+		if err != nil {
+			return nil, "", err
+		}
+		b, err := NewUDPBind(l.UDP, netip.AddrPortFrom(ip, l.PeerPort))
+		if err != nil {
+			return nil, "", err
+		}
+		return b, Direct, nil
+	case Stream:
+		if l.Stream == nil {
+			return nil, "", fmt.Errorf("%w: stream transport needs a stream", ErrInvalidConfig)
+		}
+		pipe, err := NewPipeBind(l.Stream)
+		if err != nil {
+			return nil, "", err
+		}
+		if l.Conn != nil && l.Conn.Stat().Limited {
+			return NewMeteredBind(pipe), Relayed, nil
+		}
+		return pipe, Direct, nil
+	}
+	_, err := Parse(string(l.Transport))
+	return nil, "", err
+}
+
+// ConnTo returns a direct QUIC connection to p that runs on m, or nil. A nil
+// Mux has none.
+func (m *Mux) ConnTo(nw network.Network, p peer.ID) network.Conn {
+	if m == nil {
+		return nil
+	}
+	for _, c := range nw.ConnsToPeer(p) {
+		if _, err := m.PeerEndpoint(c); err == nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// RemoteIP is the IP address of the far end of a direct connection.
+func RemoteIP(c network.Conn) (netip.Addr, error) {
+	ip, err := manet.ToIP(c.RemoteMultiaddr())
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("remote address %s: %w", c.RemoteMultiaddr(), err)
+	}
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("remote address %s is not IP", c.RemoteMultiaddr())
+	}
+	return addr.Unmap(), nil
+}
