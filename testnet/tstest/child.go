@@ -197,6 +197,15 @@ func RunChild(tb testing.TB, name string, cfg ChildConfig) (string, error) {
 	}
 }
 
+// Command returns the command that runs this test binary as the child cfg
+// describes, not started, for code under test that runs commands itself.
+// Only cfg's Mode, Config, Args, Netns and Env apply: the rest is
+// StartChild's.
+func Command(tb testing.TB, cfg ChildConfig) *exec.Cmd {
+	tb.Helper()
+	return childCommand(tb, cfg)
+}
+
 // childCommand is the command that runs this test binary as cfg says.
 func childCommand(tb testing.TB, cfg ChildConfig) *exec.Cmd {
 	tb.Helper()

@@ -309,6 +309,14 @@ func TestChildStopAndSignal(t *testing.T) {
 	c.Wait(10 * time.Second)
 }
 
+func TestCommand(t *testing.T) {
+	cmd := Command(t, ChildConfig{Mode: "args", Args: []string{"x"}, Env: []string{"TSTEST_EXTRA=y"}})
+	out, err := cmd.Output()
+	if err != nil || string(out) != "x\ny\n" {
+		t.Fatalf("output %q, %v", out, err)
+	}
+}
+
 func TestRequireRoot(t *testing.T) {
 	f := &skipTB{TB: t}
 	done := make(chan struct{})
