@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-
 	"fmt"
 	"io"
 	"os"
@@ -22,62 +21,128 @@ const ScenarioNATMatrix = "nat-matrix"
 
 // observers is how many public observer nodes the lab runs besides the
 // relay: go-libp2p trusts an observed address only after 4 distinct
-// observers saw it (DESIGN.md §6).
+// observers saw it (the relay is the fourth).
 const observers = 3
 
 // ChildEnv is set in the environment of lab child processes; test binaries
 // use it to act as `mystp2p testnet node`.
 const ChildEnv = "MYSTP2P_TESTNET_CHILD"
 
-// childProc is a running lab node.
+// childOutputGrace is how long a child's output is still read after it
+// exited: a process it started may hold its standard output or error open.
+const childOutputGrace = 5 * time.Second
+
+// childProc is a running lab node. A reader keeps every event the child
+// prints until wait takes it, however many nobody waits for: neither the
+// child (blocked writing to a full pipe) nor the reader (blocked handing
+// an event over) ever waits for the parent, so stop always returns.
 type childProc struct {
 	name   string
 	cmd    *exec.Cmd
-	events chan childEvent
 	stderr *tailBuffer
-	done   chan error
+
+	mu     sync.Mutex
+	queue  []childEvent  // read and not yet taken by wait, oldest first
+	more   chan struct{} // closed and replaced when queue grows; closed when exited
+	exited bool
+	err    error // cmd.Wait's, once exited
+
+	done chan struct{} // closed once the child has exited and its output is read
 }
 
 // startChild runs `<exe> testnet node <args>` in host and reads its events.
 func startChild(ctx context.Context, lab *netlab.Lab, exe, host string, args []string) (*childProc, error) {
 	cmd := lab.CommandContext(ctx, host, exe, append([]string{"testnet", "node"}, args...)...)
 	cmd.Env = append(os.Environ(), ChildEnv+"=1")
-	out, err := cmd.StdoutPipe()
+	return runChild(host, cmd)
+}
+
+// runChild starts cmd, a lab node named name, and reads its events.
+func runChild(name string, cmd *exec.Cmd) (*childProc, error) {
+	c := &childProc{name: name, cmd: cmd, stderr: &tailBuffer{max: 256 << 10},
+		more: make(chan struct{}), done: make(chan struct{})}
+	// A pipe of our own rather than cmd.StdoutPipe: Wait may then run
+	// while the output is read, and the read end closed if something
+	// the child started keeps the write end open.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	c := &childProc{name: host, cmd: cmd, events: make(chan childEvent, 16), stderr: &tailBuffer{max: 256 << 10}, done: make(chan error, 1)}
+	cmd.Stdout = pw
 	cmd.Stderr = c.stderr
+	cmd.WaitDelay = childOutputGrace
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", host, err)
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	pw.Close() // the child has its own copy
+	read := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var ev childEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Event != "" {
-				c.events <- ev
-			}
+		defer close(read)
+		c.read(pr)
+	}()
+	go func() {
+		err := cmd.Wait()
+		t := time.NewTimer(childOutputGrace)
+		select {
+		case <-read:
+		case <-t.C:
 		}
-		close(c.events)
-		c.done <- cmd.Wait()
+		t.Stop()
+		pr.Close()
+		<-read
+		c.mu.Lock()
+		c.exited, c.err = true, err
+		close(c.more)
+		c.mu.Unlock()
+		close(c.done)
 	}()
 	return c, nil
 }
 
-// wait returns the child's next event of kind, or why there is none.
+// read queues every event on r until it ends; other lines are ignored.
+func (c *childProc) read(r io.Reader) {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadBytes('\n')
+		var ev childEvent
+		if json.Unmarshal(line, &ev) == nil && ev.Event != "" {
+			c.mu.Lock()
+			c.queue = append(c.queue, ev)
+			close(c.more)
+			c.more = make(chan struct{})
+			c.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// wait returns the child's next event of kind, dropping the events before
+// it, or why there is none.
 func (c *childProc) wait(ctx context.Context, kind string, within time.Duration) (childEvent, error) {
 	t := time.NewTimer(within)
 	defer t.Stop()
 	for {
-		select {
-		case ev, ok := <-c.events:
-			if !ok {
-				return childEvent{}, fmt.Errorf("%s exited before %q: %s", c.name, kind, c.stderr.String())
-			}
+		c.mu.Lock()
+		for len(c.queue) > 0 {
+			ev := c.queue[0]
+			c.queue[0] = childEvent{}
+			c.queue = c.queue[1:]
 			if ev.Event == kind {
+				c.mu.Unlock()
 				return ev, nil
 			}
+		}
+		exited, more := c.exited, c.more
+		c.mu.Unlock()
+		if exited {
+			return childEvent{}, fmt.Errorf("%s exited before %q: %s", c.name, kind, c.stderr.String())
+		}
+		select {
+		case <-more:
 		case <-t.C:
 			return childEvent{}, fmt.Errorf("%s: no %q within %s: %s", c.name, kind, within, c.stderr.String())
 		case <-ctx.Done():
@@ -86,13 +151,16 @@ func (c *childProc) wait(ctx context.Context, kind string, within time.Duration)
 	}
 }
 
+// stop interrupts the child, kills it if it has not exited 5 s later, and
+// returns once it has exited and its output is read. It may be called
+// more than once.
 func (c *childProc) stop() {
-	if c.cmd.Process != nil {
-		_ = c.cmd.Process.Signal(os.Interrupt)
-	}
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
 	select {
 	case <-c.done:
-	case <-time.After(5 * time.Second):
+	case <-t.C:
 		_ = c.cmd.Process.Kill()
 		<-c.done
 	}

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/mystp2p/mystp2p/testnet/netlab"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // TestMain lets this test binary act as a lab node (`mystp2p testnet node`)
-// when the lab parent starts it in a namespace.
+// when the lab parent starts it in a namespace, and as the children of
+// tstest that the tests start.
 func TestMain(m *testing.M) {
 	if os.Getenv(ChildEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "testnet" && os.Args[2] == "node" {
 		cfg, err := ParseChildArgs(os.Args[3:])
@@ -30,7 +32,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	tstest.Main(m, testHelper)
 }
 
 // TestNATMatrix runs the whole namespace lab: real nftables NATs of every
