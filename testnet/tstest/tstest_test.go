@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -46,9 +45,9 @@ func helper(mode, config string) error {
 	case "fail":
 		fmt.Println("about to fail")
 		return errors.New(config)
-	case "hang": // ignore standard input; exit on SIGUSR1
+	case "hang": // ignore standard input; exit on an interrupt
 		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGUSR1)
+		signal.Notify(sig, os.Interrupt)
 		fmt.Println("waiting")
 		<-sig
 		return nil
@@ -303,7 +302,10 @@ func TestChildStopAndSignal(t *testing.T) {
 	if got := c.Next(); got != "waiting" {
 		t.Fatalf("first line %q", got)
 	}
-	if err := c.Signal(syscall.SIGUSR1); err != nil {
+	if runtime.GOOS == "windows" {
+		t.Skip("no interrupt signal on Windows")
+	}
+	if err := c.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	c.Wait(10 * time.Second)
