@@ -139,18 +139,35 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 }
 
 // attach builds the WireGuard end of ps over link and moves it to
-// Attached. Only one attach runs per session; a second one, and one for a
-// session past Opening, is refused. On refusal or failure nothing it built
-// is left open (the caller still owns link's socket or stream).
+// Attached (claim, then build). On refusal or failure nothing it built is
+// left open (the caller still owns link's socket or stream).
 func (s *Server) attach(ps *provSession, link wgpath.Link) *session.Reply {
+	if rej := s.claim(ps); rej != nil {
+		return rej
+	}
+	defer ps.op.Unlock()
+	return s.build(ps, link)
+}
+
+// claim makes the caller the one attach of ps: it takes ps.op (without
+// waiting: a second attach or an upgrade in flight is refused as busy) and
+// moves Opening → Attaching. On success the caller holds ps.op and must
+// call build, then unlock it.
+func (s *Server) claim(ps *provSession) *session.Reply {
 	if !ps.op.TryLock() {
 		rep := session.Reject(session.RejectBusy, "session %q is busy with another request; try again", ps.id)
 		return &rep
 	}
-	defer ps.op.Unlock()
 	if rej := ps.claimAttach(); rej != nil {
+		ps.op.Unlock()
 		return rej
 	}
+	return nil
+}
+
+// build starts the tunnel of a claimed session over link: Attaching →
+// Attached, or back to Opening on failure.
+func (s *Server) build(ps *provSession, link wgpath.Link) *session.Reply {
 	bind, _, err := link.Bind()
 	if err != nil {
 		ps.abortAttach()
@@ -215,15 +232,16 @@ func (s *Server) handleTunnel(st network.Stream) {
 	from := st.Conn().RemotePeer()
 	br := bufio.NewReader(st)
 	var hello session.Request
-	if err := session.Read(br, &hello); err != nil {
-		_ = session.Write(st, session.Reject(session.RejectBadRequest, "%v", err))
-		_ = st.Reset()
-		return
-	}
+	// A refusal is written and the stream closed, not reset, so that the
+	// reply reaches the consumer.
 	refuse := func(rep session.Reply) {
 		s.met.Rejected.WithLabelValues(string(rep.Code)).Inc()
 		_ = session.Write(st, rep)
-		_ = st.Reset()
+		_ = st.Close()
+	}
+	if err := session.Read(br, &hello); err != nil {
+		refuse(session.Reject(session.RejectBadRequest, "%v", err))
+		return
 	}
 	if hello.Kind != session.Attach {
 		refuse(session.Reject(session.RejectBadRequest, "a tunnel stream starts with %q, not %q", session.Attach, hello.Kind))
@@ -238,24 +256,30 @@ func (s *Server) handleTunnel(st network.Stream) {
 		refuse(session.Reject(session.RejectState, "session %q was opened on %s, not on the stream transport", ps.id, t))
 		return
 	}
-	// Answer before the tunnel exists: the consumer's first packet comes
-	// only after it has read this, so the reply never mixes with packets.
-	// A failure after it resets the stream.
+	if rej := s.claim(ps); rej != nil {
+		refuse(*rej)
+		return
+	}
+	// Answer once this stream is the session's one attach, before the
+	// tunnel exists: the consumer's first packet comes only after it has
+	// read this, so the reply never mixes with packets. A failure after it
+	// resets the stream.
 	if err := session.Write(st, session.Reply{OK: true, Session: ps.id, Transport: wgpath.Stream}); err != nil {
+		ps.abortAttach()
+		ps.op.Unlock()
 		_ = st.Reset()
 		return
 	}
 	_ = st.SetDeadline(time.Time{})
-	rej := s.attach(ps, wgpath.Link{Transport: wgpath.Stream, Conn: st.Conn(), Stream: session.Buffered{Stream: st, R: br}})
+	rej := s.build(ps, wgpath.Link{Transport: wgpath.Stream, Conn: st.Conn(), Stream: session.Buffered{Stream: st, R: br}})
+	ps.op.Unlock()
 	if rej == nil {
 		return
 	}
 	s.met.Rejected.WithLabelValues(string(rej.Code)).Inc()
 	_ = st.Reset()
-	if rej.Code == session.RejectInternal || rej.Code == session.RejectPolicy {
-		s.log.Warn("attach tunnel stream", "session", ps.id, "err", rej.Message)
-		s.drop(ps, "tunnel")
-	}
+	s.log.Warn("attach tunnel stream", "session", ps.id, "err", rej.Message)
+	s.drop(ps, "tunnel")
 }
 
 // upgrade moves a stream-carried session to the shared QUIC socket once

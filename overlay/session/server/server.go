@@ -180,9 +180,9 @@ func (s *Server) handleRequest(st network.Stream) {
 	var req session.Request
 	if err := session.Read(bufio.NewReader(io.LimitReader(st, session.MaxMessage+16)), &req); err != nil {
 		s.log.Debug("bad session request", "consumer", from, "err", err)
+		s.met.Rejected.WithLabelValues(string(session.RejectBadRequest)).Inc()
 		_ = session.Write(st, session.Reject(session.RejectBadRequest, "%v", err))
-		_ = st.Reset()
-		return
+		return // the deferred Close delivers the reply
 	}
 	var rep session.Reply
 	switch req.Kind {
