@@ -4,9 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
-	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
 
@@ -165,26 +163,4 @@ func newSessionPair(tb testing.TB, transport string, po pairOptions) (*Consumer,
 	}
 	tb.Cleanup(func() { cons.Close() })
 	return cons, prov
-}
-
-// checkGoroutines fails the test if the goroutine count has not come back
-// to base once everything is closed. gVisor and the runtime stop some
-// goroutines asynchronously, so it polls (with a deadline) rather than
-// sleeping a fixed time.
-func checkGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutine leak: %d running, %d before\n%s", n, base, buf)
-		}
-		runtime.Gosched()
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/conn"
 
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
@@ -157,7 +158,7 @@ func TestExitFlowLimit(t *testing.T) {
 	first.Close()
 	server.Close()
 	// The slot is released once the exit has torn the first one down.
-	waitFor(t, 10*time.Second, func() bool {
+	tstest.WaitFor(t, 10*time.Second, "the exit to release the first connection's slot", func() bool {
 		c, rep, _, err := sc.handshake(t, cmdConnect, dst)
 		if err != nil {
 			t.Fatal(err)

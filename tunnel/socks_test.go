@@ -11,10 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 func newSOCKS(t testing.TB, d Dialer, opts ...SOCKSOption) socksClient {
@@ -220,22 +221,9 @@ func TestDefaultPolicyKeepsConsumerOut(t *testing.T) {
 	}
 	local := pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	key := flowKey{proto: UDP, src: netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), dst: echo.addr}
-	waitFor(t, 10*time.Second, func() bool { return cons.refused.take(key) == reasonProhibited })
+	tstest.WaitFor(t, 10*time.Second, "the refusal to be recorded", func() bool { return cons.refused.take(key) == reasonProhibited })
 	if n := echo.count(); n != 0 {
 		t.Fatalf("UDP echo on the provider's loopback received %d datagrams", n)
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
-		}
-		runtime.Gosched()
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -375,7 +363,7 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
 			_, origin := newOrigin(t)
-			base := runtime.NumGoroutine()
+			tstest.CheckGoroutines(t)
 			// A sub-test of its own so that its Cleanups run before the check.
 			t.Run("session", func(t *testing.T) {
 				cons, prov := newSessionPair(t, tr, pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
@@ -410,7 +398,6 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 					t.Fatal("duration still running after Close")
 				}
 			})
-			checkGoroutines(t, base)
 		})
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mystp2p/mystp2p/testnet/netlab"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
@@ -35,25 +36,14 @@ import (
 // and /etc/resolv.conf is the child's own only because `ip netns exec`
 // bind-mounts /etc/netns/<namespace>/resolv.conf over it in the child's
 // private mount namespace. The test binary doubles as the child program:
-// with tunHelperEnv set, TestMain runs a helper instead of the tests. Every
-// helper exits when its standard input closes.
+// in a child (see helperConfig) TestMain runs a helper instead of the
+// tests. Every helper exits when its standard input closes.
 const (
-	tunHelperEnv = "TUNNEL_TEST_HELPER"
-	tunConfigEnv = "TUNNEL_TEST_CONFIG"
-	tunName      = "mystp2p0"
-	originName   = "origin.test"
+	tunName    = "mystp2p0"
+	originName = "origin.test"
 )
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(tunHelperEnv); mode != "" {
-		if err := runTUNHelper(mode, os.Getenv(tunConfigEnv)); err != nil {
-			fmt.Fprintln(os.Stderr, "helper:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { tstest.Main(m, runTUNHelper) }
 
 // labSession is what the parent tells its helpers.
 type labSession struct {
@@ -246,7 +236,7 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	if cfg.Bind, err = wgpath.NewUDPBind(sock, s.Provider); err != nil {
 		return err
 	}
-	goroutines := runtime.NumGoroutine()
+	goroutines := tstest.Goroutines()
 	c, err := NewTUNConsumer(cfg)
 	if s.Scenario != "up" {
 		if err == nil {
@@ -257,7 +247,7 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 			return fmt.Errorf("NewTUNConsumer: %w, want ErrInterfaceExists", err)
 		}
 		fmt.Println("failed", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return goroutinesBackTo(goroutines)
+		return goroutines.Leaked()
 	}
 	if err != nil {
 		return err
@@ -348,7 +338,7 @@ func consumerHelper(s labSession, log *slog.Logger) error {
 	if err := c.SwitchBind(b, ""); !errors.Is(err, ErrClosed) {
 		return fmt.Errorf("SwitchBind after Close: %v, want ErrClosed", err)
 	}
-	if err := goroutinesBackTo(goroutines); err != nil {
+	if err := goroutines.Leaked(); err != nil {
 		return err
 	}
 	fmt.Println("closed")
@@ -391,24 +381,6 @@ func sayHello(sock *net.UDPConn, to netip.AddrPort) (stop func()) {
 		}
 	})
 	return func() { close(done); wg.Wait() }
-}
-
-// goroutinesBackTo waits up to two seconds for the goroutine count to fall
-// back to n: goroutines of finished connections take a moment to return.
-func goroutinesBackTo(n int) error {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		got := runtime.NumGoroutine()
-		if got <= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			return fmt.Errorf("%d goroutines left, had %d before:\n%s", got, n, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // noNetAdminHelper drops CAP_NET_ADMIN on its thread and tries TUN mode.
@@ -500,8 +472,7 @@ func TestTUNConsumerNeedsNetAdmin(t *testing.T) {
 		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	out, err := runHelperCmd(t, cmd, "no-net-admin", s)
+	out, err := tstest.RunChild(t, "no-net-admin", helperConfig(t, "no-net-admin", s, nil, ""))
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, out)
 	}
@@ -510,127 +481,26 @@ func TestTUNConsumerNeedsNetAdmin(t *testing.T) {
 	}
 }
 
-func helperEnv(t *testing.T, mode string, s labSession) []string {
+// helperConfig is the child that runs the helper of mode for session s:
+// in host's namespace of lab, or directly if lab is nil.
+func helperConfig(t *testing.T, mode string, s labSession, lab *netlab.Lab, host string) tstest.ChildConfig {
 	t.Helper()
 	cfg, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(os.Environ(), tunHelperEnv+"="+mode, tunConfigEnv+"="+string(cfg), "GORACE=atexit_sleep_ms=0")
+	c := tstest.ChildConfig{Mode: mode, Config: string(cfg), Timeout: 30 * time.Second}
+	if lab != nil {
+		c.Netns = func(name string, arg ...string) *exec.Cmd { return lab.Command(host, name, arg...) }
+	}
+	return c
 }
 
-// runHelperCmd runs a helper to the end and returns its standard output.
-func runHelperCmd(t *testing.T, cmd *exec.Cmd, mode string, s labSession) (string, error) {
+// startTUNHelper starts a long-running helper in host's namespace, which
+// the test talks to line by line.
+func startTUNHelper(t *testing.T, lab *netlab.Lab, host, mode string, s labSession) *tstest.Child {
 	t.Helper()
-	cmd.Env = helperEnv(t, mode, s)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &testLogWriter{t: t, name: mode}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
-	defer stop()
-	err := cmd.Run()
-	return stdout.String(), err
-}
-
-// tunHelper is a long-running helper the test reads line by line.
-type tunHelper struct {
-	t     *testing.T
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	done  chan struct{}
-	once  sync.Once
-}
-
-func startTUNHelper(t *testing.T, lab *netlab.Lab, host, mode string, s labSession) *tunHelper {
-	t.Helper()
-	cmd := lab.Command(host, os.Args[0], "-test.run=^$")
-	cmd.Env = helperEnv(t, mode, s)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := host + "/" + mode
-	cmd.Stderr = &testLogWriter{t: t, name: name}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting helper %s: %v", name, err)
-	}
-	h := &tunHelper{t: t, name: name, cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			h.lines <- sc.Text()
-		}
-		close(h.lines)
-		cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(h.stop)
-	return h
-}
-
-// next returns the helper's next line that starts with key, without key.
-func (h *tunHelper) next(key string) string {
-	h.t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case l, ok := <-h.lines:
-			if !ok {
-				h.t.Fatalf("helper %s exited before saying %q", h.name, key)
-			}
-			if v, ok := strings.CutPrefix(l, key); ok && (v == "" || v[0] == ' ') {
-				return strings.TrimSpace(v)
-			}
-			h.t.Logf("%s: %s", h.name, l)
-		case <-timeout:
-			h.t.Fatalf("helper %s: no %q within 20 s", h.name, key)
-		}
-	}
-}
-
-// wait waits for the helper to exit and fails the test if it failed.
-func (h *tunHelper) wait() {
-	h.t.Helper()
-	for range h.lines {
-	}
-	select {
-	case <-h.done:
-	case <-time.After(20 * time.Second):
-		h.t.Fatalf("helper %s did not exit", h.name)
-	}
-	if !h.cmd.ProcessState.Success() {
-		h.t.Fatalf("helper %s: %v", h.name, h.cmd.ProcessState)
-	}
-}
-
-func (h *tunHelper) stop() {
-	h.once.Do(func() {
-		h.stdin.Close()
-		select {
-		case <-h.done:
-		case <-time.After(15 * time.Second):
-			h.cmd.Process.Kill()
-			<-h.done
-		}
-	})
-}
-
-type testLogWriter struct {
-	t    *testing.T
-	name string
-}
-
-func (w *testLogWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return tstest.StartChild(t, host+"/"+mode, helperConfig(t, mode, s, lab, host))
 }
 
 // hostState is what TUN mode changes in a namespace, as text to compare.
@@ -724,7 +594,7 @@ func TestTUNConsumerLab(t *testing.T) {
 		t.Run(scenario, func(t *testing.T) {
 			s := s
 			s.Scenario = scenario
-			out, err := runHelperCmd(t, lab.Command("consumer", os.Args[0], "-test.run=^$"), "consumer", s)
+			out, err := tstest.RunChild(t, "consumer", helperConfig(t, "consumer", s, lab, "consumer"))
 			if err != nil {
 				t.Fatalf("helper: %v\n%s", err, out)
 			}
@@ -751,28 +621,28 @@ func TestTUNConsumerLab(t *testing.T) {
 		}
 		s.Exclude = []netip.Prefix{lan, netip.MustParsePrefix("2001:db8:1::/48")}
 		origin := startTUNHelper(t, lab, "origin", "origin", s)
-		origin.next("ready")
+		origin.NextKey("ready")
 		prov := startTUNHelper(t, lab, "provider", "provider", s)
-		prov.next("listening")
+		prov.NextKey("listening")
 		cons := startTUNHelper(t, lab, "consumer", "consumer", s)
-		t.Logf("provider sees the consumer at %s", prov.next("ready"))
+		t.Logf("provider sees the consumer at %s", prov.NextKey("ready"))
 
 		want := fmt.Sprintf("origin saw %s:", lab.Addr("provider"))
-		if got := cons.next("direct"); !strings.HasPrefix(got, want) {
+		if got := cons.NextKey("direct"); !strings.HasPrefix(got, want) {
 			t.Errorf("GET by address through the tunnel: %q, want %q…", got, want)
 		}
-		if got, want := cons.next("lookup"), fmt.Sprintf("[%s] <nil>", s.Origin.Addr()); got != want {
+		if got, want := cons.NextKey("lookup"), fmt.Sprintf("[%s] <nil>", s.Origin.Addr()); got != want {
 			t.Errorf("host resolver for %s: %q, want %q (answered by the provider)", originName, got, want)
 		}
-		if got := cons.next("byname"); !strings.HasPrefix(got, want) {
+		if got := cons.NextKey("byname"); !strings.HasPrefix(got, want) {
 			t.Errorf("GET by name through the tunnel: %q, want %q…", got, want)
 		}
 		var tx, rx uint64
 		var hs bool
-		if _, err := fmt.Sscan(cons.next("stats"), &tx, &rx, &hs); err != nil || tx == 0 || rx == 0 || !hs {
+		if _, err := fmt.Sscan(cons.NextKey("stats"), &tx, &rx, &hs); err != nil || tx == 0 || rx == 0 || !hs {
 			t.Errorf("stats: tx %d rx %d packets, handshake %v (%v); want traffic both ways and a handshake", tx, rx, hs, err)
 		}
-		cons.next("up")
+		cons.NextKey("up")
 
 		// While up: every destination but the provider's endpoint goes
 		// into the tunnel, IPv6 included, and DNS goes to the provider.
@@ -795,17 +665,17 @@ func TestTUNConsumerLab(t *testing.T) {
 
 		// SwitchBind to a new socket and provider address: the new
 		// endpoint is excluded, and traffic keeps flowing.
-		prov.stdin.Write([]byte("switch\n"))
-		prov.next("listening2")
-		cons.stdin.Write([]byte("switch\n"))
-		cons.next("switching")
+		prov.Send("switch")
+		prov.NextKey("listening2")
+		cons.Send("switch")
+		cons.NextKey("switching")
 		// From the consumer's NAT, not through the tunnel (the provider's
 		// own address): the hellos took the excluded route.
-		if got := prov.next("switched"); !strings.HasPrefix(got, consumer.PublicAddr.String()+":") {
+		if got := prov.NextKey("switched"); !strings.HasPrefix(got, consumer.PublicAddr.String()+":") {
 			t.Errorf("provider saw the consumer's new socket at %s, want %s:…", got, consumer.PublicAddr)
 		}
-		cons.stdin.Write([]byte("switched\n"))
-		if got := cons.next("after-switch"); !strings.HasPrefix(got, want) {
+		cons.Send("switched")
+		if got := cons.NextKey("after-switch"); !strings.HasPrefix(got, want) {
 			t.Errorf("GET after SwitchBind: %q, want %q…", got, want)
 		}
 		if got := ipIn(t, lab, "consumer", "route", "get", s.Provider2.Addr().String()); !strings.Contains(got, "via "+consumer.Gateway.String()) {
@@ -813,17 +683,17 @@ func TestTUNConsumerLab(t *testing.T) {
 		}
 
 		// Excluded while up: the origin now sees the consumer's NAT.
-		cons.stdin.Write([]byte("exclude\n"))
-		if got, want := cons.next("excluded"), fmt.Sprintf("origin saw %s:", consumer.PublicAddr); !strings.HasPrefix(got, want) {
+		cons.Send("exclude")
+		if got, want := cons.NextKey("excluded"), fmt.Sprintf("origin saw %s:", consumer.PublicAddr); !strings.HasPrefix(got, want) {
 			t.Errorf("GET after AddExclude(origin): %q, want %q…", got, want)
 		}
 		if got := ipIn(t, lab, "consumer", "route", "get", s.Origin.Addr().String()); !strings.Contains(got, "via "+consumer.Gateway.String()) {
 			t.Errorf("route to the origin after AddExclude: %q, want via %s", got, consumer.Gateway)
 		}
 
-		cons.stdin.Write([]byte("close\n"))
-		cons.next("closed")
-		cons.wait()
+		cons.Send("close")
+		cons.NextKey("closed")
+		cons.Wait(20 * time.Second)
 		if after := hostState(t, lab, "consumer", resolvPath); after != before {
 			t.Errorf("Close left changes behind:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
