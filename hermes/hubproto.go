@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/guard"
 )
 
 // HermesProtocol is the provider/consumer ↔ hermes protocol: request a
@@ -36,7 +37,7 @@ func (h *Hub) Serve(host host.Host) error {
 		return errors.New("hermes hub: already serving")
 	}
 	h.srv.host = host
-	host.SetStreamHandler(HermesProtocol, h.handleStream)
+	host.SetStreamHandler(HermesProtocol, guard.Handler(h.log, HermesProtocol, h.handleStream))
 	return nil
 }
 

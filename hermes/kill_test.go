@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/guard"
 )
 
 // killChildEnv makes the test binary run killChild instead of the tests.
@@ -27,7 +28,12 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if n := guard.Panics(); n > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d stream handler panic(s) were recovered: a recovered panic is a bug\n", n)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 const killLanes = 4

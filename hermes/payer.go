@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/guard"
 )
 
 // PayProtocol carries invoices from provider to consumer and the consumer's
@@ -56,7 +57,7 @@ func NewPayer(h host.Host, opts ...PayerOption) (*Payer, error) {
 			return nil, fmt.Errorf("payer option: %w", err)
 		}
 	}
-	h.SetStreamHandler(PayProtocol, p.handleStream)
+	h.SetStreamHandler(PayProtocol, guard.Handler(p.log, PayProtocol, p.handleStream))
 	return p, nil
 }
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -24,7 +25,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if n := guard.Panics(); n > 0 {
-		println("FAIL:", n, "stream handler panic(s) were recovered: a recovered panic is a bug")
+		fmt.Fprintf(os.Stderr, "FAIL: %d stream handler panic(s) were recovered: a recovered panic is a bug\n", n)
 		code = 1
 	}
 	os.Exit(code)
