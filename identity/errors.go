@@ -16,5 +16,9 @@ var ErrWrongPassphrase = errors.New("wrong passphrase for keystore")
 // ErrNoIdentity means the keystore holds no key.
 var ErrNoIdentity = errors.New("no identity in keystore (create one with `mystp2p identity new`)")
 
-// ErrAmbiguousIdentity means the keystore holds several keys and none was chosen.
-var ErrAmbiguousIdentity = errors.New("keystore holds several identities (choose one with --identity 0x…)")
+// ErrAmbiguousIdentity means the keystore holds several keys and none was
+// chosen: name one by its address.
+var ErrAmbiguousIdentity = errors.New("keystore holds several identities: choose one by its address")
+
+// ErrNoKeystoreDir means no keystore directory was given.
+var ErrNoKeystoreDir = errors.New("keystore directory is empty")

@@ -34,7 +34,7 @@ func OpenKeystore(dir string, opts ...KeystoreOption) (*Keystore, error) {
 		o(&cfg)
 	}
 	if dir == "" {
-		return nil, errors.New("keystore directory is empty (set --keystore or --data-dir)")
+		return nil, ErrNoKeystoreDir
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create keystore directory: %w", err)

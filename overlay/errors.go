@@ -21,5 +21,8 @@ var (
 	ErrProposalStale = errors.New("proposal older than one already seen")
 )
 
+// ErrNoBootstrap means none of the bootstrap peers answered.
+var ErrNoBootstrap = errors.New("no bootstrap peer reachable")
+
 // ErrClosed is returned by a Node's methods after Close.
 var ErrClosed = errors.New("node closed")

@@ -63,5 +63,5 @@ var (
 
 	// ErrInterfaceExists is returned by NewTUNConsumer when an interface of
 	// the requested name already exists (another session, or a leftover).
-	ErrInterfaceExists = errors.New("network interface already exists (choose another --tun name or remove it)")
+	ErrInterfaceExists = errors.New("network interface already exists (choose another name or remove it)")
 )

@@ -11,6 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/tunnel"
 )
 
 const usage = `mystp2p — a decentralised VPN overlay node
@@ -58,7 +62,45 @@ type env struct {
 	getenv         func(string) string
 }
 
+// run runs one command. Library errors do not know the command line, so
+// the flag that fixes one is named here.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return withFlagHint(runCommand(ctx, args, stdin, stdout, stderr))
+}
+
+// flagHints name the flag that fixes a library error.
+var flagHints = []struct {
+	err  error
+	hint string
+}{
+	{overlay.ErrNoBootstrap, "check --bootstrap"},
+	{identity.ErrAmbiguousIdentity, "choose one with --identity 0x…"},
+	{identity.ErrNoKeystoreDir, "set --keystore or --data-dir"},
+	{tunnel.ErrInterfaceExists, "choose another --tun name or remove it"},
+}
+
+// hintedError is an error with the flag that fixes it.
+type hintedError struct {
+	error
+	hint string
+}
+
+func (h hintedError) Error() string { return h.error.Error() + " (" + h.hint + ")" }
+func (h hintedError) Unwrap() error { return h.error }
+
+func withFlagHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, fh := range flagHints {
+		if errors.Is(err, fh.err) {
+			return hintedError{err, fh.hint}
+		}
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
