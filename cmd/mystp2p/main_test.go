@@ -15,6 +15,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/testnet"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 func runCmd(t *testing.T, ctx context.Context, args ...string) (string, string, error) {
@@ -222,12 +223,13 @@ func TestConnectCommand(t *testing.T) {
 		done <- run(cctx, []string{"connect", "--ephemeral", "--bootstrap", boot, "--provider", target.Provider.String(),
 			"--socks", "127.0.0.1:0", "--log-level", "error"}, strings.NewReader(""), &out, &errb)
 	}()
-	var socks string
-	deadline := time.Now().Add(60 * time.Second)
-	for socks == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("no SOCKS5 ready line:\n%s\n%s", out.String(), errb.String())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("connect printed:\n%s\n%s", out.String(), errb.String())
 		}
+	})
+	var socks string
+	tstest.WaitFor(t, 60*time.Second, "the SOCKS5 ready line", func() bool {
 		for _, line := range strings.Split(out.String(), "\n") {
 			if rest, ok := strings.CutPrefix(line, "SOCKS5 ready on "); ok {
 				socks = strings.Fields(rest)[0]
@@ -236,8 +238,8 @@ func TestConnectCommand(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return socks != ""
+	})
 	for _, stage := range []string{"discovering providers", "reaching provider", "opening session", "tunnel up"} {
 		if !strings.Contains(out.String(), stage) {
 			t.Errorf("progress lacks %q:\n%s", stage, out.String())
@@ -255,11 +257,7 @@ func TestConnectCommand(t *testing.T) {
 		t.Fatalf("no goodbye:\n%s", out.String())
 	}
 	// The provider dropped the session when the consumer closed it.
-	deadline = time.Now().Add(20 * time.Second)
-	for net.Providers()[1].Sessions.Active() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("provider kept the session")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tstest.WaitFor(t, 20*time.Second, "the provider to drop the session", func() bool {
+		return net.Providers()[1].Sessions.Active() == 0
+	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,11 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,109 +22,8 @@ import (
 	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/testnet"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
-
-// proc is a mystp2p command running in a child process (this test binary
-// acting as mystp2p), with its output kept and watched.
-type proc struct {
-	t    *testing.T
-	name string
-	cmd  *exec.Cmd
-
-	mu    sync.Mutex
-	lines []string
-	grew  chan struct{} // closed and replaced on every new line
-	done  chan struct{}
-}
-
-func startProc(t *testing.T, name string, args ...string) *proc {
-	t.Helper()
-	p := &proc{t: t, name: name, grew: make(chan struct{}), done: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], args...)
-	p.cmd.Env = append(os.Environ(), "MYSTP2P_TEST_MAIN=1")
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.cmd.Wait()
-		pw.Close()
-	}()
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			close(p.grew)
-			p.grew = make(chan struct{})
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("--- %s output:\n%s", p.name, p.output())
-		}
-	})
-	return p
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
-// waitLine waits for a line matching re that was printed after line from,
-// and returns its submatches and the index after it.
-func (p *proc) waitLine(re string, from int, timeout time.Duration) ([]string, int) {
-	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(timeout)
-	for {
-		p.mu.Lock()
-		for i := from; i < len(p.lines); i++ {
-			if m := rx.FindStringSubmatch(p.lines[i]); m != nil {
-				p.mu.Unlock()
-				return m, i + 1
-			}
-		}
-		from = len(p.lines)
-		grew := p.grew
-		p.mu.Unlock()
-		select {
-		case <-grew:
-		case <-p.done:
-			p.t.Fatalf("%s exited before printing %q:\n%s", p.name, re, p.output())
-		case <-deadline:
-			p.t.Fatalf("%s did not print %q within %s:\n%s", p.name, re, timeout, p.output())
-		}
-	}
-}
-
-// kill9 kills the process as `kill -9` would and waits for it to go.
-func (p *proc) kill9() {
-	p.cmd.Process.Kill()
-	<-p.done
-}
-
-// interrupt sends Ctrl-C and waits for a clean exit.
-func (p *proc) interrupt() {
-	p.t.Helper()
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(90 * time.Second):
-		p.t.Fatalf("%s still running 90 s after Ctrl-C", p.name)
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		p.t.Fatalf("%s exited %d after Ctrl-C:\n%s", p.name, code, p.output())
-	}
-}
 
 // newDataDir makes a data directory with a fresh identity (light scrypt,
 // so that every process unlocks it quickly).
@@ -244,8 +140,8 @@ func TestPaymentsCLI(t *testing.T) {
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 	loop := []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1"}
 
-	relay := startProc(t, "relay", append([]string{"relay", "--ephemeral"}, loop...)...)
-	m, _ := relay.waitLine(`^\s+(/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$`, 0, time.Minute)
+	relay := startMystp2p(t, "relay", append([]string{"relay", "--ephemeral"}, loop...)...)
+	m, _ := relay.Match(0, `^\s+(/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$`, time.Minute)
 	boot := m[1]
 
 	hubArgs := append([]string{"hermes", "--data-dir", hubDir, "--bootstrap", boot, "--fee-bp", "250", "--settle-interval", "1h"}, fixedListen(t)...)
@@ -255,16 +151,16 @@ func TestPaymentsCLI(t *testing.T) {
 		t.Fatalf("unregistered hermes: %v\n%s", err, out)
 	}
 	phase("hermes starts")
-	hub := startProc(t, "hermes", append(hubArgs, "--stake", "5")...)
-	hub.waitLine(`^hermes 16Uiu2\S+ \(0x`, 0, time.Minute)
+	hub := startMystp2p(t, "hermes", append(hubArgs, "--stake", "5")...)
+	hub.Match(0, `^hermes 16Uiu2\S+ \(0x`, time.Minute)
 	hubAddr := hubID.Address().Hex()
 
 	provArgs := append([]string{"provide", "--data-dir", provDir, "--bootstrap", boot, "--country", "DE",
 		"--price-hour", "0.5", "--price-gib", "2", "--hermes", hubAddr, "--exit-policy", "allow-loopback",
 		"--settle-threshold", "0", "--proposal-ttl", "1m", "--invoice-interval", "1s"}, fixedListen(t)...)
 	phase("provider starts")
-	prov := startProc(t, "provider", provArgs...)
-	prov.waitLine(`^providing wireguard`, 0, time.Minute)
+	prov := startMystp2p(t, "provider", provArgs...)
+	prov.Match(0, `^providing wireguard`, time.Minute)
 
 	phase("connect without balance")
 	// Without a top-up the consumer is refused before any provider is asked.
@@ -297,38 +193,31 @@ func TestPaymentsCLI(t *testing.T) {
 	}
 
 	phase("consumer starts")
-	cons := startProc(t, "consumer", connArgs...)
-	_, at := cons.waitLine(`^SOCKS5 ready on .* via `+provID.PeerID().String(), 0, time.Minute)
+	cons := startMystp2p(t, "consumer", connArgs...)
+	_, at := cons.Match(0, `^SOCKS5 ready on .* via `+provID.PeerID().String(), time.Minute)
 	url := origin.URL + "/"
 	fetch := func(why string) {
 		t.Helper()
 		// Between sessions the SOCKS5 port refuses; try until a session is up.
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		tstest.WaitForNoError(t, 90*time.Second, why+": a fetch through SOCKS5", func() error {
 			n, err := testnet.FetchThroughSOCKS(ctx, socks, url, io.Discard)
-			if err == nil && n == 4<<20 {
-				return
+			if err == nil && n != 4<<20 {
+				err = fmt.Errorf("%d bytes, want %d", n, 4<<20)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: fetch through SOCKS5: %d bytes, %v", why, n, err)
-			}
-			time.Sleep(time.Second)
-		}
+			return err
+		})
 	}
 	// waitEarned waits until the provider's store holds more than floor.
 	waitEarned := func(why string, floor *big.Int) *big.Int {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			e := amount(t, earningsOf(t, provDir).Earned)
-			if e.Cmp(floor) > 0 {
-				return e
+		var e *big.Int
+		tstest.WaitForNoError(t, 60*time.Second, why+": earnings above "+floor.String(), func() error {
+			if e = amount(t, earningsOf(t, provDir).Earned); e.Cmp(floor) <= 0 {
+				return fmt.Errorf("earnings stayed at %s", e)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: earnings stayed at %s", why, e)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
+			return nil
+		})
+		return e
 	}
 	phase("first fetch")
 	fetch("first session")
@@ -345,34 +234,34 @@ func TestPaymentsCLI(t *testing.T) {
 
 	// kill -9 the provider mid-session: what it acknowledged is on disk.
 	phase("kill -9 provider")
-	prov.kill9()
+	prov.Kill()
 	afterKill := earningsOf(t, provDir) // read from the store: the API died with it
 	if amount(t, afterKill.Earned).Cmp(earned) < 0 {
 		t.Fatalf("provider earned %s before kill -9, its store holds %s after", earned, afterKill.Earned)
 	}
 	// The restarted provider settles by itself above a small threshold.
 	phase("provider restarts")
-	prov = startProc(t, "provider (restarted)", append(provArgs, "--settle-threshold", "0.001")...)
-	prov.waitLine(`^providing wireguard`, 0, time.Minute)
+	prov = startMystp2p(t, "provider (restarted)", append(provArgs, "--settle-threshold", "0.001")...)
+	prov.Match(0, `^providing wireguard`, time.Minute)
 	phase("consumer reconnects")
-	cons.waitLine(`^SOCKS5 ready on .* via `+provID.PeerID().String(), at, 90*time.Second)
+	cons.Match(at, `^SOCKS5 ready on .* via `+provID.PeerID().String(), 90*time.Second)
 	phase("fetch after provider restart")
 	fetch("session after the provider restarted")
 	earned = waitEarned("after the provider restarted", amount(t, afterKill.Earned))
-	prov.waitLine(`^settled [0-9.]+ tokens earned through hermes `+hubAddr, 0, time.Minute)
+	prov.Match(0, `^settled [0-9.]+ tokens earned through hermes `+hubAddr, time.Minute)
 
 	// kill -9 the hermes mid-session and restart it: payments go on.
 	phase("kill -9 hermes")
-	hub.kill9()
-	hub = startProc(t, "hermes (restarted)", hubArgs...)
-	hub.waitLine(`^hermes 16Uiu2\S+ \(0x`, 0, time.Minute)
+	hub.Kill()
+	hub = startMystp2p(t, "hermes (restarted)", hubArgs...)
+	hub.Match(0, `^hermes 16Uiu2\S+ \(0x`, time.Minute)
 	phase("fetch after hermes restart")
 	fetch("session after the hermes restarted")
 	waitEarned("after the hermes restarted", earned)
 
 	phase("consumer stops")
-	cons.interrupt()
-	m, _ = cons.waitLine(`^promised to hermes .* so far: ([0-9.]+) tokens`, 0, time.Second)
+	interrupt(t, cons)
+	m, _ = cons.Match(0, `^promised to hermes .* so far: ([0-9.]+) tokens`, time.Second)
 	t.Logf("consumer promised %s tokens", m[1])
 
 	phase("settle the rest")
@@ -398,7 +287,7 @@ func TestPaymentsCLI(t *testing.T) {
 
 	// The hermes pulls the consumer's promises into its pool on the way out.
 	phase("hermes stops")
-	hub.interrupt()
+	interrupt(t, hub)
 	ch, err := chain.Chain.ConsumerChannel(ctx, consID.Address(), hubID.Address())
 	if err != nil {
 		t.Fatal(err)
@@ -417,5 +306,14 @@ func TestPaymentsCLI(t *testing.T) {
 		t.Fatalf("hermes pool holds %s in fees, the provider's promises carry %s", fees, final.Fee)
 	}
 	phase("provider stops")
-	prov.interrupt()
+	interrupt(t, prov)
+}
+
+// interrupt sends Ctrl-C and waits for a clean exit.
+func interrupt(t *testing.T, c *tstest.Child) {
+	t.Helper()
+	if err := c.Signal(os.Interrupt); err != nil {
+		t.Fatalf("%s: %v", c.Name(), err)
+	}
+	c.Wait(90 * time.Second)
 }

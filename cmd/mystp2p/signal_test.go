@@ -1,23 +1,33 @@
 package main
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
+	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // TestMain lets the test binary act as mystp2p itself, so tests can run the
 // real command in a child process and signal it.
 func TestMain(m *testing.M) {
-	if os.Getenv("MYSTP2P_TEST_MAIN") == "1" {
+	tstest.Main(m, func(mode, _ string) error {
+		if mode != "main" {
+			return fmt.Errorf("unknown helper mode %q", mode)
+		}
 		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+		return nil
+	})
+}
+
+// startMystp2p runs `mystp2p args...` in a child process, killed at the
+// end of the test; its lines are its standard output and error.
+func startMystp2p(t *testing.T, name string, args ...string) *tstest.Child {
+	t.Helper()
+	return tstest.StartChild(t, name, tstest.ChildConfig{Mode: "main", Args: args, MergeStderr: true, KillOnStop: true})
 }
 
 // SIGTERM (and Ctrl-C's SIGINT) stop a running testnet cleanly: it says so
@@ -25,54 +35,13 @@ func TestMain(m *testing.M) {
 func TestSignalStopsCleanly(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "testnet", "up", "--providers", "2", "--socks", "127.0.0.1:0")
-			cmd.Env = append(os.Environ(), "MYSTP2P_TEST_MAIN=1")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
+			c := startMystp2p(t, "testnet", "testnet", "up", "--providers", "2", "--socks", "127.0.0.1:0")
+			c.Match(0, "SOCKS5 ready", 60*time.Second)
+			if err := c.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill() })
-			lines := make(chan string, 100)
-			go func() {
-				sc := bufio.NewScanner(out)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
-			timeout := time.After(60 * time.Second)
-			for ready := false; !ready; {
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						t.Fatal("testnet exited before it was ready")
-					}
-					ready = strings.Contains(l, "SOCKS5 ready")
-				case <-timeout:
-					t.Fatal("testnet never became ready")
-				}
-			}
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			var saw bool
-			for l := range lines {
-				saw = saw || strings.Contains(l, "stopping testnet")
-			}
-			errc := make(chan error, 1)
-			go func() { errc <- cmd.Wait() }()
-			select {
-			case err := <-errc:
-				if err != nil {
-					t.Fatalf("exit after %s: %v", sig, err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("still running 30 s after %s", sig)
-			}
-			if !saw {
+			c.Wait(30 * time.Second)
+			if !slices.ContainsFunc(c.Lines(), func(l string) bool { return strings.Contains(l, "stopping testnet") }) {
 				t.Fatal("no 'stopping testnet' line")
 			}
 		})
