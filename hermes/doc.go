@@ -1,5 +1,5 @@
 // Package hermes pays providers as consumers go, with off-chain promises over
-// libp2p streams, settled on our Registry contract (DESIGN.md §8).
+// libp2p streams, settled on our Registry contract (hermes/contracts/src).
 //
 // # Money flow
 //

@@ -14,8 +14,8 @@ import (
 const ExchangeMessageSize = PromiseSize + 32 + 32 + 20 + 20 + SignatureSize // 394
 
 // ExchangeMessage is the consumer's answer to an invoice: its promise on its
-// channel with the hermes, bound to one agreement (session) with one provider
-// (DESIGN.md §8). The consumer signs it with the same key as the promise.
+// channel with the hermes, bound to one agreement (session) with one
+// provider. The consumer signs it with the same key as the promise.
 type ExchangeMessage struct {
 	Promise        Promise
 	AgreementID    [32]byte

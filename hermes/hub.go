@@ -39,7 +39,7 @@ type HubConfig struct {
 }
 
 // Hub is the core of a hermes: it checks consumer promises and exchange
-// messages and issues promises on the providers' channels (DESIGN.md §8).
+// messages and issues promises on the providers' channels.
 // It is safe for concurrent use; requests on different channels run in
 // parallel and share fsyncs.
 type Hub struct {

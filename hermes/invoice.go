@@ -11,7 +11,8 @@ import (
 // InvoiceSize is the fixed size of an encoded Invoice.
 const InvoiceSize = 32 + 32 + 32 + 32 + 20 + 8 // 156
 
-// Invoice is what a provider asks a consumer to pay (DESIGN.md §8). It travels
+// Invoice is what a provider asks a consumer to pay (see Money flow in the
+// package doc). It travels
 // over the provider's authenticated libp2p stream and is not signed.
 type Invoice struct {
 	AgreementID    [32]byte

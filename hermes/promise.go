@@ -22,7 +22,7 @@ const (
 // maxUint256 bounds every amount: they must fit in a Solidity uint256.
 var maxUint256 = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
 
-// Promise is a signed, cumulative payment promise on a channel (DESIGN.md §8).
+// Promise is a signed, cumulative payment promise on a channel.
 // Amount and Fee are cumulative over the channel's life; Fee is the part of
 // Amount that goes to the hermes.
 type Promise struct {

@@ -1,6 +1,6 @@
 // Package identity holds a node's one secp256k1 key. The same key is the
-// libp2p peer key and the Ethereum key, so anything a peer signs is provably
-// from the address that gets paid (DESIGN.md §3).
+// libp2p peer key and the Ethereum key, so anything a peer signs (a
+// proposal, a promise) is provably from the address that gets paid.
 //
 // Keys are kept in go-ethereum's encrypted keystore (scrypt). Nothing in this
 // package logs a key or a passphrase.
@@ -18,7 +18,7 @@ import (
 
 // Signer signs 32-byte hashes with an identity's key. Signatures are 65 bytes,
 // R ‖ S ‖ V with V = 27 or 28, over the raw hash (no personal-message prefix),
-// as the hermes contracts expect (DESIGN.md §8).
+// as the Registry contract's ecrecover expects (hermes/contracts/src).
 type Signer interface {
 	Address() common.Address
 	SignHash(hash []byte) ([]byte, error)

@@ -56,9 +56,9 @@ type HostConfig struct {
 
 // NewHost assembles the libp2p host: TCP and QUIC, Noise and TLS, the
 // resource manager (on, with go-libp2p's scaled defaults), a connection
-// manager, AutoNAT v2, the relay client, hole punching (QUIC only: punching
-// TCP and QUIC at once lost runs, DESIGN.md §9), and optionally a relay
-// service with its own limits.
+// manager, AutoNAT v2, the relay client, hole punching (QUIC only: WireGuard
+// rides the punched QUIC 5-tuple, and punching TCP at the same time made
+// NAT-lab runs fail), and optionally a relay service with its own limits.
 func NewHost(cfg HostConfig) (host.Host, error) {
 	if cfg.Identity == nil {
 		return nil, fmt.Errorf("overlay: HostConfig.Identity is required")

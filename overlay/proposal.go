@@ -34,7 +34,7 @@ const (
 )
 
 // Services a proposal may offer: VPN service over WireGuard, or payment
-// clearing as a hermes hub (DESIGN.md §8).
+// clearing as a hermes hub (package hermes).
 const (
 	ServiceWireGuard = "wireguard"
 	ServiceHermes    = "hermes"
@@ -43,7 +43,8 @@ const (
 // MaxHermesFeeBp is the highest hermes fee a hub may advertise (100 %).
 const MaxHermesFeeBp = 10000
 
-// IP types a provider may declare (DESIGN.md §5).
+// IP types a provider may declare about its exit address, for consumers to
+// filter on (Query.IPType).
 const (
 	IPResidential = "residential"
 	IPHosting     = "hosting"

@@ -4,7 +4,8 @@
 //
 // Relays carry signalling only: a relayed connection is limited in time and
 // bytes (circuit v2 defaults: 2 min, 128 KiB each way), enough to negotiate a
-// session and coordinate hole punching, never tunnel data.
+// session and coordinate hole punching, not tunnel data, unless the operator
+// opts in to carrying it (CarryDataLimits).
 package relay
 
 import (

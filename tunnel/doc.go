@@ -1,8 +1,9 @@
 // Package tunnel is mystp2p's data plane: the WireGuard tunnel of one
 // session, the provider's userspace exit, the consumer's SOCKS5 endpoint,
 // and per-session metering. It knows nothing of libp2p, proposals or
-// payments; the session owner (package overlay) negotiates keys and
-// addresses over /mystp2p/session/1, picks the transport, and calls in.
+// payments; the session owner (overlay/session/server at the provider,
+// overlay/session/client at the consumer) negotiates keys and addresses
+// over /mystp2p/session/1, picks the transport, and calls in.
 //
 // # Shape of a session
 //
@@ -87,11 +88,10 @@
 // wgpath.Mux owns the node's one UDP port, lends the QUIC half to libp2p and
 // gives each session a WireGuard bind on the 5-tuple of its direct QUIC
 // connection, so the tunnel rides exactly the mapping DCUtR punched and
-// needs no second punch. Measured on this 2-core machine under load:
-// WireGuard over the mux moved 37 MB/s against 31 MB/s on its own socket
-// (and 77 vs 60 at a lighter load), and in the namespace lab every NAT pair
-// that can go direct did, over the mux (package overlay documents the
-// session side).
+// needs no second punch. The mux costs no throughput against a socket of
+// WireGuard's own (BenchmarkWireGuardMux against BenchmarkWireGuardOwnSocket
+// in package wgpath; the figures are in docs/ARCHITECTURE.md), and in the
+// namespace lab every NAT pair that can go direct does so over the mux.
 //
 // # Exit policy and errors
 //

@@ -23,7 +23,8 @@ import (
 
 // MTU is the WireGuard interface MTU of every session. 1420 leaves room for
 // WireGuard's 80 bytes of overhead in a 1500-byte path and lets packets fit
-// quic-go's 1452-byte buffers when the socket is shared (DESIGN.md §7.2).
+// quic-go's 1452-byte buffers when WireGuard shares the QUIC socket
+// (wgpath.Mux).
 const MTU = 1420
 
 const (

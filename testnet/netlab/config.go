@@ -17,8 +17,9 @@ var (
 )
 
 // InternetPrefixes returns the documentation ranges the lab's internet uses.
-// Software in the lab must treat them as public (go-libp2p does not by
-// default; see DESIGN.md §9).
+// Software in the lab must treat them as public: go-libp2p counts them
+// unroutable, so it would neither advertise relay addresses nor start hole
+// punching (lab nodes lift that for their own process).
 func InternetPrefixes() []netip.Prefix { return []netip.Prefix{PublicNet, RouterNet} }
 
 // firstHostOctet is the first address handed out in PublicNet and RouterNet;

@@ -1,6 +1,6 @@
 // Package netlab builds network-namespace labs with real NAT routers, for
-// testing NAT traversal on one Linux machine (DESIGN.md §9, `mystp2p testnet
-// run --netns`).
+// testing NAT traversal on one Linux machine (`mystp2p testnet run
+// --netns`).
 //
 // A lab is:
 //
@@ -15,7 +15,8 @@
 // Routers forward and translate with an nftables ruleset per RFC 4787
 // behaviour (NATFullCone, NATPortRestricted, NATSymmetric), and every router
 // drops unsolicited traffic from the WAN, without which no punch succeeds
-// (DESIGN.md §9). The lab is
+// (an early punch would draw an ICMP error and leave a conntrack entry that
+// moves the later flow to another port; see rulesetFor). The lab is
 // IPv4-only, and nothing in it can reach or be reached from the machine's
 // own networks.
 //

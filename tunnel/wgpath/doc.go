@@ -12,6 +12,7 @@
 // Stream, UDPMux) and the Path (Direct, Relayed).
 //
 // It knows nothing of the tunnel's network stacks or of session signalling:
-// package tunnel runs WireGuard over these binds, and package overlay picks
-// the transport.
+// package tunnel runs WireGuard over these binds, and the session server
+// and client pick the transport. Each end describes its side as a Link, and
+// Link.Bind makes the bind, so both ends choose the same way.
 package wgpath

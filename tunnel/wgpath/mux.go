@@ -10,24 +10,16 @@
 // quicreuse.ConnManager (LendTransport); WireGuard packets go to a conn.Bind
 // with a queue we size. Writes from both go out through the same socket.
 //
-// Why not go-libp2p's stock SharedNonQUICPacketConn: measured with go-libp2p
-// v0.51.0 / quic-go v0.64.1, wireguard-go + netstack, one TCP stream on a
-// 2-core machine, WireGuard on its own UDP socket made 0.84 Gbit/s but only
-// 0.27 Gbit/s (0.009–0.82) on the shared conn, because quic-go queues at most
-// 32 non-QUIC packets and silently drops the rest; the 1–2 % loss sends TCP
-// inside the tunnel into retransmission timeouts. A 1024-slot queue in a
-// patched quic-go reached 0.96 Gbit/s. This mux gives WireGuard a 4096-slot
-// queue and never drops a classified packet while its receiver is open: when
-// a queue is full the reader waits, and the kernel socket buffer (8 MiB by
-// default) absorbs the burst, just as it does for a socket of one's own. See
-// BenchmarkWireGuardOwnSocket and BenchmarkWireGuardMux, 64 MiB per op, on
-// a 2-core machine shared with other builds (so below the 0.84 above), six
-// interleaved runs each, medians: at load average 7–8, wireguard-go's
-// standard bind on its own socket made 0.25 Gbit/s at 24.9 ms CPU per MiB
-// and the mux (with the libp2p QUIC connection up on the same sockets)
-// 0.30 Gbit/s at 20.8 ms; at load average 4.5, 0.48 against 0.62 Gbit/s,
-// 24.9 against 20.1 ms CPU per MiB. The mux dropped nothing and costs no
-// throughput.
+// Why not go-libp2p's stock SharedNonQUICPacketConn: quic-go queues at most
+// 32 non-QUIC packets there and silently drops the rest, and that loss
+// sends TCP inside the tunnel into retransmission timeouts. This mux
+// gives WireGuard a 4096-slot queue and never drops a classified packet
+// while its receiver is open: when a queue is full the reader waits, and
+// the kernel socket buffer (8 MiB by default) absorbs the burst, just as it
+// does for a socket of one's own. BenchmarkWireGuardMux and
+// BenchmarkWireGuardOwnSocket compare the two paths (throughput and CPU per
+// MiB); docs/ARCHITECTURE.md records what they and the stock shared conn
+// measured.
 //
 // The alternative, punching WireGuard's own socket, needs punching logic of
 // our own and a second NAT mapping per session; the mux reuses DCUtR's. What
