@@ -75,6 +75,19 @@ func (n *Node) WatchProposals(ctx context.Context) <-chan *SignedProposal {
 	return out
 }
 
+// AwaitProposal returns as soon as a proposal matching q arrives by gossip,
+// or after d: a node that has just joined often hears gossip before its DHT
+// lookups work.
+func (n *Node) AwaitProposal(ctx context.Context, q Query, d time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for sp := range n.WatchProposals(wctx) {
+		if q.Matches(&sp.Proposal) {
+			return
+		}
+	}
+}
+
 // Discover asks the DHT for providers of the query's namespace, fetches each
 // one's proposal (directly, or the signed DHT record when the provider cannot
 // be reached), and returns every live match — gossip-cached ones included —

@@ -188,6 +188,15 @@ func (n *Node) Metrics() *Metrics { return n.met }
 // Logger is the node's logger, with its peer ID.
 func (n *Node) Logger() *slog.Logger { return n.log }
 
+// Done is closed when the node starts closing.
+func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
+
+// Bootstrap is a copy of the peers the node joined the network through.
+func (n *Node) Bootstrap() []peer.AddrInfo { return slices.Clone(n.cfg.Bootstrap) }
+
+// StaticRelays is a copy of the relays the node reserves a slot with.
+func (n *Node) StaticRelays() []peer.AddrInfo { return slices.Clone(n.cfg.Host.StaticRelays) }
+
 // OnClose makes Close call f before it stops the node's own parts, for
 // services built on the node (the session server) that need the host to
 // shut down cleanly. Functions run in reverse order of registration. After

@@ -21,10 +21,11 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
-	"github.com/mystp2p/mystp2p/tunnel/wgpath"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // Child roles: one lab node per process (`mystp2p testnet node`).
@@ -247,13 +248,13 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 			return report(fmt.Errorf("provider %s not found", target))
 		}
 	}
-	cc := overlay.ConnectConfig{Proposal: sp}
+	cc := client.Config{Proposal: sp}
 	if cfg.TUN != "" {
 		// Lab namespaces share the host's /etc/resolv.conf unless
 		// /etc/netns/<ns>/ has one: never rewrite it here; fetch by IP.
-		cc.TUN = &overlay.TUNOptions{Name: cfg.TUN}
+		cc.TUN = &client.TUNOptions{Name: cfg.TUN}
 	}
-	s, err := node.Connect(ctx, cc)
+	s, err := client.Connect(ctx, node, cc)
 	if err != nil {
 		return report(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -110,7 +111,7 @@ type payConsumer struct {
 	node    *overlay.Node
 	hub     *payHub
 	payer   *hermes.Payer
-	payment *overlay.ConsumerPayment
+	payment *client.Payment
 }
 
 // Close stops the network, then what it used: stores after the nodes that
@@ -301,7 +302,7 @@ func (p *payNet) addConsumer(ctx context.Context, deposit *big.Int, hub *payHub)
 	if err != nil {
 		return nil, err
 	}
-	pay, st, err := c.node.PayThrough(fctx, ad, paymentsFeeBp)
+	pay, st, err := client.PayThrough(fctx, c.node, ad, paymentsFeeBp)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +340,7 @@ func (p *payNet) runPaidSession(ctx context.Context, c *payConsumer, target *ove
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := c.node.Connect(sctx, overlay.ConnectConfig{Proposal: target, Payment: c.payment})
+	s, err := client.Connect(sctx, c.node, client.Config{Proposal: target, Payment: c.payment})
 	if err != nil {
 		return fail(err)
 	}
@@ -383,7 +384,7 @@ func (p *payNet) runPaidSession(ctx context.Context, c *payConsumer, target *ove
 func (p *payNet) refusedSession(ctx context.Context, c *payConsumer, target *overlay.SignedProposal) error {
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	s, err := c.node.Connect(sctx, overlay.ConnectConfig{Proposal: target, Payment: c.payment})
+	s, err := client.Connect(sctx, c.node, client.Config{Proposal: target, Payment: c.payment})
 	if err == nil {
 		s.Close()
 		return fmt.Errorf("provider %s opened a session paid through hermes %s, which it does not list", target.Proposal.Provider, c.hub.id.Address())
@@ -396,7 +397,7 @@ func (p *payNet) refusedSession(ctx context.Context, c *payConsumer, target *ove
 }
 
 // waitInvoice waits until s has paid more than before invoices.
-func waitInvoice(ctx context.Context, s *overlay.Session, before int) error {
+func waitInvoice(ctx context.Context, s *client.Session, before int) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	t := time.NewTicker(20 * time.Millisecond)

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/mystp2p/mystp2p/overlay"
-	"github.com/mystp2p/mystp2p/tunnel/wgpath"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // ScenarioSessions runs consumers' sessions through one provider.
@@ -134,7 +135,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 	defer node.Close()
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := node.Connect(sctx, overlay.ConnectConfig{Proposal: target})
+	s, err := client.Connect(sctx, node, client.Config{Proposal: target})
 	if err != nil {
 		return fail(err)
 	}

@@ -12,8 +12,9 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
-	"github.com/mystp2p/mystp2p/tunnel/wgpath"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 func cmdConnect(ctx context.Context, e env, args []string) error {
@@ -117,14 +118,14 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer node.Close()
-	var pay *overlay.ConsumerPayment
+	var pay *client.Payment
 	if *hub != "" {
 		fmt.Fprintf(e.stdout, "finding hermes %s\n", hubID)
 		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		ad, err := node.FindHermes(fctx, hubID.raw)
 		var st hermes.ConsumerState
 		if err == nil {
-			pay, st, err = node.PayThrough(fctx, ad, uint16(*maxFee))
+			pay, st, err = client.PayThrough(fctx, node, ad, uint16(*maxFee))
 		}
 		cancel()
 		if err != nil {
@@ -133,7 +134,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		defer pay.Close()
 		if st.Spendable().Sign() <= 0 {
 			return fmt.Errorf("%w: nothing to spend at hermes %s (%s deposited, %s promised): top up with `mystp2p account topup --amount N --hermes %s`",
-				overlay.ErrInsufficientBalance, hubID, tokens(st.Deposited), tokens(st.Promised), hubID.raw)
+				client.ErrInsufficientBalance, hubID, tokens(st.Deposited), tokens(st.Promised), hubID.raw)
 		}
 		fmt.Fprintf(e.stdout, "paying through hermes %s: %s tokens to spend, fee %d bp\n", hubID, tokens(st.Spendable()), st.FeeBp)
 		defer func() {
@@ -142,15 +143,18 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 				hubID, tokens(amount), tokens(fee), tokens(pay.Spendable()))
 		}()
 	}
-	var tun *overlay.TUNOptions
+	var tun *client.TUNOptions
 	if *tunName != "" {
-		tun = &overlay.TUNOptions{Name: *tunName, DNS: *tunDNS}
+		tun = &client.TUNOptions{Name: *tunName, DNS: *tunDNS}
 	}
-	err = node.Consume(ctx, overlay.ConsumeConfig{
+	err = client.Consume(ctx, node, client.ConsumeConfig{
 		Query: q, Transport: wgpath.Transport(*transport), SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
 		AutoReconnect: *reconnect, Payment: pay,
 		Progress: func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})
+	if errors.Is(err, client.ErrInsufficientBalance) {
+		err = fmt.Errorf("%w: top up with `mystp2p account topup --amount N --hermes %s`", err, hubID.raw)
+	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		fmt.Fprintln(e.stdout, "session closed")
 		return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -77,6 +78,10 @@ var flagHints = []struct {
 	{identity.ErrAmbiguousIdentity, "choose one with --identity 0x…"},
 	{identity.ErrNoKeystoreDir, "set --keystore or --data-dir"},
 	{tunnel.ErrInterfaceExists, "choose another --tun name or remove it"},
+	// Before client.ErrDiscovery, which wraps it.
+	{client.ErrNeedsPayment, "with --hermes ID; top it up first with `mystp2p account topup`"},
+	{client.ErrDiscovery, "check --bootstrap and widen the filters"},
+	{client.ErrSessionEnded, "use --auto-reconnect to move on by itself"},
 }
 
 // hintedError is an error with the flag that fixes it.

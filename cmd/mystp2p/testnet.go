@@ -13,7 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/mystp2p/mystp2p/hermes/devchain"
-	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/testnet"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -125,11 +125,11 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "origin %s\n", net.Origin.URL())
 	fmt.Fprintf(e.stdout, "list proposals with:\n  mystp2p proposals --bootstrap %s\n", net.Relay.AddrInfo().Addrs[0].String()+"/p2p/"+net.Relay.ID().String())
 	fmt.Fprintf(e.stdout, "consumer %s connecting\n", net.Consumer.ID())
-	err = net.Consumer.Consume(ctx, overlay.ConsumeConfig{
+	err = client.Consume(ctx, net.Consumer, client.ConsumeConfig{
 		SOCKSAddr:     socks,
 		AutoReconnect: true,
 		Progress:      func(stage string) { fmt.Fprintln(e.stdout, "  "+stage) },
-		OnSession: func(*overlay.Session) {
+		OnSession: func(*client.Session) {
 			fmt.Fprintf(e.stdout, "try it:\n  curl --socks5-hostname %s %s\npress Ctrl-C to stop\n", socks, net.Origin.URL())
 		},
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 )
 
@@ -39,20 +40,20 @@ func TestConsumeAutoReconnect(t *testing.T) {
 		mu     sync.Mutex
 		stages []string
 	)
-	sessions := make(chan *overlay.Session, 4)
+	sessions := make(chan *client.Session, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- cons.Consume(ctx, overlay.ConsumeConfig{
+		done <- client.Consume(ctx, cons, client.ConsumeConfig{
 			SOCKSAddr: "127.0.0.1:0", AutoReconnect: true,
 			Progress: func(s string) {
 				mu.Lock()
 				stages = append(stages, s)
 				mu.Unlock()
 			},
-			OnSession: func(s *overlay.Session) { sessions <- s },
+			OnSession: func(s *client.Session) { sessions <- s },
 		})
 	}()
-	waitSession := func() *overlay.Session {
+	waitSession := func() *client.Session {
 		select {
 		case s := <-sessions:
 			return s

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/hermes/hermestest"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 )
 
 // A hub advertises itself; a consumer finds it by address or peer ID, asks
@@ -63,10 +64,10 @@ func TestHermesAdvertisedAndUsedByConsume(t *testing.T) {
 		}
 	}
 
-	if _, _, err := pn.cons.PayThrough(ctx, ad, paidFeeBp-1); err == nil || !strings.Contains(err.Error(), "fee") {
+	if _, _, err := client.PayThrough(ctx, pn.cons, ad, paidFeeBp-1); err == nil || !strings.Contains(err.Error(), "fee") {
 		t.Fatalf("a hub above the accepted fee: %v", err)
 	}
-	pay, st, err := pn.cons.PayThrough(ctx, ad, 300)
+	pay, st, err := client.PayThrough(ctx, pn.cons, ad, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +75,11 @@ func TestHermesAdvertisedAndUsedByConsume(t *testing.T) {
 	if st.Spendable().Cmp(deposit) != 0 || pay.Spendable().Cmp(deposit) != 0 || st.FeeBp != paidFeeBp {
 		t.Fatalf("spendable %s (%s), fee %d; want %s, %d", st.Spendable(), pay.Spendable(), st.FeeBp, deposit, paidFeeBp)
 	}
-	sessions := make(chan *overlay.Session, 1)
+	sessions := make(chan *client.Session, 1)
 	done := make(chan error, 1)
 	cctx, stop := context.WithCancel(ctx)
 	go func() {
-		done <- pn.cons.Consume(cctx, overlay.ConsumeConfig{SOCKSAddr: "127.0.0.1:0", Payment: pay, OnSession: func(s *overlay.Session) { sessions <- s }})
+		done <- client.Consume(cctx, pn.cons, client.ConsumeConfig{SOCKSAddr: "127.0.0.1:0", Payment: pay, OnSession: func(s *client.Session) { sessions <- s }})
 	}()
 	select {
 	case s := <-sessions:

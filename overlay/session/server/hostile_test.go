@@ -20,6 +20,7 @@ import (
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/guard"
 	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -117,7 +118,7 @@ func (hn *hostileNet) wellBehaved(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := hn.good.Connect(ctx, overlay.ConnectConfig{Proposal: hn.proposal})
+	s, err := client.Connect(ctx, hn.good, client.Config{Proposal: hn.proposal})
 	if err != nil {
 		t.Fatalf("a well-behaved consumer cannot connect: %v", err)
 	}
@@ -254,7 +255,7 @@ func TestHostileConsumer(t *testing.T) {
 
 	t.Run("requests for sessions that are not yours", func(t *testing.T) {
 		// The good consumer's session, found by the hostile one.
-		s, err := hn.good.Connect(ctx, overlay.ConnectConfig{Proposal: hn.proposal, Transport: wgpath.Stream})
+		s, err := client.Connect(ctx, hn.good, client.Config{Proposal: hn.proposal, Transport: wgpath.Stream})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -127,7 +128,7 @@ func openStore(t *testing.T, name string) *hermes.Store {
 
 // payment is the consumer's payment through hub (whose address is what the
 // wallet's channel is with), starting from what the hub says was promised.
-func (pn *paidNet) payment(t *testing.T, hub peer.ID) *overlay.ConsumerPayment {
+func (pn *paidNet) payment(t *testing.T, hub peer.ID) *client.Payment {
 	t.Helper()
 	addr, err := identity.AddressOf(hub)
 	if err != nil {
@@ -137,7 +138,7 @@ func (pn *paidNet) payment(t *testing.T, hub peer.ID) *overlay.ConsumerPayment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &overlay.ConsumerPayment{Payer: pn.payer, Wallet: w, Hub: hub, MaxFeeBp: 300}
+	return &client.Payment{Payer: pn.payer, Wallet: w, Hub: hub, MaxFeeBp: 300}
 }
 
 func TestPaidSession(t *testing.T) {
@@ -149,7 +150,7 @@ func TestPaidSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pay := pn.payment(t, pn.hub.ID())
-	s, err := pn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: pn.proposal, Payment: pay})
+	s, err := client.Connect(ctx, pn.cons, client.Config{Proposal: pn.proposal, Payment: pay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestPaidSessionRefusals(t *testing.T) {
 	other := mustID(t) // a hermes this provider does not accept
 	for _, tc := range []struct {
 		name    string
-		payment *overlay.ConsumerPayment
+		payment *client.Payment
 		code    session.RejectCode
 		hint    string
 	}{
@@ -251,7 +252,7 @@ func TestPaidSessionRefusals(t *testing.T) {
 		{"no balance", pn.payment(t, pn.hub.ID()), session.RejectBalance, "top up your channel with hermes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := pn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: pn.proposal, Payment: tc.payment})
+			_, err := client.Connect(ctx, pn.cons, client.Config{Proposal: pn.proposal, Payment: tc.payment})
 			var rej *session.RejectedError
 			if !errors.As(err, &rej) || rej.Code != tc.code {
 				t.Fatalf("err = %v, want a %q rejection", err, tc.code)
@@ -275,7 +276,7 @@ func TestPaidSessionConsumerNotPaying(t *testing.T) {
 	defer cancel()
 	pay := pn.payment(t, pn.hub.ID())
 	pay.MaxFeeBp = 0
-	s, err := pn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: pn.proposal, Payment: pay})
+	s, err := client.Connect(ctx, pn.cons, client.Config{Proposal: pn.proposal, Payment: pay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestPaidSessionConsumerNotPaying(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the consumer never noticed it lost the session")
 	}
-	if !errors.Is(s.Err(), overlay.ErrProviderGone) {
+	if !errors.Is(s.Err(), client.ErrProviderGone) {
 		t.Fatalf("session ended with %v", s.Err())
 	}
 	if paid, refused := s.Invoices(); paid != 0 || refused == 0 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/tunnel"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
@@ -86,7 +87,7 @@ func TestSessionEndToEnd(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			var stages []string
-			s, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal, Transport: transport,
+			s, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal, Transport: transport,
 				Progress: func(st string) { stages = append(stages, st) }})
 			if err != nil {
 				t.Fatal(err)
@@ -138,7 +139,7 @@ func TestSessionDefaultPolicyBlocksLoopback(t *testing.T) {
 	sn := newSessionNet(t, policy, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal})
+	s, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestSessionDefaultPolicyBlocksLoopback(t *testing.T) {
 	}
 	// A second consumer is refused: the provider is full.
 	other := newTestNode(t, overlay.Config{Bootstrap: []peer.AddrInfo{sn.relay.AddrInfo()}})
-	_, err = other.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal})
+	_, err = client.Connect(ctx, other, client.Config{Proposal: sn.proposal})
 	var rej *session.RejectedError
 	if !errors.As(err, &rej) || rej.Code != session.RejectFull {
 		t.Fatalf("second session: %v, want a %q rejection", err, session.RejectFull)
@@ -166,7 +167,7 @@ func TestSessionRejectsChangedPrice(t *testing.T) {
 	defer cancel()
 	stale := *sn.proposal
 	stale.Proposal.PriceGiB = "1"
-	_, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: &stale})
+	_, err := client.Connect(ctx, sn.cons, client.Config{Proposal: &stale})
 	var rej *session.RejectedError
 	if !errors.As(err, &rej) || rej.Code != session.RejectPrice {
 		t.Fatalf("err = %v, want a %q rejection", err, session.RejectPrice)
@@ -176,12 +177,12 @@ func TestSessionRejectsChangedPrice(t *testing.T) {
 	}
 }
 
-// When the provider goes away the consumer's session ends with overlay.ErrProviderGone.
+// When the provider goes away the consumer's session ends with client.ErrProviderGone.
 func TestSessionProviderGone(t *testing.T) {
 	sn := newSessionNet(t, loopbackPolicy(t), 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := sn.cons.Connect(ctx, overlay.ConnectConfig{Proposal: sn.proposal})
+	s, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestSessionProviderGone(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("consumer never noticed the provider left")
 	}
-	if !errors.Is(s.Err(), overlay.ErrProviderGone) {
+	if !errors.Is(s.Err(), client.ErrProviderGone) {
 		t.Fatalf("session ended with %v", s.Err())
 	}
 }
@@ -290,13 +291,13 @@ func TestSessionMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	cons := newTestNode(t, overlay.Config{Host: overlay.HostConfig{Metrics: creg}, Bootstrap: boot})
-	s, err := cons.Connect(ctx, overlay.ConnectConfig{Proposal: sp})
+	s, err := client.Connect(ctx, cons, client.Config{Proposal: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	other := newTestNode(t, overlay.Config{Bootstrap: boot})
-	if _, err := other.Connect(ctx, overlay.ConnectConfig{Proposal: sp}); err == nil {
+	if _, err := client.Connect(ctx, other, client.Config{Proposal: sp}); err == nil {
 		t.Fatal("second session accepted by a provider with room for one")
 	}
 	want := map[*prometheus.Registry]string{

@@ -1,4 +1,4 @@
-package overlay
+package client
 
 import (
 	"context"
@@ -12,17 +12,39 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/tunnel"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
-// ErrNoProposals means discovery found no provider matching the query.
-var ErrNoProposals = errors.New("no matching provider found")
+// Errors Consume wraps, so that a command can tell its user what to change.
+var (
+	// ErrNoProposals means discovery found no provider matching the query.
+	ErrNoProposals = errors.New("no matching provider found")
+	// ErrDiscovery means discovery found no provider to try, after a few
+	// attempts; it wraps the last reason.
+	ErrDiscovery = errors.New("discovery")
+	// ErrSessionEnded means the session ended and Consume was not to
+	// reconnect; the error wraps why the session ended too.
+	ErrSessionEnded = errors.New("session ended")
+)
+
+// endedError is a session's end that Consume returns.
+type endedError struct {
+	provider peer.ID
+	why      error
+}
+
+func (e *endedError) Error() string {
+	return fmt.Sprintf("session with %s ended: %v", e.provider, e.why)
+}
+
+func (e *endedError) Unwrap() []error { return []error{ErrSessionEnded, e.why} }
 
 // ConsumeConfig is what `mystp2p connect` asks for.
 type ConsumeConfig struct {
-	Query Query
-	// Transport forces a transport (see ConnectConfig).
+	Query overlay.Query
+	// Transport forces a transport (see Config).
 	Transport wgpath.Transport
 	// SOCKSAddr is where the SOCKS5 server listens (loopback unless
 	// SOCKSOptions allow otherwise).
@@ -37,15 +59,16 @@ type ConsumeConfig struct {
 	// TUN, when set, carries the host's traffic on a TUN device instead of
 	// serving SOCKS5.
 	TUN *TUNOptions
-	// Payment, if set, pays every session (see ConnectConfig.Payment).
-	Payment *ConsumerPayment
+	// Payment, if set, pays every session (see Config.Payment).
+	Payment *Payment
 }
 
-// Consume discovers providers, connects to the best one, and serves SOCKS5
-// through the session until ctx ends. When the provider disappears it says
-// so and, with AutoReconnect, moves to the next best provider; otherwise it
-// returns the reason.
-func (n *Node) Consume(ctx context.Context, cfg ConsumeConfig) error {
+// Consume discovers providers from node, connects to the best one, and
+// serves SOCKS5 (or TUN) through the session until ctx ends. When the
+// provider disappears it says so and, with AutoReconnect, moves to the
+// next best provider; otherwise it returns the reason, wrapped in
+// ErrSessionEnded.
+func Consume(ctx context.Context, node *overlay.Node, cfg ConsumeConfig) error {
 	progress := cfg.Progress
 	if progress == nil {
 		progress = func(string) {}
@@ -61,7 +84,7 @@ func (n *Node) Consume(ctx context.Context, cfg ConsumeConfig) error {
 	}
 	failures := map[peer.ID]int{}
 	for {
-		s, err := n.connectBest(ctx, cfg, failures, progress)
+		s, err := connectBest(ctx, node, cfg, failures, progress)
 		if err != nil {
 			return err
 		}
@@ -86,7 +109,7 @@ func (n *Node) Consume(ctx context.Context, cfg ConsumeConfig) error {
 		failures[s.Provider] += 3
 		progress(fmt.Sprintf("session with %s ended: %v", s.Provider, why))
 		if !cfg.AutoReconnect {
-			return fmt.Errorf("session with %s ended: %w (use --auto-reconnect to move on by itself)", s.Provider, why)
+			return &endedError{provider: s.Provider, why: why}
 		}
 		progress("reconnecting to the next best provider")
 	}
@@ -94,11 +117,11 @@ func (n *Node) Consume(ctx context.Context, cfg ConsumeConfig) error {
 
 // connectBest discovers matching proposals and tries them best first:
 // fewest local failures, then cheapest.
-func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[peer.ID]int, progress func(string)) (*Session, error) {
+func connectBest(ctx context.Context, node *overlay.Node, cfg ConsumeConfig, failures map[peer.ID]int, progress func(string)) (*Session, error) {
 	for attempt := 0; ; attempt++ {
 		progress("discovering providers")
 		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		ps, err := n.Discover(dctx, cfg.Query)
+		ps, err := node.Discover(dctx, cfg.Query)
 		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -114,12 +137,12 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 		if err != nil {
 			if attempt < 2 {
 				progress(fmt.Sprintf("discovery: %v; retrying", err))
-				n.awaitProposal(ctx, cfg.Query, 2*time.Second)
+				node.AwaitProposal(ctx, cfg.Query, 2*time.Second)
 				continue
 			}
-			return nil, fmt.Errorf("discovery: %w (check --bootstrap and widen the filters)", err)
+			return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 		}
-		slices.SortStableFunc(ps, func(a, b *SignedProposal) int {
+		slices.SortStableFunc(ps, func(a, b *overlay.SignedProposal) int {
 			return failures[a.Proposal.Provider] - failures[b.Proposal.Provider]
 		})
 		var errs []error
@@ -128,9 +151,9 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 			if !sp.Proposal.Charges() {
 				pay = nil
 			} else {
-				n.resync(ctx, pay)
+				resync(ctx, node, pay)
 			}
-			s, err := n.Connect(ctx, ConnectConfig{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: pay})
+			s, err := Connect(ctx, node, Config{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: pay})
 			if err == nil {
 				return s, nil
 			}
@@ -148,19 +171,6 @@ func (n *Node) connectBest(ctx context.Context, cfg ConsumeConfig, failures map[
 			}
 		}
 		return nil, fmt.Errorf("no provider accepted a session: %w", errors.Join(errs...))
-	}
-}
-
-// awaitProposal returns as soon as a matching proposal arrives by gossip, or
-// after d: a node that has just joined often hears gossip before its DHT
-// lookups work.
-func (n *Node) awaitProposal(ctx context.Context, q Query, d time.Duration) {
-	wctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	for sp := range n.WatchProposals(wctx) {
-		if q.Matches(&sp.Proposal) {
-			return
-		}
 	}
 }
 

@@ -1,0 +1,542 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
+)
+
+// Config describes a session to open.
+type Config struct {
+	Proposal *overlay.SignedProposal
+	// DirectWait is how long to wait for a hole-punched direct connection
+	// when only a relayed one exists (0: 5 s).
+	DirectWait time.Duration
+	// Transport forces one transport; empty chooses the best that works:
+	// the shared socket, then UDP when a direct connection exists, else the
+	// stream.
+	Transport wgpath.Transport
+	// Progress, if set, hears each stage ("reaching provider", …).
+	Progress func(stage string)
+	// TUN, when set, brings the session up on a kernel TUN device that
+	// carries all of the host's traffic (root), instead of the userspace
+	// stack behind SOCKS5.
+	TUN *TUNOptions
+	// Payment, if set, pays for the session through a hermes hub the
+	// provider accepts; nil asks for a free session.
+	Payment *Payment
+}
+
+// TUNOptions configure TUN mode.
+type TUNOptions struct {
+	// Name is the interface, e.g. "mystp2p0".
+	Name string
+	// DNS points the host's resolver at the provider (no DNS leak).
+	DNS bool
+}
+
+// Connect opens a session with the proposal's provider from node: it
+// reaches the provider (through a relay if need be), waits briefly for a
+// direct connection, negotiates keys and addresses over
+// /mystp2p/session/1, and brings the WireGuard tunnel up. With a direct
+// connection it first tries WireGuard on the shared socket, then over UDP;
+// when no handshake gets through (NAT in the way), it falls back to
+// carrying WireGuard over a libp2p stream on the best connection there is —
+// direct after a hole punch, else through the relay.
+func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, error) {
+	select {
+	case <-node.Done():
+		return nil, overlay.ErrClosed
+	default:
+	}
+	if cfg.Proposal == nil {
+		return nil, errors.New("client: Config.Proposal is required")
+	}
+	if cfg.Payment != nil {
+		if err := cfg.Payment.validate(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Transport != "" {
+		if _, err := wgpath.Parse(string(cfg.Transport)); err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+	}
+	if cfg.DirectWait == 0 {
+		cfg.DirectWait = 5 * time.Second
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = func(string) {}
+	}
+	start := time.Now()
+	h, mux := node.Host(), node.Mux()
+	p := cfg.Proposal.Proposal
+	if behindRelay(cfg.Proposal) {
+		// The provider starts hole punching the moment our relayed
+		// connection reaches it, and gives up at once if we cannot answer
+		// yet; our DCUtR handler only appears once we know our public
+		// address. So wait for it (briefly) before dialling.
+		waitHolePunchReady(ctx, h, holePunchReadyWait)
+	}
+	cfg.Progress("reaching provider")
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := h.Connect(cctx, p.AddrInfo())
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("reach provider %s: %w", p.Provider, err)
+	}
+	direct := directConn(h, p.Provider)
+	if direct == nil {
+		cfg.Progress("connected via relay; hole punching")
+		direct = waitDirect(ctx, h, p.Provider, min(redialAfter, cfg.DirectWait))
+	}
+	if direct == nil && cfg.DirectWait > redialAfter {
+		// The provider punches when a relayed connection from us arrives.
+		// If ours is older than our own readiness to punch, or was opened
+		// by the provider's side, no punch comes: dial through the relay
+		// afresh so the provider sees a new inbound relayed connection.
+		for _, c := range h.Network().ConnsToPeer(p.Provider) {
+			if c.Stat().Limited {
+				_ = c.Close()
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := h.Connect(cctx, p.AddrInfo())
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("reach provider %s again: %w", p.Provider, err)
+		}
+		direct = waitDirect(ctx, h, p.Provider, cfg.DirectWait-redialAfter)
+	}
+	if direct == nil && (cfg.Transport == wgpath.UDP || cfg.Transport == wgpath.UDPMux) {
+		return nil, fmt.Errorf("no direct connection to %s for the UDP transport (hole punching failed)", p.Provider)
+	}
+	// Candidate transports, best first; all but the last get a short trial.
+	var tries []wgpath.Transport
+	switch {
+	case cfg.Transport != "":
+		tries = []wgpath.Transport{cfg.Transport}
+	case direct != nil:
+		if mux.ConnTo(h.Network(), p.Provider) != nil {
+			tries = append(tries, wgpath.UDPMux)
+		}
+		tries = append(tries, wgpath.UDP, wgpath.Stream)
+	default:
+		tries = []wgpath.Transport{wgpath.Stream}
+	}
+	var s *Session
+	for i, transport := range tries {
+		handshake := 15 * time.Second
+		if i < len(tries)-1 {
+			handshake = udpTrial
+		}
+		s, err = connectOnce(ctx, node, cfg, transport, direct, handshake)
+		if err == nil || i == len(tries)-1 || (isRejection(err) && !isRejectionCode(err, session.RejectPolicy)) {
+			break
+		}
+		cfg.Progress(fmt.Sprintf("%s transport failed (%v); trying %s", transport, err, tries[i+1]))
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.ConnectTime = time.Since(start)
+	cfg.Progress("tunnel up (" + string(s.Path()) + ")")
+	node.Metrics().Sessions.WithLabelValues("consumer", string(s.Path()), string(s.Transport())).Inc()
+	var sctx context.Context
+	sctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Go(func() { s.keepalive(sctx) })
+	if s.Path() == wgpath.Relayed && mux != nil {
+		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
+	}
+	return s, nil
+}
+
+// redialAfter is how long Connect waits for a hole punch on its first
+// relayed connection before dialling through the relay again.
+const redialAfter = 1500 * time.Millisecond
+
+// holePunchReadyWait bounds the wait for our own DCUtR handler.
+const holePunchReadyWait = 5 * time.Second
+
+// dcutrProtocol is go-libp2p's hole punching protocol.
+const dcutrProtocol = "/libp2p/dcutr"
+
+// behindRelay reports whether the proposal offers relay circuit addresses,
+// i.e. the provider expects to be reached through a relay.
+func behindRelay(sp *overlay.SignedProposal) bool {
+	for _, a := range sp.Proposal.Addrs {
+		if strings.Contains(a, "/p2p-circuit") {
+			return true
+		}
+	}
+	return false
+}
+
+// waitHolePunchReady waits until h answers hole punch requests, or d: the
+// host announces the DCUtR handler on its event bus when it sets it.
+func waitHolePunchReady(ctx context.Context, h host.Host, d time.Duration) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalProtocolsUpdated))
+	if err != nil {
+		return
+	}
+	defer sub.Close()
+	// Subscribed first, so a handler set from here on is not missed.
+	if slices.Contains(h.Mux().Protocols(), dcutrProtocol) {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case e, ok := <-sub.Out():
+			if !ok {
+				return
+			}
+			if ev, _ := e.(event.EvtLocalProtocolsUpdated); slices.Contains(ev.Added, dcutrProtocol) {
+				return
+			}
+		}
+	}
+}
+
+// udpTrial is how long a first UDP handshake may take before Connect falls
+// back to the stream transport.
+const udpTrial = 3 * time.Second
+
+func isRejection(err error) bool {
+	var rej *session.RejectedError
+	return errors.As(err, &rej)
+}
+
+func isRejectionCode(err error, code session.RejectCode) bool {
+	var rej *session.RejectedError
+	return errors.As(err, &rej) && rej.Code == code
+}
+
+// connectOnce negotiates one session over one transport and waits for the
+// WireGuard handshake. On failure it leaves nothing open on either side.
+func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport wgpath.Transport, direct network.Conn, handshake time.Duration) (_ *Session, err error) {
+	h, mux := node.Host(), node.Mux()
+	p := cfg.Proposal.Proposal
+	key, err := tunnel.GeneratePrivateKey()
+	if err != nil {
+		return nil, err
+	}
+	req := session.Request{Kind: session.Open, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
+	var price hermes.Price
+	if cfg.Payment != nil {
+		if price, err = overlay.ProposalPrice(&p); err != nil {
+			return nil, fmt.Errorf("proposal of %s: %w", p.Provider, err)
+		}
+		req.Hermes = cfg.Payment.Hub.String()
+	}
+	link := wgpath.Link{Transport: transport, Conn: direct, Mux: mux}
+	var udp *net.UDPConn
+	switch transport {
+	case wgpath.UDPMux:
+		if link.Conn = mux.ConnTo(h.Network(), p.Provider); link.Conn == nil {
+			return nil, fmt.Errorf("no direct QUIC connection to %s on the shared socket", p.Provider)
+		}
+		req.UDPPort = mux.Port()
+	case wgpath.UDP:
+		// WireGuard gets its own UDP socket towards the provider's address
+		// on the direct connection.
+		if udp, err = net.ListenUDP("udp", &net.UDPAddr{}); err != nil {
+			return nil, fmt.Errorf("open UDP socket: %w", err)
+		}
+		req.UDPPort = uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+		link.UDP = udp
+		defer func() {
+			if err != nil {
+				udp.Close()
+			}
+		}()
+	}
+	cfg.Progress("opening session")
+	rep, err := sessionCall(ctx, h, p.Provider, req)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, node: node, udp: udp, done: make(chan struct{})}
+	s.route.transport, s.route.direct = transport, make(chan struct{})
+	defer func() {
+		if err != nil {
+			sendClose(s)
+		}
+	}()
+	link.PeerPort = rep.UDPPort
+	if transport == wgpath.Stream {
+		st, err := attachStream(ctx, h, p.Provider, rep.Session)
+		if err != nil {
+			return nil, err
+		}
+		s.stream, link.Stream, link.Conn = st, st, st.Conn()
+	}
+	bind, path, err := link.Bind()
+	if err != nil {
+		if s.stream != nil {
+			s.stream.Reset()
+		}
+		return nil, err
+	}
+	if m, ok := bind.(*wgpath.MeteredBind); ok {
+		s.route.relay = m
+	}
+	s.setPath(path)
+	cfg.Progress("tunnel handshake")
+	ccfg := tunnel.ConsumerConfig{
+		PrivateKey: key, PeerPublicKey: rep.WGKey, Addresses: rep.Addresses, Bind: bind,
+		Logger: node.Logger().With("session", s.ID),
+	}
+	if cfg.TUN != nil {
+		s.TUN, err = tunnel.NewTUNConsumer(tunnel.TUNConfig{ConsumerConfig: ccfg, Name: cfg.TUN.Name,
+			DNS: cfg.TUN.DNS, Exclude: signallingPrefixes(node, p.Provider)})
+		if err == nil {
+			s.tun = s.TUN
+		}
+	} else {
+		s.Tunnel, err = tunnel.NewConsumer(ccfg)
+		if err == nil {
+			s.tun = s.Tunnel
+		}
+	}
+	if err != nil {
+		_ = bind.Close()
+		if s.stream != nil {
+			s.stream.Reset()
+		}
+		return nil, fmt.Errorf("start tunnel: %w", err)
+	}
+	if cfg.Payment != nil {
+		// Pay before the first packet: the provider invoices from the
+		// moment its end of the tunnel exists.
+		s.pay, err = cfg.Payment.Payer.Pay(hermes.Terms{
+			AgreementID: overlay.AgreementID(s.ID), Provider: p.Provider, Price: price,
+			Wallet: cfg.Payment.Wallet, MaxFeeBp: cfg.Payment.MaxFeeBp, Usage: overlay.TunnelUsage(s.tun.Stats),
+		})
+		if err != nil {
+			s.tun.Close()
+			if s.stream != nil {
+				s.stream.Reset()
+			}
+			return nil, fmt.Errorf("pay for the session: %w", err)
+		}
+	}
+	if err = waitHandshake(ctx, s.tun, handshake); err != nil {
+		if s.pay != nil {
+			s.pay.Close()
+		}
+		s.tun.Close()
+		if s.stream != nil {
+			s.stream.Reset()
+		}
+		return nil, fmt.Errorf("tunnel to %s never came up over %s: %w", p.Provider, transport, err)
+	}
+	return s, nil
+}
+
+// publicQUICAddrs are h's public QUIC addresses as others observe them
+// (listen addresses and confirmed observations), at most
+// session.MaxDialBackAddrs of them.
+func publicQUICAddrs(h host.Host) []string {
+	all := h.Addrs()
+	if ah, ok := h.(interface{ AllAddrs() []ma.Multiaddr }); ok {
+		all = ah.AllAddrs()
+	}
+	var out []string
+	for _, a := range all {
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err != nil || !manet.IsPublicAddr(a) {
+			continue
+		}
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			continue
+		}
+		out = append(out, a.String())
+		if len(out) == session.MaxDialBackAddrs {
+			break
+		}
+	}
+	return out
+}
+
+// signallingPrefixes are the addresses TUN mode must keep out of the
+// tunnel: every address the provider's connections use, and the bootstrap
+// peers and relays node talks to. Otherwise libp2p's own traffic, and a
+// relayed session's WireGuard packets, would loop into the tunnel.
+func signallingPrefixes(node *overlay.Node, provider peer.ID) []netip.Prefix {
+	h := node.Host()
+	var out []netip.Prefix
+	add := func(a ma.Multiaddr) {
+		if ip, err := manet.ToIP(a); err == nil {
+			if addr, ok := netip.AddrFromSlice(ip); ok && !addr.Unmap().IsLoopback() {
+				addr = addr.Unmap()
+				out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+			}
+		}
+	}
+	for _, c := range h.Network().ConnsToPeer(provider) {
+		add(c.RemoteMultiaddr())
+	}
+	for _, ai := range append(node.Bootstrap(), node.StaticRelays()...) {
+		for _, a := range ai.Addrs {
+			add(a)
+		}
+		for _, c := range h.Network().ConnsToPeer(ai.ID) {
+			add(c.RemoteMultiaddr())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return slices.Compact(out)
+}
+
+// directConn returns a direct (not relayed) connection to p, if any.
+func directConn(h host.Host, p peer.ID) network.Conn {
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !c.Stat().Limited {
+			return c
+		}
+	}
+	return nil
+}
+
+// waitDirect waits up to d for hole punching to produce a direct
+// connection to p. A direct connection next to relayed ones moves p from
+// Limited to Connected, which the host announces on its event bus; every
+// change for p is checked against the connections themselves.
+func waitDirect(ctx context.Context, h host.Host, p peer.ID, d time.Duration) network.Conn {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		return directConn(h, p)
+	}
+	defer sub.Close()
+	// Subscribed first, so a connection made from here on is not missed.
+	if c := directConn(h, p); c != nil {
+		return c
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			return directConn(h, p)
+		case e, ok := <-sub.Out():
+			if !ok {
+				return nil
+			}
+			if ev, _ := e.(event.EvtPeerConnectednessChanged); ev.Peer != p {
+				continue
+			}
+			if c := directConn(h, p); c != nil {
+				return c
+			}
+		}
+	}
+}
+
+// waitHandshake waits up to d for the tunnel's first WireGuard handshake.
+func waitHandshake(ctx context.Context, c sessionTunnel, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	// Polls: wireguard-go reports a handshake only through its state, no event.
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if hs, err := c.LastHandshake(); err == nil && !hs.IsZero() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no WireGuard handshake: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// sessionCall sends one session request to p and reads the reply.
+func sessionCall(ctx context.Context, h host.Host, p peer.ID, req session.Request) (session.Reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, sessionCallTimeout)
+	defer cancel()
+	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "session"), p, session.Protocol)
+	if err != nil {
+		return session.Reply{}, fmt.Errorf("session with %s: %w", p, err)
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(dl)
+	}
+	if err := session.Write(st, req); err != nil {
+		st.Reset()
+		return session.Reply{}, fmt.Errorf("session with %s: %w", p, err)
+	}
+	var rep session.Reply
+	if err := session.Read(bufio.NewReader(st), &rep); err != nil {
+		st.Reset()
+		return session.Reply{}, fmt.Errorf("session with %s: %w", p, err)
+	}
+	if !rep.OK {
+		return rep, &session.RejectedError{Provider: p.String(), Code: rep.Code, Message: rep.Message}
+	}
+	if req.Kind == session.Open {
+		if rep.Session == "" || rep.WGKey.IsZero() || rep.Addresses.Validate() != nil ||
+			rep.Transport != req.Transport || (rep.Transport == wgpath.UDP && rep.UDPPort == 0) {
+			return rep, fmt.Errorf("session with %s: provider sent an incomplete reply", p)
+		}
+	}
+	return rep, nil
+}
+
+// sessionCallTimeout bounds one session request and its reply.
+const sessionCallTimeout = 10 * time.Second
+
+// attachStream opens the tunnel stream of a stream-transport session and
+// waits for the provider to accept it; the stream then carries WireGuard.
+func attachStream(ctx context.Context, h host.Host, p peer.ID, id string) (network.Stream, error) {
+	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "tunnel"), p, session.TunnelProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("open tunnel stream: %w", err)
+	}
+	_ = st.SetDeadline(time.Now().Add(sessionCallTimeout))
+	if err := session.Write(st, session.Request{Kind: session.Attach, Session: id}); err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("open tunnel stream: %w", err)
+	}
+	// The provider sends nothing after its reply until our first packet,
+	// so reading the reply through a bufio.Reader takes no packet bytes.
+	br := bufio.NewReader(st)
+	var rep session.Reply
+	if err := session.Read(br, &rep); err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("tunnel stream to %s: %w", p, err)
+	}
+	if !rep.OK {
+		st.Reset()
+		return nil, &session.RejectedError{Provider: p.String(), Code: rep.Code, Message: rep.Message}
+	}
+	_ = st.SetDeadline(time.Time{})
+	return session.Buffered{Stream: st, R: br}, nil
+}

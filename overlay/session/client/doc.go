@@ -1,0 +1,51 @@
+// Package client is the consumer's side of the session protocol: it opens
+// a session with a provider found through an overlay.Node, keeps it up,
+// moves it to a better path when one appears, and closes it.
+//
+// # A session's life
+//
+// Connect takes one provider's signed proposal:
+//
+//  1. Reach the provider. One behind a relay is dialled through its circuit
+//     address, after this node's own DCUtR handler is up (the provider
+//     punches the moment a relayed connection arrives and gives up at once
+//     if nobody answers).
+//  2. Wait briefly for a direct connection (Config.DirectWait). If no hole
+//     punch has come within 1.5 s, the relayed connection is dialled
+//     afresh, since go-libp2p punches only on an inbound relayed
+//     connection.
+//  3. Try the transports best first, each but the last for a short
+//     handshake trial: udp-mux (WireGuard on the QUIC socket the punch
+//     opened, when the node has a wgpath.Mux), udp (a socket of its own
+//     towards the provider's address), then stream (WireGuard framed over a
+//     libp2p stream, through the relay when nothing direct exists). Each
+//     trial is an open request on /mystp2p/session/1, a tunnel stream for
+//     the stream transport, and wgpath.Link.Bind for the WireGuard bind. A
+//     refusal other than session.RejectPolicy ends the trials.
+//  4. Wait for the first WireGuard handshake. A paying session starts
+//     answering invoices before it (Config.Payment), since the provider
+//     invoices from the moment its end of the tunnel exists.
+//  5. Keep alive: ping every session.PingInterval; a refusal or three
+//     missed pings end the session with ErrProviderGone (Session.Done,
+//     Session.Err).
+//  6. A relayed session keeps looking for a direct path: once a direct QUIC
+//     connection appears on the shared socket it asks the provider to
+//     upgrade and switches its WireGuard bind in place (Session.Direct is
+//     closed then); every few seconds meanwhile it asks the provider to
+//     dial its public QUIC addresses, which gets through a full-cone NAT
+//     from behind a symmetric one where DCUtR's simultaneous open does not.
+//  7. Close tells the provider, waits for its acknowledgement (after the
+//     final invoice, for a paying session) and tears the tunnel down.
+//
+// # Consume
+//
+// Consume is `mystp2p connect`: it discovers providers matching a query,
+// keeps those the consumer can pay (PayThrough readies a Payment through a
+// hermes hub), tries them fewest-failures then cheapest first, and serves
+// SOCKS5 (or a TUN device) through the session. When the session ends it
+// says so and, with AutoReconnect, counts the failure against that provider
+// and connects to the next best one; SOCKS5 clients are refused in
+// between. Its errors wrap ErrDiscovery, ErrNoProposals, ErrNeedsPayment,
+// ErrInsufficientBalance or ErrSessionEnded, so a command can name the flag
+// that helps.
+package client

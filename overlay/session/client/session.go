@@ -1,0 +1,291 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.zx2c4.com/wireguard/conn"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session"
+	"github.com/mystp2p/mystp2p/tunnel"
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
+)
+
+// ErrProviderGone means the provider stopped answering during a session.
+var ErrProviderGone = errors.New("provider stopped answering")
+
+// sessionTunnel is what a session needs from its WireGuard end, in SOCKS5
+// (tunnel.Consumer) and TUN (tunnel.TUNConsumer) mode alike.
+type sessionTunnel interface {
+	Stats() tunnel.Stats
+	LastHandshake() (time.Time, error)
+	SwitchBind(b conn.Bind, endpoint string) error
+	Close() error
+}
+
+// Session is a consumer's open session with a provider.
+type Session struct {
+	ID        string
+	Provider  peer.ID
+	Addresses tunnel.AddressPair
+	// Tunnel is the userspace end to dial through (SOCKS5 mode); nil in
+	// TUN mode, where TUN is set instead.
+	Tunnel *tunnel.Consumer
+	TUN    *tunnel.TUNConsumer
+	tun    sessionTunnel
+	// ConnectTime is from the start of Connect to the first WireGuard handshake.
+	ConnectTime time.Duration
+
+	node   *overlay.Node
+	udp    *net.UDPConn
+	stream network.Stream
+	pay    *hermes.PaySession // nil for a free session
+
+	// route is the session's current path and transport; a relayed session
+	// is upgraded to direct when a hole punch succeeds later.
+	route struct {
+		sync.Mutex
+		path       wgpath.Path
+		transport  wgpath.Transport
+		relay      *wgpath.MeteredBind // the relayed bind, while relayed
+		relayBytes uint64              // wire bytes the relay carried before an upgrade
+		direct     chan struct{}       // closed once the path is direct
+	}
+
+	done    chan struct{}
+	errMu   sync.Mutex
+	err     error
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+// Path is wgpath.Relayed while the tunnel's packets cross a relay (a
+// stream over a relayed connection), else wgpath.Direct.
+func (s *Session) Path() wgpath.Path {
+	s.route.Lock()
+	defer s.route.Unlock()
+	return s.route.path
+}
+
+// Transport is how WireGuard travels now.
+func (s *Session) Transport() wgpath.Transport {
+	s.route.Lock()
+	defer s.route.Unlock()
+	return s.route.transport
+}
+
+// RelayBytes is how many WireGuard bytes (both ways, on the wire) the relay
+// has carried for this session.
+func (s *Session) RelayBytes() uint64 {
+	s.route.Lock()
+	defer s.route.Unlock()
+	n := s.route.relayBytes
+	if s.route.relay != nil {
+		st := s.route.relay.Stats()
+		n += st.TxBytes + st.RxBytes
+	}
+	return n
+}
+
+// Direct is closed once the session's path is direct.
+func (s *Session) Direct() <-chan struct{} { return s.route.direct }
+
+func (s *Session) setPath(path wgpath.Path) {
+	s.route.Lock()
+	defer s.route.Unlock()
+	s.route.path = path
+	if path == wgpath.Direct {
+		select {
+		case <-s.route.direct:
+		default:
+			close(s.route.direct)
+		}
+	}
+}
+
+// upgrade moves a relayed session to the hole-punched QUIC socket as soon as
+// a direct QUIC connection to the provider appears (go-libp2p keeps trying
+// to punch; symmetric NATs may need its later attempts).
+func (s *Session) upgrade(ctx context.Context, progress func(string)) {
+	h, mux, log := s.node.Host(), s.node.Mux(), s.node.Logger()
+	// Polls: the QUIC connection may come while the provider already counts
+	// as connected (no event then), and the dial-back needs a timer anyway.
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	lastDialBack := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := mux.ConnTo(h.Network(), s.Provider)
+		if c == nil && time.Since(lastDialBack) > dialBackEvery {
+			// DCUtR has had its chance; ask the provider to dial us.
+			lastDialBack = time.Now()
+			addrs := publicQUICAddrs(h)
+			log.Debug("asking for a dial back", "session", s.ID, "addrs", addrs)
+			if len(addrs) > 0 {
+				_, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.DialBack, Session: s.ID, Addrs: addrs})
+				log.Debug("dial back", "session", s.ID, "addrs", addrs, "err", err)
+			}
+			c = mux.ConnTo(h.Network(), s.Provider)
+		}
+		if c == nil {
+			continue
+		}
+		if _, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDPMux}); err != nil {
+			log.Debug("upgrade refused", "session", s.ID, "err", err)
+			continue
+		}
+		bind, _, err := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: mux}.Bind()
+		if err != nil {
+			log.Warn("upgrade: bind on the shared socket", "session", s.ID, "err", err)
+			return
+		}
+		s.route.Lock()
+		relayed := s.route.relay
+		s.route.Unlock()
+		if err := s.tun.SwitchBind(bind, ""); err != nil {
+			log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
+			_ = bind.Close()
+			return
+		}
+		s.route.Lock()
+		if relayed != nil {
+			st := relayed.Stats()
+			s.route.relayBytes += st.TxBytes + st.RxBytes
+		}
+		s.route.relay, s.route.transport = nil, wgpath.UDPMux
+		s.route.Unlock()
+		s.setPath(wgpath.Direct)
+		s.node.Metrics().Upgrades.Inc()
+		progress("upgraded to a direct path (hole punch)")
+		return
+	}
+}
+
+// dialBackEvery is how often a relayed session asks its provider to dial it.
+const dialBackEvery = 3 * time.Second
+
+// keepalive pings the provider; three failures in a row end the session.
+func (s *Session) keepalive(ctx context.Context) {
+	t := time.NewTicker(session.PingInterval)
+	defer t.Stop()
+	fails := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, err := sessionCall(ctx, s.node.Host(), s.Provider, session.Request{Kind: session.Ping, Session: s.ID})
+		var rej *session.RejectedError
+		switch {
+		case err == nil:
+			fails = 0
+			continue
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &rej):
+			s.end(fmt.Errorf("%w: %v", ErrProviderGone, err))
+			return
+		}
+		if fails++; fails >= 3 {
+			s.end(fmt.Errorf("%w: %v", ErrProviderGone, err))
+			return
+		}
+	}
+}
+
+// end records why the session ended and closes Done.
+func (s *Session) end(err error) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if s.err == nil {
+		s.err = err
+		close(s.done)
+	}
+}
+
+// Done is closed when the session ends for any reason; Err says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is why the session ended: ErrProviderGone, or nil after Close.
+func (s *Session) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if errors.Is(s.err, errSessionClosed) {
+		return nil
+	}
+	return s.err
+}
+
+var errSessionClosed = errors.New("session closed")
+
+// Stats is the consumer's own count of the session's traffic.
+func (s *Session) Stats() tunnel.Stats { return s.tun.Stats() }
+
+// Paid is what the session has paid so far: the agreement total and the
+// hermes fee on top, in base units (zero for a free session). After Close
+// it includes the provider's final invoice, if that was paid.
+func (s *Session) Paid() (total, fee *big.Int) {
+	if s.pay == nil {
+		return new(big.Int), new(big.Int)
+	}
+	return s.pay.Paid()
+}
+
+// Invoices is how many of the provider's invoices the session paid and
+// refused.
+func (s *Session) Invoices() (paid, refused int) {
+	if s.pay == nil {
+		return 0, 0
+	}
+	return s.pay.Invoices()
+}
+
+// Close ends the session on both sides. A paying session keeps paying
+// until the provider has acknowledged the close, which it does after its
+// final invoice. It is idempotent.
+func (s *Session) Close() error {
+	var err error
+	s.closeMu.Do(func() {
+		s.end(errSessionClosed)
+		s.cancel()
+		s.wg.Wait()
+		sendClose(s)
+		if s.pay != nil {
+			_ = s.pay.Close()
+		}
+		err = s.tun.Close()
+		if s.stream != nil {
+			_ = s.stream.Close()
+		}
+		if s.udp != nil {
+			_ = s.udp.Close()
+		}
+	})
+	return err
+}
+
+// sendClose tells the provider the session is over, best effort.
+func sendClose(s *Session) {
+	timeout := 3 * time.Second
+	if s.pay != nil {
+		timeout = paidCloseTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, _ = sessionCall(ctx, s.node.Host(), s.Provider, session.Request{Kind: session.Close, Session: s.ID})
+}
