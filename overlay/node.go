@@ -158,7 +158,7 @@ func (n *Node) join(ctx context.Context) error {
 		}
 	}
 	if len(errs) == len(n.cfg.Bootstrap) {
-		return fmt.Errorf("no bootstrap peer reachable (check --bootstrap): %w", errors.Join(errs...))
+		return fmt.Errorf("%w: %w", ErrNoBootstrap, errors.Join(errs...))
 	}
 	if err := n.dht.Bootstrap(ctx); err != nil {
 		return fmt.Errorf("dht bootstrap: %w", err)

@@ -80,9 +80,10 @@ type childEvent struct {
 }
 
 // trustLabRanges makes go-libp2p treat the lab's documentation ranges as
-// public addresses, as DESIGN.md §9 requires: without it relay addresses are
-// never advertised and hole punching never starts. It changes this process
-// only and must run before any host starts; real nodes never call it.
+// public addresses, as the lab needs: go-libp2p counts them unroutable, and
+// without this relay addresses are never advertised and hole punching never
+// starts. It changes this process only and must run before any host starts;
+// real nodes never call it.
 func trustLabRanges(ranges []netip.Prefix) {
 	manet.Unroutable4 = slices.DeleteFunc(slices.Clone(manet.Unroutable4), func(n *net.IPNet) bool {
 		for _, r := range ranges {
