@@ -17,6 +17,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -86,9 +87,10 @@ type Provider struct {
 	Node *overlay.Node
 	// Sessions is the provider's session server.
 	Sessions *server.Server
+	// Role is the whole provider, as `mystp2p provide` runs it.
+	Role     *role.Provider
 	Started  time.Time
 	Proposal *overlay.SignedProposal
-	cancel   context.CancelFunc
 }
 
 // dhtServers is how many providers also serve the DHT.
@@ -151,59 +153,57 @@ func (n *Network) Bootstrap() []peer.AddrInfo {
 
 // AddProvider starts one more provider and advertises its offer.
 func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
-	return n.addProvider(ctx, nil, nil)
+	return n.addProvider(ctx, nil)
 }
 
-// addProvider starts a provider; offer and serve, if set, adjust its offer
-// and session service (the payments scenario makes them charge).
-func (n *Network) addProvider(ctx context.Context, offer func(*overlay.Offer), serve func(*overlay.Node, *server.Config) error) (*Provider, error) {
+// addProvider starts a provider through role.StartProvider, as
+// `mystp2p provide` does; mod, if set, adjusts its configuration before it
+// starts (the payments scenario makes it charge).
+func (n *Network) addProvider(ctx context.Context, mod func(*role.ProviderConfig) error) (*Provider, error) {
 	n.mu.Lock()
 	i := len(n.providers)
 	n.mu.Unlock()
 	start := time.Now()
-	// A few providers answer DHT queries besides the relay, so records
-	// survive one node; the rest are clients, as NATed providers are, which
-	// keeps a 100-provider network within two cores.
-	node, err := n.newNode(ctx, "provider", overlay.Config{
-		Host:      overlay.HostConfig{StaticRelays: n.Bootstrap()},
-		Bootstrap: n.Bootstrap(),
-		DHTServer: i < dhtServers,
-	})
+	id, err := identity.Generate()
 	if err != nil {
-		return nil, fmt.Errorf("start provider %d: %w", i, err)
-	}
-	actx, cancel := context.WithCancel(context.Background())
-	o := overlay.Offer{
-		Country:   n.cfg.Countries[i%len(n.cfg.Countries)],
-		IPType:    []string{overlay.IPResidential, overlay.IPHosting, overlay.IPMobile}[i%3],
-		PriceHour: fmt.Sprint(10_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
-		PriceGiB:  fmt.Sprint(100_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
-	}
-	if offer != nil {
-		offer(&o)
-	}
-	sp, err := node.Advertise(actx, o)
-	if err != nil {
-		cancel()
-		node.Close()
-		return nil, fmt.Errorf("provider %d advertise: %w", i, err)
+		return nil, err
 	}
 	// The loopback testnet's exits may reach loopback, where the origin is.
 	policy, err := tunnel.NewExitPolicy(tunnel.WithAllowLoopback())
-	sc := server.Config{Node: node, MaxSessions: n.cfg.MaxSessions, Policy: policy, Logger: node.Logger()}
-	if err == nil && serve != nil {
-		err = serve(node, &sc)
-	}
-	var srv *server.Server
-	if err == nil {
-		srv, err = server.New(sc)
-	}
 	if err != nil {
-		cancel()
-		node.Close()
-		return nil, fmt.Errorf("provider %d sessions: %w", i, err)
+		return nil, err
 	}
-	p := &Provider{Node: node, Sessions: srv, Started: start, Proposal: sp, cancel: cancel}
+	cfg := role.ProviderConfig{
+		// A few providers answer DHT queries besides the relay, so records
+		// survive one node; the rest are clients, as NATed providers are,
+		// which keeps a 100-provider network within two cores.
+		Node: overlay.Config{
+			Host:        overlay.HostConfig{Identity: id, Listen: loopback, StaticRelays: n.Bootstrap()},
+			Bootstrap:   n.Bootstrap(),
+			DHTServer:   i < dhtServers,
+			ProposalTTL: n.cfg.ProposalTTL,
+			RecordTTL:   n.cfg.RecordTTL,
+			Logger:      n.cfg.Logger.With("role", "provider"),
+		},
+		Offer: overlay.Offer{
+			Country:   n.cfg.Countries[i%len(n.cfg.Countries)],
+			IPType:    []string{overlay.IPResidential, overlay.IPHosting, overlay.IPMobile}[i%3],
+			PriceHour: fmt.Sprint(10_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
+			PriceGiB:  fmt.Sprint(100_000_000_000_000_000 + rand.IntN(90)*1_000_000_000_000_000),
+		},
+		MaxSessions: n.cfg.MaxSessions,
+		Policy:      policy,
+	}
+	if mod != nil {
+		if err := mod(&cfg); err != nil {
+			return nil, fmt.Errorf("provider %d: %w", i, err)
+		}
+	}
+	prov, err := role.StartProvider(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start provider %d: %w", i, err)
+	}
+	p := &Provider{Node: prov.Node, Sessions: prov.Sessions, Role: prov, Started: start, Proposal: prov.Proposal}
 	n.mu.Lock()
 	n.providers = append(n.providers, p)
 	n.mu.Unlock()
@@ -219,8 +219,7 @@ func (n *Network) Providers() []*Provider {
 
 // StopProvider closes provider p.
 func (n *Network) StopProvider(p *Provider) error {
-	p.cancel()
-	return p.Node.Close()
+	return p.Role.Close()
 }
 
 // Close stops every node, providers first. It is idempotent.

@@ -19,6 +19,7 @@ import (
 	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/overlay/session"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
@@ -96,7 +97,7 @@ func (h *payHub) Close() error {
 	return errors.Join(errs...)
 }
 
-// payProvider is a charging provider's books.
+// payProvider is a charging provider's books (owned by its role.Provider).
 type payProvider struct {
 	id          *identity.Identity
 	store       *hermes.Store
@@ -121,14 +122,7 @@ func (p *payNet) Close() error {
 	if p.net != nil {
 		errs = append(errs, p.net.Close())
 	}
-	p.mu.Lock()
-	for _, pp := range p.providers {
-		if pp.settler != nil {
-			errs = append(errs, pp.settler.Close())
-		}
-		errs = append(errs, pp.store.Close())
-	}
-	p.mu.Unlock()
+	// The providers' stores and settlers closed with them (role.Provider).
 	for _, h := range p.hubs {
 		errs = append(errs, h.Close())
 	}
@@ -230,48 +224,39 @@ func (p *payNet) fund(ctx context.Context, addr common.Address, tokens *big.Int)
 // addProvider starts a provider that accepts the hub and charges through it.
 func (p *payNet) addProvider(ctx context.Context, i int) error {
 	pp := &payProvider{hubs: p.acceptedHubs(i)}
-	prov, err := p.net.addProvider(ctx,
-		func(o *overlay.Offer) {
-			for _, h := range pp.hubs {
-				o.Hermes = append(o.Hermes, h.id.Address().Hex())
-			}
-		},
-		func(node *overlay.Node, sc *server.Config) error {
-			pp.id = node.Identity()
-			if err := p.sim.SendEther(ctx, pp.id.Address(), gasMoney); err != nil {
-				return fmt.Errorf("gas for provider %d: %w", i, err)
-			}
-			store, err := hermes.OpenStore(filepath.Join(p.dir, fmt.Sprintf("provider-%d.db", i)))
-			if err != nil {
-				return err
-			}
-			pp.store = store
+	prov, err := p.net.addProvider(ctx, func(cfg *role.ProviderConfig) error {
+		for _, h := range pp.hubs {
+			cfg.Offer.Hermes = append(cfg.Offer.Hermes, h.id.Address().Hex())
+		}
+		pp.id = cfg.Node.Host.Identity
+		if err := p.sim.SendEther(ctx, pp.id.Address(), gasMoney); err != nil {
+			return fmt.Errorf("gas: %w", err)
+		}
+		ben, err := identity.Generate()
+		if err != nil {
+			return err
+		}
+		pp.beneficiary = ben.Address()
+		cfg.DataDir = filepath.Join(p.dir, fmt.Sprintf("provider-%d", i))
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return err
+		}
+		cfg.Chain, cfg.Beneficiary = p.sim.Chain, pp.beneficiary
+		cfg.InvoiceInterval, cfg.InvoiceTick = paymentsInvoiceInterval, paymentsInvoiceTick
+		cfg.OnPaid = func(sp server.SessionPaid) {
 			p.mu.Lock()
-			p.providers = append(p.providers, pp)
+			p.paid = append(p.paid, sp)
 			p.mu.Unlock()
-			ben, err := identity.Generate()
-			if err != nil {
-				return err
-			}
-			pp.beneficiary = ben.Address()
-			if pp.settler, err = hermes.NewSettler(hermes.SettlerConfig{Chain: p.sim.Chain, From: pp.id, Store: store,
-				Beneficiary: pp.beneficiary}); err != nil {
-				return err
-			}
-			sc.Payments = &server.Payments{
-				Store: store, ChainID: devchain.ChainID, Settler: pp.settler,
-				Interval: paymentsInvoiceInterval, Tick: paymentsInvoiceTick,
-				OnPaid: func(sp server.SessionPaid) {
-					p.mu.Lock()
-					p.paid = append(p.paid, sp)
-					p.mu.Unlock()
-				},
-			}
-			return nil
-		})
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
+	pp.store, pp.settler = prov.Role.Books.Store, prov.Role.Books.Settler
+	p.mu.Lock()
+	p.providers = append(p.providers, pp)
+	p.mu.Unlock()
 	pp.proposal = prov.Proposal
 	return nil
 }

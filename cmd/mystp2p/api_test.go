@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mystp2p/mystp2p/overlay/role"
 )
 
 // The local API answers only its owner's token, on loopback, and a file
@@ -21,12 +23,12 @@ func TestLocalAPI(t *testing.T) {
 		t.Fatalf("no node: %v", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/x", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, struct{ N int }{7}, nil) })
-	api, err := serveLocalAPI(dir, mux)
+	mux.HandleFunc("GET /v1/x", func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(struct{ N int }{7}) })
+	api, err := role.ServeLocalAPI(dir, mux)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(filepath.Join(dir, apiFile))
+	st, err := os.Stat(filepath.Join(dir, role.APIFile))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("api file %v, %v: want mode 0600", st, err)
 	}
@@ -34,8 +36,8 @@ func TestLocalAPI(t *testing.T) {
 		t.Fatalf("call: %+v, %v", out, err)
 	}
 	// Without the token: refused.
-	raw, _ := os.ReadFile(filepath.Join(dir, apiFile))
-	var info apiInfo
+	raw, _ := os.ReadFile(filepath.Join(dir, role.APIFile))
+	var info role.APIInfo
 	if err := json.Unmarshal(raw, &info); err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +54,14 @@ func TestLocalAPI(t *testing.T) {
 		t.Fatalf("API listens on %s, want loopback", addr)
 	}
 	// A stale file (the node was killed) reads as no node.
-	stale, _ := os.ReadFile(filepath.Join(dir, apiFile))
+	stale, _ := os.ReadFile(filepath.Join(dir, role.APIFile))
 	if err := api.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, apiFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, role.APIFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("api file left after Close: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, apiFile), stale, 0o600)
+	os.WriteFile(filepath.Join(dir, role.APIFile), stale, 0o600)
 	if err := callLocalAPI(ctx, dir, http.MethodGet, "/v1/x", nil, &out); !errors.Is(err, errNoAPI) {
 		t.Fatalf("stale file: %v", err)
 	}

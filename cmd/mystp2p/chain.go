@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 )
 
 // chainFlags are the flags of every command that talks to the chain.
@@ -127,14 +127,11 @@ func needFunds(ctx context.Context, chain *hermes.Chain, addr common.Address, to
 	return nil
 }
 
-// needHermes refuses a hermes that is not registered on the chain's Registry.
+// needHermes refuses a hermes that is not registered on the chain's
+// Registry; name is how the user gave it.
 func needHermes(ctx context.Context, chain *hermes.Chain, h common.Address, name string) error {
-	st, err := chain.Hub(ctx, h)
-	if err != nil {
-		return err
-	}
-	if !st.Registered {
-		return fmt.Errorf("%s is not a registered hermes on registry %s: check --hermes and --contract", name, chain.Registry().Hex())
+	if err := role.CheckHermes(ctx, chain, h); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
@@ -153,10 +150,9 @@ func needGas(ctx context.Context, chain *hermes.Chain, addr common.Address) erro
 
 // openStore opens a payment store in the data directory.
 func openStore(dataDir, name string) (*hermes.Store, error) {
-	path := filepath.Join(dataDir, name)
-	s, err := hermes.OpenStore(path)
+	s, err := role.OpenStore(dataDir, name)
 	if err != nil {
-		return nil, fmt.Errorf("%w (is another mystp2p process using %s? stop it or give another --data-dir)", err, dataDir)
+		return nil, fmt.Errorf("%w: stop it or give another --data-dir", err)
 	}
 	return s, nil
 }

@@ -14,137 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/mystp2p/mystp2p/hermes"
-	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/role"
 )
-
-// providerStore is the file name of a provider's payment store.
-const providerStore = "provider.db"
-
-// earningRow is what a provider earned through one hermes. Amounts are
-// base units as decimal strings.
-type earningRow struct {
-	Hermes     string `json:"hermes"`
-	Earned     string `json:"earned"`      // promised − fee: what the provider gets in all
-	Promised   string `json:"promised"`    // cumulative amount of the latest hermes promise
-	Fee        string `json:"fee"`         // cumulative hermes fee within it
-	Settled    string `json:"settled"`     // cumulative amount settled on chain
-	FeeSettled string `json:"fee_settled"` // cumulative fee within that
-	Unsettled  string `json:"unsettled"`   // what settling now would pay: earned − (settled − fee_settled)
-}
-
-type settleRequest struct {
-	Hermes      string `json:"hermes,omitempty"`      // 0x address; empty: every hermes
-	Beneficiary string `json:"beneficiary,omitempty"` // 0x address; empty: as registered
-}
-
-type settleRow struct {
-	Hermes string `json:"hermes"`
-	Paid   string `json:"paid,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
-// books is a provider's payment side: its store, and with a chain its
-// settler. provide serves it on the local API; earnings and settle use it
-// directly when no provider runs.
-type books struct {
-	store   *hermes.Store
-	chain   *hermes.Chain
-	id      *identity.Identity
-	settler *hermes.Settler
-}
-
-func (b *books) earnings() ([]earningRow, error) {
-	es, err := b.store.Earnings()
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]earningRow, 0, len(es))
-	for _, e := range es {
-		r := earningRow{Hermes: e.Hermes.Hex(), Earned: "0", Promised: "0", Fee: "0", Settled: e.Settled.String(),
-			FeeSettled: e.FeeSettled.String(), Unsettled: e.Unsettled().String()}
-		if e.Promise != nil {
-			r.Promised, r.Fee = e.Promise.Amount.String(), e.Promise.Fee.String()
-			r.Earned = new(big.Int).Sub(e.Promise.Amount, e.Promise.Fee).String()
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
-}
-
-// settle settles what is unsettled with req.Hermes (or every hermes) to
-// the registered beneficiary, registering req.Beneficiary first if given.
-func (b *books) settle(ctx context.Context, req settleRequest) ([]settleRow, error) {
-	if b.settler == nil {
-		return nil, errors.New("this provider has no chain to settle on (start it with --hermes, --chain-rpc and --contract)")
-	}
-	if req.Beneficiary != "" {
-		if !common.IsHexAddress(req.Beneficiary) {
-			return nil, fmt.Errorf("beneficiary %q is not an address", req.Beneficiary)
-		}
-		if err := setBeneficiary(ctx, b.chain, b.id, common.HexToAddress(req.Beneficiary)); err != nil {
-			return nil, err
-		}
-	}
-	es, err := b.store.Earnings()
-	if err != nil {
-		return nil, err
-	}
-	var rows []settleRow
-	for _, e := range es {
-		if req.Hermes != "" && e.Hermes != common.HexToAddress(req.Hermes) {
-			continue
-		}
-		row := settleRow{Hermes: e.Hermes.Hex()}
-		paid, err := b.settler.SettleProvider(ctx, e.Hermes)
-		switch {
-		case errors.Is(err, hermes.ErrNothingToSettle):
-			row.Paid = "0"
-		case err != nil:
-			row.Error = err.Error()
-		default:
-			row.Paid = paid.String()
-		}
-		rows = append(rows, row)
-	}
-	if len(rows) == 0 && req.Hermes != "" {
-		return nil, fmt.Errorf("nothing earned through hermes %s", req.Hermes)
-	}
-	return rows, nil
-}
-
-// setBeneficiary registers where settlements of id are paid, if it differs.
-func setBeneficiary(ctx context.Context, chain *hermes.Chain, id *identity.Identity, ben common.Address) error {
-	cur, err := chain.Beneficiary(ctx, id.Address())
-	if err != nil {
-		return err
-	}
-	if cur == ben {
-		return nil
-	}
-	if err := chain.RegisterIdentity(ctx, id, ben); err != nil {
-		return fmt.Errorf("register beneficiary %s: %w", ben.Hex(), err)
-	}
-	return nil
-}
-
-// handler serves the books on the local API.
-func (b *books) handler() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/earnings", func(w http.ResponseWriter, r *http.Request) {
-		rows, err := b.earnings()
-		writeJSON(w, rows, err)
-	})
-	mux.HandleFunc("POST /v1/settle", func(w http.ResponseWriter, r *http.Request) {
-		var req settleRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		rows, err := b.settle(r.Context(), req)
-		writeJSON(w, rows, err)
-	})
-	return mux
-}
 
 func cmdEarnings(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "earnings", "earnings [--json] [--data-dir DIR]")
@@ -154,17 +25,17 @@ func cmdEarnings(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var rows []earningRow
+	var rows []role.EarningRow
 	err := callLocalAPI(ctx, idf.dataDir, http.MethodGet, "/v1/earnings", nil, &rows)
 	if errors.Is(err, errNoAPI) {
-		rows, err = []earningRow{}, nil
+		rows, err = []role.EarningRow{}, nil
 		if haveStore(idf.dataDir) {
-			store, oerr := openStore(idf.dataDir, providerStore)
+			store, oerr := openStore(idf.dataDir, role.ProviderStore)
 			if oerr != nil {
 				return oerr
 			}
 			defer store.Close()
-			rows, err = (&books{store: store}).earnings()
+			rows, err = (&role.Books{Store: store}).Earnings()
 		}
 	}
 	if err != nil {
@@ -204,7 +75,7 @@ func cmdSettle(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var req settleRequest
+	var req role.SettleRequest
 	if *hub != "" {
 		h, err := parseHermesID("--hermes", *hub)
 		if err != nil {
@@ -218,7 +89,7 @@ func cmdSettle(ctx context.Context, e env, args []string) error {
 		}
 		req.Beneficiary = common.HexToAddress(*ben).Hex()
 	}
-	var rows []settleRow
+	var rows []role.SettleRow
 	err := callLocalAPI(ctx, idf.dataDir, http.MethodPost, "/v1/settle", req, &rows)
 	if errors.Is(err, errNoAPI) {
 		if !haveStore(idf.dataDir) {
@@ -252,7 +123,7 @@ func cmdSettle(ctx context.Context, e env, args []string) error {
 }
 
 // settleOffline settles from the store when no provider runs.
-func settleOffline(ctx context.Context, e env, idf idFlags, cf chainFlags, req settleRequest) ([]settleRow, error) {
+func settleOffline(ctx context.Context, e env, idf idFlags, cf chainFlags, req role.SettleRequest) ([]role.SettleRow, error) {
 	chain, closeChain, err := cf.dial(ctx, e, "settle")
 	if err != nil {
 		return nil, err
@@ -265,7 +136,7 @@ func settleOffline(ctx context.Context, e env, idf idFlags, cf chainFlags, req s
 	if err := needGas(ctx, chain, id.Address()); err != nil {
 		return nil, err
 	}
-	store, err := openStore(idf.dataDir, providerStore)
+	store, err := openStore(idf.dataDir, role.ProviderStore)
 	if err != nil {
 		return nil, err
 	}
@@ -275,12 +146,12 @@ func settleOffline(ctx context.Context, e env, idf idFlags, cf chainFlags, req s
 		return nil, err
 	}
 	defer settler.Close()
-	return (&books{store: store, chain: chain, id: id, settler: settler}).settle(ctx, req)
+	return (&role.Books{Store: store, Chain: chain, ID: id, Settler: settler}).Settle(ctx, req)
 }
 
 // haveStore reports whether a provider ever kept books in dataDir.
 func haveStore(dataDir string) bool {
-	_, err := os.Stat(filepath.Join(dataDir, providerStore))
+	_, err := os.Stat(filepath.Join(dataDir, role.ProviderStore))
 	return err == nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
@@ -75,6 +76,8 @@ var flagHints = []struct {
 	hint string
 }{
 	{overlay.ErrNoBootstrap, "check --bootstrap"},
+	{role.ErrHermesNotRegistered, "check --hermes and --contract"},
+	{role.ErrNoChain, "start the provider with --hermes, --chain-rpc and --contract"},
 	{identity.ErrAmbiguousIdentity, "choose one with --identity 0x…"},
 	{identity.ErrNoKeystoreDir, "set --keystore or --data-dir"},
 	{tunnel.ErrInterfaceExists, "choose another --tun name or remove it"},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/testnet"
 	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
@@ -75,24 +76,24 @@ func freePort(t *testing.T) string {
 }
 
 // earningsOf reads a provider's earnings with `mystp2p earnings --json`.
-func earningsOf(t *testing.T, dir string) earningRow {
+func earningsOf(t *testing.T, dir string) role.EarningRow {
 	t.Helper()
 	out, _, err := runCmd(t, context.Background(), "earnings", "--data-dir", dir, "--json")
 	if err != nil {
 		t.Fatalf("earnings: %v", err)
 	}
-	var rows []earningRow
+	var rows []role.EarningRow
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatalf("earnings --json printed %q: %v", out, err)
 	}
 	switch len(rows) {
 	case 0:
-		return earningRow{Earned: "0", Unsettled: "0", Promised: "0", Fee: "0", Settled: "0", FeeSettled: "0"}
+		return role.EarningRow{Earned: "0", Unsettled: "0", Promised: "0", Fee: "0", Settled: "0", FeeSettled: "0"}
 	case 1:
 		return rows[0]
 	}
 	t.Fatalf("earnings through %d hermes, want 1", len(rows))
-	return earningRow{}
+	return role.EarningRow{}
 }
 
 func amount(t *testing.T, s string) *big.Int {

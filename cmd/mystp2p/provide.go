@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/mystp2p/mystp2p/hermes"
-	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
-	"github.com/mystp2p/mystp2p/overlay/session/server"
+	"github.com/mystp2p/mystp2p/overlay/role"
 )
 
 func cmdProvide(ctx context.Context, e env, args []string) error {
@@ -107,61 +103,43 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var payments *server.Payments
-	if len(offer.Hermes) > 0 {
-		var stop func()
-		payments, stop, err = providerPayments(ctx, e, id, idf, cf, offer.Hermes, autoSettle, *beneficiary, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		payments.Interval = *invoiceEvery
-	}
 	reg, stopMetrics, err := nf.serveMetrics(e)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	node, err := overlay.New(ctx, overlay.Config{
-		Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
-		Bootstrap:   bootstrap,
-		DHTServer:   *dhtServer,
-		ProposalTTL: *ttl,
-		Logger:      log,
-	})
+	cfg := role.ProviderConfig{
+		Node: overlay.Config{
+			Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+			Bootstrap:   bootstrap,
+			DHTServer:   *dhtServer,
+			ProposalTTL: *ttl,
+			Logger:      log,
+		},
+		Offer: offer, MaxSessions: *maxSessions, Policy: policy,
+		DataDir: idf.dataDir, SettleThreshold: autoSettle, InvoiceInterval: *invoiceEvery, LocalAPI: true,
+		Warn: func(s string) { fmt.Fprintln(e.stderr, "warning:", s) },
+		OnSettled: func(h common.Address, paid *big.Int) {
+			fmt.Fprintf(e.stdout, "settled %s tokens earned through hermes %s\n", tokens(paid), h.Hex())
+		},
+	}
+	if *beneficiary != "" {
+		cfg.Beneficiary = common.HexToAddress(*beneficiary)
+	}
+	if len(offer.Hermes) > 0 {
+		chain, closeChain, err := cf.dial(ctx, e, "a provider that takes payments")
+		if err != nil {
+			return err
+		}
+		defer closeChain()
+		cfg.Chain = chain
+	}
+	prov, err := role.StartProvider(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer node.Close()
-	if payments != nil {
-		// Before serving sessions, settle with each hermes what a previous
-		// run left half done (it was killed mid-session): payments stored
-		// but not exchanged, and promises issued but not stored. A hermes
-		// that cannot be reached in time is asked in the background.
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		done := make(chan struct{})
-		for _, h := range offer.Hermes {
-			wg.Go(func() { recoverPayments(ctx, node, payments.Store, h, log) })
-		}
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(recoverWait):
-			log.Warn("a hermes did not answer in time; recovering payments with it in the background")
-		case <-ctx.Done():
-		}
-	}
-	sp, err := node.Advertise(ctx, offer)
-	if err != nil {
-		return err
-	}
-	if *maxSessions <= 0 {
-		return exitUsage{fmt.Errorf("--max-sessions %d: must be positive", *maxSessions)}
-	}
-	if _, err := server.New(server.Config{Node: node, MaxSessions: *maxSessions, Policy: policy, Payments: payments, Logger: log}); err != nil {
-		return err
-	}
+	defer prov.Close()
+	node, sp := prov.Node, prov.Proposal
 	p := sp.Proposal
 	fmt.Fprintf(e.stdout, "providing %s in %s (%s) at %s/h and %s/GiB as %s\n", p.Service, p.Country, p.IPType,
 		overlay.FormatTokens(p.HourPrice()), overlay.FormatTokens(p.GiBPrice()), node.ID())
@@ -174,100 +152,4 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping")
 	return nil
-}
-
-// providerPayments sets up a charging provider's books: the chain, checks
-// that every accepted hermes is registered there, the payment store, the
-// beneficiary, automatic settlement above threshold (nil: off) and the
-// local API that `earnings` and `settle` use while the provider runs.
-func providerPayments(ctx context.Context, e env, id *identity.Identity, idf idFlags, cf chainFlags, hubs []string,
-	threshold *big.Int, beneficiary string, log *slog.Logger) (_ *server.Payments, stop func(), err error) {
-	var closers []func() error
-	stop = func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	defer func() {
-		if err != nil {
-			stop()
-		}
-	}()
-	chain, closeChain, err := cf.dial(ctx, e, "a provider that takes payments")
-	if err != nil {
-		return nil, nil, err
-	}
-	closers = append(closers, func() error { closeChain(); return nil })
-	for _, h := range hubs {
-		if err := needHermes(ctx, chain, common.HexToAddress(h), "--hermes "+h); err != nil {
-			return nil, nil, err
-		}
-	}
-	if gas, err := chain.GasBalance(ctx, id.Address()); err != nil {
-		return nil, nil, err
-	} else if gas.Sign() == 0 {
-		fmt.Fprintf(e.stderr, "warning: %s has no ether for gas; settlements will fail until it has some (earnings stay in the store)\n", id.Address().Hex())
-	}
-	if beneficiary != "" {
-		if err := setBeneficiary(ctx, chain, id, common.HexToAddress(beneficiary)); err != nil {
-			return nil, nil, err
-		}
-	}
-	store, err := openStore(idf.dataDir, providerStore)
-	if err != nil {
-		return nil, nil, err
-	}
-	closers = append(closers, store.Close)
-	settler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: chain, From: id, Store: store, Threshold: threshold,
-		OnSettled: func(h common.Address, paid *big.Int) {
-			fmt.Fprintf(e.stdout, "settled %s tokens earned through hermes %s\n", tokens(paid), h.Hex())
-		},
-		Log: log.With("role", "settler")})
-	if err != nil {
-		return nil, nil, err
-	}
-	closers = append(closers, settler.Close)
-	b := &books{store: store, chain: chain, id: id, settler: settler}
-	api, err := serveLocalAPI(idf.dataDir, b.handler())
-	if err != nil {
-		return nil, nil, err
-	}
-	closers = append(closers, api.Close)
-	return &server.Payments{Store: store, ChainID: chain.ChainID(), Settler: settler}, stop, nil
-}
-
-// recoverWait is how long a provider waits at start for its hermes hubs
-// to take what a previous run left half done.
-const recoverWait = 15 * time.Second
-
-// recoverPayments finds hermes h and has it take the payments a previous
-// run stored but never exchanged, then fetches back a promise it issued
-// that the store missed.
-func recoverPayments(ctx context.Context, node *overlay.Node, store *hermes.Store, h string, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	ad, err := node.FindHermes(ctx, h)
-	if err != nil {
-		log.Warn("cannot reach hermes to recover payments", "hermes", h, "err", err)
-		return
-	}
-	client, err := node.HermesClient(ad)
-	if err != nil {
-		log.Warn("hermes client", "hermes", h, "err", err)
-		return
-	}
-	n, err := hermes.ResumeExchanges(ctx, client, store)
-	if err != nil {
-		log.Warn("exchanging payments left from the last run", "hermes", h, "err", err)
-	}
-	if n > 0 {
-		log.Info("exchanged payments left from the last run", "hermes", h, "payments", n)
-	}
-	changed, err := hermes.CatchUp(ctx, client, store)
-	switch {
-	case err != nil:
-		log.Warn("checking hermes for missed promises", "hermes", h, "err", err)
-	case changed:
-		log.Info("recovered a promise the hermes issued while this provider was stopping", "hermes", h)
-	}
 }

@@ -1,0 +1,152 @@
+package role
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/identity"
+)
+
+// ProviderStore is the file name of a provider's payment store in its data
+// directory.
+const ProviderStore = "provider.db"
+
+// ErrNoChain means a settlement was asked of books that have no chain.
+var ErrNoChain = errors.New("this provider has no chain to settle on")
+
+// EarningRow is what a provider earned through one hermes. Amounts are
+// base units as decimal strings.
+type EarningRow struct {
+	Hermes     string `json:"hermes"`
+	Earned     string `json:"earned"`      // promised − fee: what the provider gets in all
+	Promised   string `json:"promised"`    // cumulative amount of the latest hermes promise
+	Fee        string `json:"fee"`         // cumulative hermes fee within it
+	Settled    string `json:"settled"`     // cumulative amount settled on chain
+	FeeSettled string `json:"fee_settled"` // cumulative fee within that
+	Unsettled  string `json:"unsettled"`   // what settling now would pay: earned − (settled − fee_settled)
+}
+
+// SettleRequest asks for a settlement.
+type SettleRequest struct {
+	Hermes      string `json:"hermes,omitempty"`      // 0x address; empty: every hermes
+	Beneficiary string `json:"beneficiary,omitempty"` // 0x address; empty: as registered
+}
+
+// SettleRow is the outcome of settling with one hermes.
+type SettleRow struct {
+	Hermes string `json:"hermes"`
+	Paid   string `json:"paid,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Books are a provider's payment side: its store, and with a chain its
+// settler. A running provider serves them on the local API; `earnings` and
+// `settle` use them directly when no provider runs.
+type Books struct {
+	Store   *hermes.Store
+	Chain   *hermes.Chain      // nil: earnings only
+	ID      *identity.Identity // with Chain
+	Settler *hermes.Settler    // with Chain
+}
+
+// Earnings lists what was earned through each hermes.
+func (b *Books) Earnings() ([]EarningRow, error) {
+	es, err := b.Store.Earnings()
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]EarningRow, 0, len(es))
+	for _, e := range es {
+		r := EarningRow{Hermes: e.Hermes.Hex(), Earned: "0", Promised: "0", Fee: "0", Settled: e.Settled.String(),
+			FeeSettled: e.FeeSettled.String(), Unsettled: e.Unsettled().String()}
+		if e.Promise != nil {
+			r.Promised, r.Fee = e.Promise.Amount.String(), e.Promise.Fee.String()
+			r.Earned = new(big.Int).Sub(e.Promise.Amount, e.Promise.Fee).String()
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// Settle settles what is unsettled with req.Hermes (or every hermes) to
+// the registered beneficiary, registering req.Beneficiary first if given.
+func (b *Books) Settle(ctx context.Context, req SettleRequest) ([]SettleRow, error) {
+	if b.Settler == nil {
+		return nil, ErrNoChain
+	}
+	if req.Beneficiary != "" {
+		if !common.IsHexAddress(req.Beneficiary) {
+			return nil, fmt.Errorf("beneficiary %q is not an address", req.Beneficiary)
+		}
+		if err := SetBeneficiary(ctx, b.Chain, b.ID, common.HexToAddress(req.Beneficiary)); err != nil {
+			return nil, err
+		}
+	}
+	es, err := b.Store.Earnings()
+	if err != nil {
+		return nil, err
+	}
+	var rows []SettleRow
+	for _, e := range es {
+		if req.Hermes != "" && e.Hermes != common.HexToAddress(req.Hermes) {
+			continue
+		}
+		row := SettleRow{Hermes: e.Hermes.Hex()}
+		paid, err := b.Settler.SettleProvider(ctx, e.Hermes)
+		switch {
+		case errors.Is(err, hermes.ErrNothingToSettle):
+			row.Paid = "0"
+		case err != nil:
+			row.Error = err.Error()
+		default:
+			row.Paid = paid.String()
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 && req.Hermes != "" {
+		return nil, fmt.Errorf("nothing earned through hermes %s", req.Hermes)
+	}
+	return rows, nil
+}
+
+// SetBeneficiary registers where settlements of id are paid, if it differs.
+func SetBeneficiary(ctx context.Context, chain *hermes.Chain, id *identity.Identity, ben common.Address) error {
+	cur, err := chain.Beneficiary(ctx, id.Address())
+	if err != nil {
+		return err
+	}
+	if cur == ben {
+		return nil
+	}
+	if err := chain.RegisterIdentity(ctx, id, ben); err != nil {
+		return fmt.Errorf("register beneficiary %s: %w", ben.Hex(), err)
+	}
+	return nil
+}
+
+// Handler serves the books on the local API: GET /v1/earnings and
+// POST /v1/settle.
+func (b *Books) Handler() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/earnings", func(w http.ResponseWriter, r *http.Request) {
+		rows, err := b.Earnings()
+		writeJSON(w, rows, err)
+	})
+	mux.HandleFunc("POST /v1/settle", func(w http.ResponseWriter, r *http.Request) {
+		var req SettleRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		rows, err := b.Settle(r.Context(), req)
+		writeJSON(w, rows, err)
+	})
+	return mux
+}
