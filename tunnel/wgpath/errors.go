@@ -18,6 +18,11 @@ var (
 	// closed once: its stream is gone and it cannot be reopened.
 	ErrBindClosed = errors.New("bind closed and cannot be reopened")
 
+	// ErrObfsPacket is returned by ObfsBind.Send for a packet it cannot
+	// obfuscate: shorter than a WireGuard header, or a handshake-type
+	// packet too long for the sealed format.
+	ErrObfsPacket = errors.New("packet cannot be obfuscated")
+
 	// ErrUnknownTransport is returned by Parse for a string that names no
 	// Transport.
 	ErrUnknownTransport = errors.New("unknown wireguard transport")
