@@ -26,7 +26,8 @@
 // "mystp2p-bridge:1:<transports>:" followed by the payload before the
 // checksum, so a line cut short or mistyped anywhere after the version is
 // reported as such rather than read as another peer. Whitespace anywhere in
-// the line is ignored (chat programs wrap long lines).
+// the line is ignored (chat programs wrap long lines), and so are quotes,
+// brackets and sentence punctuation around it.
 //
 // An address is /ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/PORT with
 // nothing, /ws, /wss, /tls/ws or /tls/sni/NAME/ws after it, or
@@ -164,7 +165,8 @@ func checksum(transports string, body []byte) []byte {
 	return h.Sum(nil)[:ChecksumLen]
 }
 
-// Parse reads a bridge line. Whitespace around and inside it is ignored.
+// Parse reads a bridge line. Whitespace around and inside it is ignored,
+// and so are quotes, brackets and punctuation around it.
 // Every error wraps one of this package's sentinel errors and says what to
 // do about it.
 func Parse(s string) (Line, error) {
@@ -177,6 +179,9 @@ func Parse(s string) (Line, error) {
 		}
 		return r
 	}, s)
+	// Quotes, brackets and sentence punctuation a chat message may put
+	// around the line: none can begin a line or end its base64url payload.
+	s = strings.Trim(s, "\"'`<>()[]{}.,;!?\u00ab\u00bb\u201c\u201d\u2018\u2019")
 	if len(s) > MaxLineLen {
 		return Line{}, fmt.Errorf("%w: %d characters, at most %d: paste only the bridge line", ErrTooLong, len(s), MaxLineLen)
 	}

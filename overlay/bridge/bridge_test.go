@@ -142,6 +142,17 @@ func TestParseTolerance(t *testing.T) {
 	if !equalLines(got, l) {
 		t.Fatalf("Parse(wrapped) = %+v", got)
 	}
+	for _, quoted := range []string{
+		`"` + goldenLine + `"`,
+		"`" + goldenLine + "`.",
+		"<" + goldenLine + ">",
+		"\u201c" + goldenLine + "\u201d,",
+		"(" + goldenLine + ")!",
+	} {
+		if got, err := Parse(quoted); err != nil || !equalLines(got, l) {
+			t.Errorf("Parse(%.12q...) = %v", quoted, err)
+		}
+	}
 }
 
 func TestAddrInfo(t *testing.T) {
