@@ -75,27 +75,17 @@ type payNet struct {
 	paid      []server.SessionPaid
 }
 
-// payHub is a hermes hub: its node, identity, service and store.
+// payHub is a hermes hub: its node, identity, service and store, all
+// owned by role.
 type payHub struct {
+	role  *role.Hermes
 	node  *overlay.Node
 	id    *identity.Identity
 	hub   *hermes.Hub
 	store *hermes.Store
 }
 
-func (h *payHub) Close() error {
-	var errs []error
-	if h.hub != nil {
-		errs = append(errs, h.hub.Close())
-	}
-	if h.node != nil {
-		errs = append(errs, h.node.Close())
-	}
-	if h.store != nil {
-		errs = append(errs, h.store.Close())
-	}
-	return errors.Join(errs...)
-}
+func (h *payHub) Close() error { return h.role.Close() }
 
 // payProvider is a charging provider's books (owned by its role.Provider).
 type payProvider struct {
@@ -168,39 +158,39 @@ func startPayNet(ctx context.Context, cfg Config, hubs int) (_ *payNet, err erro
 	return p, nil
 }
 
-// addHub registers a hermes on chain and starts its node and hub.
-func (p *payNet) addHub(ctx context.Context, cfg Config, i int) (_ *payHub, err error) {
-	h := &payHub{}
-	defer func() {
-		if err != nil {
-			h.Close()
-		}
-	}()
-	if h.node, err = p.net.newNode(ctx, "hermes", overlay.Config{Bootstrap: p.net.Bootstrap(), DHTServer: true}); err != nil {
-		return nil, fmt.Errorf("start node: %w", err)
+// addHub registers a hermes on chain and starts it through
+// role.StartHermes, as `mystp2p hermes` does.
+func (p *payNet) addHub(ctx context.Context, cfg Config, i int) (*payHub, error) {
+	id, err := identity.Generate()
+	if err != nil {
+		return nil, err
 	}
-	h.id = h.node.Identity()
-	if err := p.fund(ctx, h.id.Address(), paymentsStake); err != nil {
+	if err := p.fund(ctx, id.Address(), paymentsStake); err != nil {
 		return nil, fmt.Errorf("fund: %w", err)
 	}
-	if err := p.sim.Chain.RegisterHermes(ctx, h.id, paymentsStake); err != nil {
+	if err := p.sim.Chain.RegisterHermes(ctx, id, paymentsStake); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	if h.store, err = hermes.OpenStore(filepath.Join(p.dir, fmt.Sprintf("hermes-%d.db", i))); err != nil {
+	dir := filepath.Join(p.dir, fmt.Sprintf("hermes-%d", i))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	if h.hub, err = hermes.NewHub(hermes.HubConfig{Signer: h.id, ChainID: devchain.ChainID, FeeBp: paymentsFeeBp,
-		Store: h.store, Balances: p.sim.Chain, Log: cfg.Logger.With("role", "hermes", "hermes", i)}); err != nil {
+	r, err := role.StartHermes(ctx, role.HermesConfig{
+		Node: overlay.Config{
+			Host:        overlay.HostConfig{Identity: id, Listen: loopback},
+			Bootstrap:   p.net.Bootstrap(),
+			DHTServer:   true,
+			ProposalTTL: p.net.cfg.ProposalTTL,
+			RecordTTL:   p.net.cfg.RecordTTL,
+			Logger:      cfg.Logger.With("role", "hermes", "hermes", i),
+		},
+		Chain: p.sim.Chain, DataDir: dir, FeeBp: paymentsFeeBp,
+		SettleInterval: -1, // the scenario pulls consumers' promises itself at the end
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := h.hub.Serve(h.node.Host()); err != nil {
-		return nil, err
-	}
-	terms := &overlay.HermesTerms{ChainID: devchain.ChainID, Registry: p.sim.Deployment.Registry.Hex(), FeeBp: paymentsFeeBp}
-	if _, err := h.node.Advertise(ctx, overlay.Offer{HermesTerms: terms}); err != nil {
-		return nil, err
-	}
-	return h, nil
+	return &payHub{role: r, node: r.Node, id: id, hub: r.Hub, store: r.Store}, nil
 }
 
 // acceptedHubs is which hubs provider i accepts: the first provider all of

@@ -9,10 +9,9 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 )
 
-// hermesStore is the file name of a hermes hub's store in the data directory.
-const hermesStore = "hermes.db"
 
 func cmdHermes(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "hermes", "hermes --chain-rpc URL --contract ADDR [--fee-bp 250] [--stake N] --bootstrap ADDR [flags]")
@@ -68,49 +67,34 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	if err := registerHermes(ctx, e, chain, id, stakeAmount); err != nil {
 		return err
 	}
-	store, err := openStore(idf.dataDir, hermesStore)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	reg, stopMetrics, err := nf.serveMetrics(e)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	hub, err := hermes.NewHub(hermes.HubConfig{Signer: id, ChainID: chain.ChainID(), FeeBp: uint16(*feeBp), Store: store,
-		Balances: chain, Log: log.With("role", "hermes")})
+	store, err := openStore(idf.dataDir, role.HermesStore)
 	if err != nil {
 		return err
 	}
-	defer hub.Close()
-	node, err := overlay.New(ctx, overlay.Config{
-		Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
-		Bootstrap:   bootstrap,
-		DHTServer:   *dhtServer,
-		ProposalTTL: *ttl,
-		Logger:      log,
+	defer store.Close()
+	hub, err := role.StartHermes(ctx, role.HermesConfig{
+		Node: overlay.Config{
+			Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+			Bootstrap:   bootstrap,
+			DHTServer:   *dhtServer,
+			ProposalTTL: *ttl,
+			Logger:      log,
+		},
+		Chain: chain, Store: store, FeeBp: uint16(*feeBp), SettleInterval: *settleEvery,
+		OnConsumersSettled: func(moved *big.Int) {
+			fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))
+		},
 	})
 	if err != nil {
 		return err
 	}
-	defer node.Close()
-	if err := hub.Serve(node.Host()); err != nil {
-		return err
-	}
-	settler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: chain, From: id, Store: store, Hub: hub, HubInterval: *settleEvery,
-		OnConsumersSettled: func(moved *big.Int) {
-			fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))
-		},
-		Log: log.With("role", "settler")})
-	if err != nil {
-		return err
-	}
-	defer settler.Close()
-	terms := &overlay.HermesTerms{ChainID: chain.ChainID(), Registry: chain.Registry().Hex(), FeeBp: uint16(*feeBp)}
-	if _, err := node.Advertise(ctx, overlay.Offer{HermesTerms: terms}); err != nil {
-		return err
-	}
+	defer hub.Close()
+	node := hub.Node
 	fmt.Fprintf(e.stdout, "hermes %s (%s) on chain %d, registry %s, fee %d bp\n", node.ID(), id.Address().Hex(),
 		chain.ChainID(), chain.Registry().Hex(), *feeBp)
 	printAddrs(e.stdout, node.AddrInfo())
@@ -119,7 +103,7 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	// What consumers promised so far goes into the pool before we stop.
 	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if moved, err := settler.SettleConsumers(sctx, hub); err != nil {
+	if moved, err := hub.SettleConsumers(sctx); err != nil {
 		fmt.Fprintf(e.stderr, "settling consumer promises on the way out: %v (they stay in the store for the next start)\n", err)
 	} else if moved.Sign() > 0 {
 		fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/relay"
 )
 
@@ -66,28 +67,24 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	listen := nf.listen
-	if len(listen) == 0 {
-		listen = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
-	}
 	reg, stopMetrics, err := nf.serveMetrics(e)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
-	node, err := overlay.New(ctx, overlay.Config{
-		Host: overlay.HostConfig{
-			Identity: id, Listen: listen, RelayService: &limits, Reachability: r,
-			ConnLow: 2000, ConnHigh: 4000, Metrics: reg,
+	rel, err := role.StartRelay(ctx, role.RelayConfig{
+		Node: overlay.Config{
+			Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, Reachability: r, Metrics: reg},
+			Bootstrap: bootstrap,
+			Logger:    log,
 		},
-		Bootstrap: bootstrap,
-		DHTServer: true,
-		Logger:    log,
+		Limits: &limits,
 	})
 	if err != nil {
 		return err
 	}
-	defer node.Close()
+	defer rel.Close()
+	node := rel.Node
 	mode := "signalling only"
 	if *carry {
 		mode = fmt.Sprintf("carrying data: %s and %d bytes per connection", limits.Duration, limits.Data)
