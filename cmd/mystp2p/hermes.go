@@ -12,7 +12,6 @@ import (
 	"github.com/mystp2p/mystp2p/overlay/role"
 )
 
-
 func cmdHermes(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "hermes", "hermes --chain-rpc URL --contract ADDR [--fee-bp 250] [--stake N] --bootstrap ADDR [flags]")
 	var (
