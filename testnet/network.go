@@ -114,13 +114,24 @@ func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
 		return nil, err
 	}
 	limits := relay.DefaultLimits()
-	n.Relay, err = n.newNode(ctx, "relay", overlay.Config{
-		Host:      overlay.HostConfig{RelayService: &limits, Reachability: overlay.ReachabilityPublic, ConnHigh: 4000, ConnLow: 2000},
-		DHTServer: true,
+	id, err := identity.Generate()
+	if err != nil {
+		return nil, err
+	}
+	// The relay starts as `mystp2p relay` starts it (role.StartRelay).
+	rel, err := role.StartRelay(ctx, role.RelayConfig{
+		Node: overlay.Config{
+			Host:        overlay.HostConfig{Identity: id, Listen: loopback, Reachability: overlay.ReachabilityPublic},
+			ProposalTTL: n.cfg.ProposalTTL,
+			RecordTTL:   n.cfg.RecordTTL,
+			Logger:      n.cfg.Logger.With("role", "relay"),
+		},
+		Limits: &limits,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start relay: %w", err)
 	}
+	n.Relay = rel.Node
 	n.Consumer, err = n.newNode(ctx, "consumer", overlay.Config{Bootstrap: n.Bootstrap()})
 	if err != nil {
 		return nil, fmt.Errorf("start consumer: %w", err)
