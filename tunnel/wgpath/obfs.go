@@ -408,10 +408,11 @@ type obfsScratch struct {
 	block [aes.BlockSize]byte
 	nonce [obfsNonceSize]byte
 	rng   *mrand.ChaCha8 // sending only
-	// Filled by open, for tests: the padding length and, for the sealed
-	// format, the timestamp.
-	pad int
-	ts  uint64
+	// Filled by open, for tests: the format, the padding length and, for
+	// the sealed format, the timestamp.
+	sealed bool
+	pad    int
+	ts     uint64
 }
 
 // intN is a random number in [0, n); the bias of the modulo is below 2^-50
@@ -569,7 +570,7 @@ func (c *obfsCodec) open(s *obfsScratch, b []byte) (n int, v obfsVerdict) {
 			b[1] = 0
 			copy(b[4:14], blk[4:14])
 			b[14], b[15] = 0, 0
-			s.pad = pad
+			s.sealed, s.pad = false, pad
 			return len(b) - pad, obfsOK
 		}
 	}
@@ -591,7 +592,7 @@ func (c *obfsCodec) open(s *obfsScratch, b []byte) (n int, v obfsVerdict) {
 	if !c.replay.admit(s.nonce, ts) {
 		return 0, obfsReplayed
 	}
-	s.pad, s.ts = len(pt)-obfsSealedMeta-n, ts
+	s.sealed, s.pad, s.ts = true, len(pt)-obfsSealedMeta-n, ts
 	copy(b, pt[obfsSealedMeta:obfsSealedMeta+n])
 	return n, obfsOK
 }
