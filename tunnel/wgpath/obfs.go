@@ -70,7 +70,7 @@ import (
 //
 //	nonce (12 random bytes) || AES-256-GCM(nonce, ts || len || packet || zeros)
 //
-// ts is the sender's clock in Unix milliseconds (8 bytes, little-endian;
+// ts is the sender's clock in Unix microseconds (8 bytes, little-endian;
 // monotonic within one bind), len the packet's length (2 bytes), and zeros
 // the padding, 0..MaxPad bytes inside the ciphertext, so the true length is
 // recoverable only with the key. The whole datagram is authenticated. The
@@ -105,10 +105,10 @@ const (
 
 	// obfsReplaySlots is how many sealed nonces the replay filter keeps.
 	obfsReplaySlots = 256
-	// obfsReplayWindow is how far (in the sender's milliseconds) a sealed
+	// obfsReplayWindow is how far (in the sender's microseconds) a sealed
 	// datagram may lag the newest one accepted. WireGuard retries an
 	// initiation for 90 seconds.
-	obfsReplayWindow = 120_000
+	obfsReplayWindow = 120_000_000
 )
 
 // ObfsConfig configures an ObfsBind. Both ends of a session must use the
@@ -438,7 +438,7 @@ type obfsCodec struct {
 	replay  obfsReplay
 
 	start   time.Time // monotonic origin of the sealed timestamps
-	startMs uint64    // start in Unix milliseconds
+	startUs uint64    // start in Unix microseconds
 }
 
 func newObfsCodec(cfg ObfsConfig) (*obfsCodec, error) {
@@ -446,7 +446,7 @@ func newObfsCodec(cfg ObfsConfig) (*obfsCodec, error) {
 		return nil, err
 	}
 	c := &obfsCodec{start: time.Now()}
-	c.startMs = uint64(c.start.UnixMilli())
+	c.startUs = uint64(c.start.UnixMicro())
 	c.maxPad, c.dataPad = cfg.pads()
 	dk, err := hkdf.Key(sha256.New, cfg.Key[:], nil, "mystp2p wgpath obfs v1 data", 32)
 	if err != nil {
@@ -515,10 +515,10 @@ func avoidWGSize(n, pad, limit int) int {
 	return pad
 }
 
-// now is the sealed timestamp: Unix milliseconds, moving with the monotonic
+// now is the sealed timestamp: Unix microseconds, moving with the monotonic
 // clock so that a wall-clock step does not trip the peer's replay window.
 func (c *obfsCodec) now() uint64 {
-	return c.startMs + uint64(time.Since(c.start).Milliseconds())
+	return c.startUs + uint64(time.Since(c.start).Microseconds())
 }
 
 // sealData writes the data format: the header block encrypted, the rest of
@@ -604,7 +604,10 @@ func (c *obfsCodec) open(s *obfsScratch, b []byte) (n int, v obfsVerdict) {
 // newer than floor, the newest timestamp that fell out of the ring. The
 // floor makes the bound exact: a replay of a datagram evicted from the
 // ring is older than floor and so still rejected, however many distinct
-// captured handshakes an attacker cycles through.
+// captured handshakes an attacker cycles through. The price is that a
+// genuine datagram is dropped if it arrives after obfsReplaySlots others
+// sent later than it, or shares its microsecond with that many: WireGuard's
+// handshake rate is orders of magnitude below that.
 type obfsReplay struct {
 	mu     sync.Mutex
 	ring   [obfsReplaySlots]obfsReplayEntry // guarded by mu

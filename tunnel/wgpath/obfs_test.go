@@ -259,7 +259,7 @@ func TestObfsReplayFilterBounded(t *testing.T) {
 		binary.LittleEndian.PutUint64(n[:], uint64(i))
 		return n
 	}
-	base := uint64(time.Now().UnixMilli())
+	base := uint64(time.Now().UnixMicro())
 	// More distinct handshakes than the ring holds, as an attacker who
 	// captured many might cycle through them.
 	for i := range 3 * obfsReplaySlots {
