@@ -73,6 +73,9 @@ type Network struct {
 	cfg      Config
 	Relay    *overlay.Node
 	Consumer *overlay.Node
+	// ConsumerRole is the consumer as `mystp2p connect` runs it; Consumer
+	// is its node.
+	ConsumerRole *role.Consumer
 	// Origin is a web server on loopback that providers' exits may reach.
 	Origin *Origin
 
@@ -132,10 +135,21 @@ func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
 		return nil, fmt.Errorf("start relay: %w", err)
 	}
 	n.Relay = rel.Node
-	n.Consumer, err = n.newNode(ctx, "consumer", overlay.Config{Bootstrap: n.Bootstrap()})
+	cid, err := identity.Generate()
 	if err != nil {
+		return nil, err
+	}
+	// The consumer starts as `mystp2p connect` starts it (role.StartConsumer).
+	if n.ConsumerRole, err = role.StartConsumer(ctx, role.ConsumerConfig{Node: overlay.Config{
+		Host:        overlay.HostConfig{Identity: cid, Listen: loopback},
+		Bootstrap:   n.Bootstrap(),
+		ProposalTTL: n.cfg.ProposalTTL,
+		RecordTTL:   n.cfg.RecordTTL,
+		Logger:      n.cfg.Logger.With("role", "consumer"),
+	}}); err != nil {
 		return nil, fmt.Errorf("start consumer: %w", err)
 	}
+	n.Consumer = n.ConsumerRole.Node
 	for range cfg.Providers {
 		if _, err := n.AddProvider(ctx); err != nil {
 			return nil, err
@@ -249,10 +263,11 @@ func (n *Network) Close() error {
 			})
 		}
 		wg.Wait()
-		for _, node := range []*overlay.Node{n.Consumer, n.Relay} {
-			if node != nil {
-				errs = append(errs, node.Close())
-			}
+		if n.ConsumerRole != nil {
+			errs = append(errs, n.ConsumerRole.Close())
+		}
+		if n.Relay != nil {
+			errs = append(errs, n.Relay.Close())
 		}
 		if n.Origin != nil {
 			errs = append(errs, n.Origin.Close())

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/tunnel"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
@@ -109,33 +108,26 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopMetrics()
-	node, err := overlay.New(ctx, overlay.Config{
-		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
-		Bootstrap: bootstrap,
-		Logger:    log,
+	if *hub != "" {
+		fmt.Fprintf(e.stdout, "finding hermes %s\n", hubID)
+	}
+	cons, err := role.StartConsumer(ctx, role.ConsumerConfig{
+		Node: overlay.Config{
+			Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+			Bootstrap: bootstrap,
+			Logger:    log,
+		},
+		Hermes: hubID.raw, MaxHermesFeeBp: uint16(*maxFee),
 	})
+	if errors.Is(err, role.ErrNothingToSpend) {
+		return fmt.Errorf("%w: top up with `mystp2p account topup --amount N --hermes %s`", err, hubID.raw)
+	}
 	if err != nil {
 		return err
 	}
-	defer node.Close()
-	var pay *client.Payment
-	if *hub != "" {
-		fmt.Fprintf(e.stdout, "finding hermes %s\n", hubID)
-		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ad, err := node.FindHermes(fctx, hubID.raw)
-		var st hermes.ConsumerState
-		if err == nil {
-			pay, st, err = client.PayThrough(fctx, node, ad, uint16(*maxFee))
-		}
-		cancel()
-		if err != nil {
-			return err
-		}
-		defer pay.Close()
-		if st.Spendable().Sign() <= 0 {
-			return fmt.Errorf("%w: nothing to spend at hermes %s (%s deposited, %s promised): top up with `mystp2p account topup --amount N --hermes %s`",
-				client.ErrInsufficientBalance, hubID, tokens(st.Deposited), tokens(st.Promised), hubID.raw)
-		}
+	defer cons.Close()
+	if pay := cons.Payment; pay != nil {
+		st := cons.Hub
 		fmt.Fprintf(e.stdout, "paying through hermes %s: %s tokens to spend, fee %d bp\n", hubID, tokens(st.Spendable()), st.FeeBp)
 		defer func() {
 			amount, fee := pay.Wallet.Promised()
@@ -147,10 +139,10 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if *tunName != "" {
 		tun = &client.TUNOptions{Name: *tunName, DNS: *tunDNS}
 	}
-	err = client.Consume(ctx, node, client.ConsumeConfig{
+	err = cons.Run(ctx, client.ConsumeConfig{
 		Query: q, Transport: wgpath.Transport(*transport), SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
-		AutoReconnect: *reconnect, Payment: pay,
-		Progress: func(stage string) { fmt.Fprintln(e.stdout, stage) },
+		AutoReconnect: *reconnect,
+		Progress:      func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})
 	if errors.Is(err, client.ErrInsufficientBalance) {
 		err = fmt.Errorf("%w: top up with `mystp2p account topup --amount N --hermes %s`", err, hubID.raw)

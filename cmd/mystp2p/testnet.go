@@ -125,7 +125,7 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "origin %s\n", net.Origin.URL())
 	fmt.Fprintf(e.stdout, "list proposals with:\n  mystp2p proposals --bootstrap %s\n", net.Relay.AddrInfo().Addrs[0].String()+"/p2p/"+net.Relay.ID().String())
 	fmt.Fprintf(e.stdout, "consumer %s connecting\n", net.Consumer.ID())
-	err = client.Consume(ctx, net.Consumer, client.ConsumeConfig{
+	err = net.ConsumerRole.Run(ctx, client.ConsumeConfig{
 		SOCKSAddr:     socks,
 		AutoReconnect: true,
 		Progress:      func(stage string) { fmt.Fprintln(e.stdout, "  "+stage) },

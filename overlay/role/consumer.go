@@ -1,0 +1,109 @@
+package role
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/session/client"
+)
+
+// DefaultHermesLookup bounds finding the consumer's hermes at start.
+const DefaultHermesLookup = 30 * time.Second
+
+// ConsumerConfig configures a consumer.
+type ConsumerConfig struct {
+	// Node configures the overlay node (Host.Identity and Bootstrap required).
+	Node overlay.Config
+	// Hermes, if set, is the hub the consumer pays through, by peer ID or
+	// 0x address; without it only free providers will do.
+	Hermes string
+	// MaxHermesFeeBp refuses a hub whose fee is higher.
+	MaxHermesFeeBp uint16
+	// HermesLookup bounds finding the hub (0: DefaultHermesLookup).
+	HermesLookup time.Duration
+}
+
+// Consumer is a started consumer: its node and, when it pays, its payment
+// through its hub. Run consumes sessions until ctx ends.
+type Consumer struct {
+	Node *overlay.Node
+	// Payment is nil for a consumer of free providers only.
+	Payment *client.Payment
+	// Hub is what the hub said of the consumer's channel at start.
+	Hub hermes.ConsumerState
+
+	once sync.Once
+	err  error
+}
+
+// ErrNothingToSpend means the consumer's channel with its hub holds
+// nothing it may spend.
+var ErrNothingToSpend = errors.New("nothing to spend at the hermes")
+
+// StartConsumer starts the node and, with cfg.Hermes, finds the hub and
+// sets up the payment from what the hub says the channel holds; a channel
+// with nothing to spend is refused with ErrNothingToSpend.
+func StartConsumer(ctx context.Context, cfg ConsumerConfig) (_ *Consumer, err error) {
+	switch {
+	case cfg.Node.Host.Identity == nil:
+		return nil, errors.New("role: ConsumerConfig.Node.Host.Identity is required")
+	case len(cfg.Node.Bootstrap) == 0:
+		return nil, errors.New("role: a consumer needs at least one bootstrap peer")
+	case cfg.MaxHermesFeeBp > overlay.MaxHermesFeeBp:
+		return nil, fmt.Errorf("role: ConsumerConfig.MaxHermesFeeBp %d is above %d", cfg.MaxHermesFeeBp, overlay.MaxHermesFeeBp)
+	}
+	if cfg.HermesLookup == 0 {
+		cfg.HermesLookup = DefaultHermesLookup
+	}
+	c := &Consumer{}
+	if c.Node, err = overlay.New(ctx, cfg.Node); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if cfg.Hermes == "" {
+		return c, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, cfg.HermesLookup)
+	defer cancel()
+	ad, err := c.Node.FindHermes(fctx, cfg.Hermes)
+	if err != nil {
+		return nil, err
+	}
+	if c.Payment, c.Hub, err = client.PayThrough(fctx, c.Node, ad, cfg.MaxHermesFeeBp); err != nil {
+		return nil, err
+	}
+	if c.Hub.Spendable().Sign() <= 0 {
+		return nil, fmt.Errorf("%w %s (%s tokens deposited, %s promised)", ErrNothingToSpend, cfg.Hermes,
+			overlay.FormatTokens(c.Hub.Deposited), overlay.FormatTokens(c.Hub.Promised))
+	}
+	return c, nil
+}
+
+// Run consumes sessions as cfg says (client.Consume), paying with the
+// consumer's payment, until ctx ends or the session ends for good.
+func (c *Consumer) Run(ctx context.Context, cfg client.ConsumeConfig) error {
+	cfg.Payment = c.Payment
+	return client.Consume(ctx, c.Node, cfg)
+}
+
+// Close closes the payment, then the node. It is idempotent.
+func (c *Consumer) Close() error {
+	c.once.Do(func() {
+		var errs []error
+		if c.Payment != nil {
+			errs = append(errs, c.Payment.Close())
+		}
+		errs = append(errs, c.Node.Close())
+		c.err = errors.Join(errs...)
+	})
+	return c.err
+}
