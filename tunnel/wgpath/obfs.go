@@ -26,25 +26,11 @@
 // socket hands a datagram to WireGuard only if it looks like WireGuard, which
 // an obfuscated one never does. Until the mux learns to tell them apart, a
 // session should offer obfuscation with the UDP and Stream transports only.
-package wgpath
-
-import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	crand "crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
-	mrand "math/rand/v2"
-	"sync"
-	"sync/atomic"
-	"time"
-
-	"golang.zx2c4.com/wireguard/conn"
-)
-
-// The two wire formats of an ObfsBind.
+//
+// # Obfuscation wire formats
+//
+// An ObfsBind sends each WireGuard packet in one of two formats, and the
+// receiver tells them apart by trying the cheap one first.
 //
 // Data format, for WireGuard transport data (type 4, at least 32 bytes, a
 // counter below 2^48, which WireGuard's rekeying keeps it far below):
@@ -74,12 +60,41 @@ import (
 // monotonic within one bind), len the packet's length (2 bytes), and zeros
 // the padding, 0..MaxPad bytes inside the ciphertext, so the true length is
 // recoverable only with the key. The whole datagram is authenticated. The
-// receiver keeps the nonces of the sealed datagrams it accepted (see
-// obfsReplay) and drops a repeat, or one older than the replay window.
+// receiver keeps the nonces of the last 256 sealed datagrams it accepted
+// and drops a repeat, one more than two minutes older (by the sender's
+// clock) than the newest, and one older than any that left those 256; so
+// the filter's memory is bounded and yet no replay, however old, gets
+// through to the bind that accepted the original (ObfsStats.Replayed counts
+// them; another session has another key).
 //
-// AES-GCM was chosen over ChaCha20-Poly1305 for measuring about twice as
-// fast on short messages on amd64 with AES-NI; the data path uses a bare
-// AES block for the same reason.
+// AES-GCM was chosen over ChaCha20-Poly1305 because it is the faster of the
+// two on short messages on CPUs with AES instructions; the data path uses a
+// bare AES block for the same reason. Both keys are derived from the
+// session key with HKDF-SHA256, under different labels.
+//
+// Not hidden: the 5-tuple, timing, how many datagrams flow which way, and
+// sizes beyond the padding (a data datagram is within DataPad bytes of the
+// WireGuard packet; with MaxPad negative the sealed handshakes have fixed
+// sizes again, 186, 130 and 102 bytes).
+package wgpath
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	mrand "math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+)
+
+// Sizes and limits of the two wire formats (see the package documentation).
 const (
 	wgHeaderSize = 16 // type (4), receiver index (4), counter (8)
 
