@@ -206,8 +206,9 @@ type ObfsStats struct {
 }
 
 // ObfsBind is a conn.Bind that obfuscates every datagram of another bind
-// (UDPBind, PipeBind, MuxBind, or any conn.Bind); see the package
-// documentation for what it hides and for the wire formats.
+// (UDPBind, PipeBind, or any conn.Bind; receiving over a MuxBind needs the
+// mux's help, see the package documentation, which also says what it
+// hides and how).
 //
 // Open, Close, SetMark, ParseEndpoint and BatchSize are the inner bind's, so
 // after Close the receive functions from Open return net.ErrClosed because

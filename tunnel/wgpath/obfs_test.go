@@ -753,3 +753,61 @@ func sum(b []byte) (s byte) {
 	}
 	return s
 }
+
+// cannedBind sends nowhere and receives copies of one datagram.
+type cannedBind struct {
+	tunneltest.Bind // only for the methods not overridden
+	datagram        []byte
+}
+
+func (c *cannedBind) Open(uint16) ([]conn.ReceiveFunc, uint16, error) {
+	return []conn.ReceiveFunc{func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+		for i := range bufs {
+			sizes[i] = copy(bufs[i], c.datagram)
+		}
+		return len(bufs), nil
+	}}, 0, nil
+}
+func (c *cannedBind) Send([][]byte, conn.Endpoint) error { return nil }
+func (c *cannedBind) BatchSize() int                     { return 64 }
+
+// TestObfsBindDoesNotAllocate: the data path allocates nothing per packet
+// once warm, either way.
+func TestObfsBindDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	key := obfsKey(t)
+	tx, _ := newObfsCodec(ObfsConfig{Key: key})
+	data := wgMessage(wgTransportType, benchDataSize, 1)
+	wire, err := tx.seal(&newObfsSendState().scratch, make([]byte, 4096), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := &cannedBind{datagram: wire}
+	b := newObfs(t, inner, ObfsConfig{Key: key})
+	fns, _, _ := b.Open(0)
+	pkts := make([][]byte, 64)
+	bufs := make([][]byte, 64)
+	for i := range pkts {
+		pkts[i] = data
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes := make([]int, 64)
+	eps := make([]conn.Endpoint, 64)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := b.Send(pkts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 0 {
+		t.Errorf("Send of 64 data packets: %.1f allocations", n)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		k, err := fns[0](bufs, sizes, eps)
+		if err != nil || k != 64 || sizes[0] != len(data) {
+			t.Fatalf("receive: %d, %v, size %d", k, err, sizes[0])
+		}
+	}); n > 0 {
+		t.Errorf("receive of 64 data packets: %.1f allocations", n)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wgpath
+
+const raceEnabled = false
