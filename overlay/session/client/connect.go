@@ -281,7 +281,7 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		return nil, err
 	}
 	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, node: node, udp: udp, done: make(chan struct{})}
-	s.route.transport, s.route.direct = transport, make(chan struct{})
+	s.route.transport, s.route.direct, s.route.state = transport, make(chan struct{}), session.Attaching
 	defer func() {
 		if err != nil {
 			sendClose(s)
@@ -355,6 +355,9 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		}
 		return nil, fmt.Errorf("tunnel to %s never came up over %s: %w", p.Provider, transport, err)
 	}
+	s.route.Lock()
+	s.route.state = session.Attached
+	s.route.Unlock()
 	return s, nil
 }
 

@@ -50,10 +50,13 @@ type Session struct {
 	stream network.Stream
 	pay    *hermes.PaySession // nil for a free session
 
-	// route is the session's current path and transport; a relayed session
-	// is upgraded to direct when a hole punch succeeds later.
+	// route is the session's state, path and transport, changed only
+	// under its lock: Attaching while the first handshake runs, Attached
+	// once it came (an upgrade to direct changes the transport in place),
+	// Closing and Closed in Close.
 	route struct {
 		sync.Mutex
+		state      session.State
 		path       wgpath.Path
 		transport  wgpath.Transport
 		relay      *wgpath.MeteredBind // the relayed bind, while relayed
@@ -153,26 +156,54 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 			log.Warn("upgrade: bind on the shared socket", "session", s.ID, "err", err)
 			return
 		}
-		s.route.Lock()
-		relayed := s.route.relay
-		s.route.Unlock()
-		if err := s.tun.SwitchBind(bind, ""); err != nil {
+		if err := s.switchTo(bind, wgpath.UDPMux); err != nil {
 			log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
 			_ = bind.Close()
 			return
 		}
-		s.route.Lock()
-		if relayed != nil {
-			st := relayed.Stats()
-			s.route.relayBytes += st.TxBytes + st.RxBytes
-		}
-		s.route.relay, s.route.transport = nil, wgpath.UDPMux
-		s.route.Unlock()
-		s.setPath(wgpath.Direct)
 		s.node.Metrics().Upgrades.Inc()
 		progress("upgraded to a direct path (hole punch)")
 		return
 	}
+}
+
+// switchTo moves an Attached session's tunnel to bind in place, in one
+// critical section with the check of its state, and counts what the relay
+// carried until then.
+func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport) error {
+	s.route.Lock()
+	defer s.route.Unlock()
+	if s.route.state != session.Attached {
+		return fmt.Errorf("session is %s", s.route.state)
+	}
+	if err := s.tun.SwitchBind(bind, ""); err != nil {
+		return err
+	}
+	if r := s.route.relay; r != nil {
+		st := r.Stats()
+		s.route.relayBytes += st.TxBytes + st.RxBytes
+	}
+	s.route.relay, s.route.transport, s.route.path = nil, t, wgpath.Direct
+	select {
+	case <-s.route.direct:
+	default:
+		close(s.route.direct)
+	}
+	return nil
+}
+
+// State is where the session is in its life.
+func (s *Session) State() session.State {
+	s.route.Lock()
+	defer s.route.Unlock()
+	return s.route.state
+}
+
+// setState moves the session to st.
+func (s *Session) setState(st session.State) {
+	s.route.Lock()
+	defer s.route.Unlock()
+	s.route.state = st
 }
 
 // dialBackEvery is how often a relayed session asks its provider to dial it.
@@ -261,6 +292,8 @@ func (s *Session) Invoices() (paid, refused int) {
 func (s *Session) Close() error {
 	var err error
 	s.closeMu.Do(func() {
+		s.setState(session.Closing)
+		defer s.setState(session.Closed)
 		s.end(errSessionClosed)
 		s.cancel()
 		s.wg.Wait()

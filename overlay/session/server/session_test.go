@@ -95,6 +95,9 @@ func TestSessionEndToEnd(t *testing.T) {
 			defer s.Close()
 			// Both transports are direct here: the stream rides a direct
 			// libp2p connection, not a relay.
+			if st := s.State(); st != session.Attached {
+				t.Fatalf("connected session is %s, want attached", st)
+			}
 			if s.Path() != wgpath.Direct || s.Transport() != transport {
 				t.Fatalf("path %s over %s, want direct over %s", s.Path(), s.Transport(), transport)
 			}
@@ -121,6 +124,9 @@ func TestSessionEndToEnd(t *testing.T) {
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if st := s.State(); st != session.Closed {
+				t.Fatalf("closed session is %s", st)
 			}
 			waitCond(t, "provider to drop the session", func() bool { return active(sn.prov) == 0 })
 		})
