@@ -334,7 +334,8 @@ func (b *ObfsBind) ParseEndpoint(s string) (conn.Endpoint, error) {
 // them, preceded by Junk random datagrams for each handshake initiation. A
 // packet that cannot be obfuscated (shorter than 16 bytes, or a non-data
 // packet too long for the sealed format) fails the call with ErrObfsPacket
-// before anything is sent.
+// before anything is sent. The inner bind's own size limit applies to the
+// obfuscated datagram, up to Overhead bytes longer for data.
 func (b *ObfsBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	st := b.sendPool.Get().(*obfsSendState)
 	defer b.sendPool.Put(st)
