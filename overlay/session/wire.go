@@ -77,6 +77,10 @@ type Request struct {
 	Hermes string `json:"hermes,omitempty"`
 	// Addrs are the consumer's public QUIC addresses (DialBack only).
 	Addrs []string `json:"addrs,omitempty"`
+	// Obfs asks for WireGuard without its fingerprint (Open only): the
+	// provider answers with a per-session key in Reply.ObfsKey when it
+	// agrees.
+	Obfs bool `json:"obfs,omitempty"`
 }
 
 // Reply is what a provider answers.
@@ -91,6 +95,11 @@ type Reply struct {
 	UDPPort   uint16             `json:"udp_port,omitempty"`
 	// Transport is the session's transport after an Open or Upgrade.
 	Transport wgpath.Transport `json:"transport,omitempty"`
+	// ObfsKey is the session's obfuscation key (Open, when the consumer
+	// asked and the provider agreed): both ends wrap their bind in a
+	// wgpath.ObfsBind with it. It travels only over this authenticated,
+	// encrypted libp2p stream.
+	ObfsKey []byte `json:"obfs_key,omitempty"`
 }
 
 // Reject builds a refusal with a message for the user.

@@ -32,6 +32,10 @@ type Link struct {
 	PeerPort uint16
 	// Stream carries the packets framed (Stream only).
 	Stream io.ReadWriteCloser
+	// Obfs, if set, wraps the bind in an ObfsBind (UDP and Stream only: on
+	// the shared socket an obfuscated datagram would not be told apart
+	// from QUIC).
+	Obfs *ObfsConfig
 }
 
 // Bind makes the conn.Bind that carries WireGuard over l, and says which
@@ -39,6 +43,9 @@ type Link struct {
 // and is wrapped in a MeteredBind, so the relay's share can be reported;
 // everything else is Direct. On error nothing of l is closed.
 func (l Link) Bind() (conn.Bind, Path, error) {
+	if l.Obfs != nil && l.Transport == UDPMux {
+		return nil, "", fmt.Errorf("%w: obfuscation does not run on the shared socket (%s)", ErrInvalidConfig, UDPMux)
+	}
 	switch l.Transport {
 	case UDPMux:
 		if l.Mux == nil || l.Conn == nil {
@@ -68,7 +75,11 @@ func (l Link) Bind() (conn.Bind, Path, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return b, Direct, nil
+		ob, err := l.obfuscate(b)
+		if err != nil {
+			return nil, "", err
+		}
+		return ob, Direct, nil
 	case Stream:
 		if l.Stream == nil {
 			return nil, "", fmt.Errorf("%w: stream transport needs a stream", ErrInvalidConfig)
@@ -77,13 +88,25 @@ func (l Link) Bind() (conn.Bind, Path, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		if l.Conn != nil && l.Conn.Stat().Limited {
-			return NewMeteredBind(pipe), Relayed, nil
+		b, err := l.obfuscate(pipe)
+		if err != nil {
+			return nil, "", err
 		}
-		return pipe, Direct, nil
+		if l.Conn != nil && l.Conn.Stat().Limited {
+			return NewMeteredBind(b), Relayed, nil
+		}
+		return b, Direct, nil
 	}
 	_, err := Parse(string(l.Transport))
 	return nil, "", err
+}
+
+// obfuscate wraps b in an ObfsBind when l asks for it.
+func (l Link) obfuscate(b conn.Bind) (conn.Bind, error) {
+	if l.Obfs == nil {
+		return b, nil
+	}
+	return NewObfsBind(b, *l.Obfs)
 }
 
 // ConnTo returns a direct QUIC connection to p that runs on m, or nil. A nil

@@ -44,6 +44,40 @@ type Config struct {
 	// Payment, if set, pays for the session through a hermes hub the
 	// provider accepts; nil asks for a free session.
 	Payment *Payment
+	// Obfuscation says whether WireGuard goes without its fingerprint
+	// (ObfsPrefer when empty).
+	Obfuscation ObfsMode
+}
+
+// ObfsMode is a consumer's wish for WireGuard obfuscation.
+type ObfsMode string
+
+const (
+	// ObfsPrefer asks for obfuscation and takes a plain session where the
+	// transport cannot carry it (the shared socket) or the provider does
+	// not offer it.
+	ObfsPrefer ObfsMode = ""
+	// ObfsRequire takes only obfuscated sessions: the shared socket is not
+	// tried, and a provider that does not offer obfuscation fails the
+	// attempt with ErrNoObfuscation, so the next transport is tried.
+	ObfsRequire ObfsMode = "require"
+	// ObfsOff never asks for it.
+	ObfsOff ObfsMode = "off"
+)
+
+// ErrNoObfuscation means obfuscation was required and the provider did not
+// agree to it on a transport.
+var ErrNoObfuscation = errors.New("the provider did not agree to obfuscate WireGuard")
+
+// ParseObfsMode reads "prefer", "require" or "off".
+func ParseObfsMode(s string) (ObfsMode, error) {
+	switch s {
+	case "", "prefer":
+		return ObfsPrefer, nil
+	case string(ObfsRequire), string(ObfsOff):
+		return ObfsMode(s), nil
+	}
+	return "", fmt.Errorf("obfuscation %q: want prefer, require or off", s)
 }
 
 // TUNOptions configure TUN mode.
@@ -137,7 +171,9 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		tries = []wgpath.Transport{cfg.Transport}
 	case direct != nil:
 		if mux.ConnTo(h.Network(), p.Provider) != nil {
-			tries = append(tries, wgpath.UDPMux)
+			if cfg.Obfuscation != ObfsRequire {
+				tries = append(tries, wgpath.UDPMux)
+			}
 		}
 		tries = append(tries, wgpath.UDP, wgpath.Stream)
 	default:
@@ -159,12 +195,18 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		return nil, err
 	}
 	s.ConnectTime = time.Since(start)
-	cfg.Progress("tunnel up (" + string(s.Path()) + ")")
+	up := string(s.Path()) + " over " + string(s.Transport())
+	if s.Obfuscated() {
+		up += ", obfuscated"
+	}
+	cfg.Progress("tunnel up (" + up + ")")
 	node.Metrics().Sessions.WithLabelValues("consumer", string(s.Path()), string(s.Transport())).Inc()
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
-	if s.Path() == wgpath.Relayed && mux != nil {
+	if s.Path() == wgpath.Relayed && mux != nil && !s.Obfuscated() {
+		// An obfuscated session stays on its transport: the shared socket
+		// would carry plain WireGuard.
 		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
 	}
 	return s, nil
@@ -245,7 +287,8 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 	if err != nil {
 		return nil, err
 	}
-	req := session.Request{Kind: session.Open, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport}
+	req := session.Request{Kind: session.Open, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport,
+		Obfs: cfg.Obfuscation != ObfsOff && transport != wgpath.UDPMux}
 	var price hermes.Price
 	if cfg.Payment != nil {
 		if price, err = overlay.ProposalPrice(&p); err != nil {
@@ -288,6 +331,15 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		}
 	}()
 	link.PeerPort = rep.UDPPort
+	switch {
+	case len(rep.ObfsKey) == 32 && req.Obfs:
+		link.Obfs = &wgpath.ObfsConfig{Key: [32]byte(rep.ObfsKey)}
+		s.obfuscated = true
+	case len(rep.ObfsKey) != 0:
+		return nil, fmt.Errorf("session with %s: provider sent an obfuscation key of %d bytes (want 32, and only when asked)", p.Provider, len(rep.ObfsKey))
+	case cfg.Obfuscation == ObfsRequire:
+		return nil, fmt.Errorf("%w over %s (provider %s)", ErrNoObfuscation, transport, p.Provider)
+	}
 	if transport == wgpath.Stream {
 		st, err := attachStream(ctx, h, p.Provider, rep.Session)
 		if err != nil {

@@ -46,6 +46,8 @@ type ConsumeConfig struct {
 	Query overlay.Query
 	// Transport forces a transport (see Config).
 	Transport wgpath.Transport
+	// Obfuscation is the consumer's wish for WireGuard obfuscation (see Config).
+	Obfuscation ObfsMode
 	// SOCKSAddr is where the SOCKS5 server listens (loopback unless
 	// SOCKSOptions allow otherwise).
 	SOCKSAddr    string
@@ -153,7 +155,8 @@ func connectBest(ctx context.Context, node *overlay.Node, cfg ConsumeConfig, fai
 			} else {
 				resync(ctx, node, pay)
 			}
-			s, err := Connect(ctx, node, Config{Proposal: sp, Transport: cfg.Transport, Progress: progress, TUN: cfg.TUN, Payment: pay})
+			s, err := Connect(ctx, node, Config{Proposal: sp, Transport: cfg.Transport, Obfuscation: cfg.Obfuscation,
+				Progress: progress, TUN: cfg.TUN, Payment: pay})
 			if err == nil {
 				return s, nil
 			}

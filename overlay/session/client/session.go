@@ -49,6 +49,8 @@ type Session struct {
 	udp    *net.UDPConn
 	stream network.Stream
 	pay    *hermes.PaySession // nil for a free session
+	// obfuscated is set before the session is returned, never changed.
+	obfuscated bool
 
 	// route is the session's state, path and transport, changed only
 	// under its lock: Attaching while the first handshake runs, Attached
@@ -191,6 +193,10 @@ func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport) error {
 	}
 	return nil
 }
+
+// Obfuscated reports whether the session's WireGuard packets are
+// obfuscated (no fixed bytes or sizes on the wire).
+func (s *Session) Obfuscated() bool { return s.obfuscated }
 
 // State is where the session is in its life.
 func (s *Session) State() session.State {

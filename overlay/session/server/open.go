@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"time"
@@ -68,6 +69,10 @@ func (s *Server) open(c network.Conn, req session.Request) session.Reply {
 		return *rej
 	}
 	rep := session.Reply{OK: true, Session: ps.id, WGKey: ps.key.PublicKey(), Addresses: ps.addrs, Transport: req.Transport}
+	if ps.obfs != nil {
+		rep.ObfsKey = ps.obfs.Key[:]
+		link.Obfs = ps.obfs
+	}
 	switch req.Transport {
 	case wgpath.UDPMux:
 		rep.UDPPort = s.mux.Port()
@@ -132,6 +137,12 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 		return fail(session.RejectFull, "no tunnel addresses left: %v", err)
 	}
 	ps := newProvSession(newSessionID(), from, addrs, key, req.WGKey, req.Transport, pay, time.Now())
+	if req.Obfs && req.Transport != wgpath.UDPMux {
+		// A fresh key per session; the shared socket cannot tell
+		// obfuscated datagrams from QUIC, so udp-mux sessions go plain.
+		ps.obfs = &wgpath.ObfsConfig{}
+		_, _ = rand.Read(ps.obfs.Key[:])
+	}
 	s.table.byID[ps.id] = ps
 	s.table.perPeer[from]++
 	s.met.Active.Set(float64(len(s.table.byID)))
@@ -271,7 +282,7 @@ func (s *Server) handleTunnel(st network.Stream) {
 		return
 	}
 	_ = st.SetDeadline(time.Time{})
-	rej := s.build(ps, wgpath.Link{Transport: wgpath.Stream, Conn: st.Conn(), Stream: session.Buffered{Stream: st, R: br}})
+	rej := s.build(ps, wgpath.Link{Transport: wgpath.Stream, Conn: st.Conn(), Stream: session.Buffered{Stream: st, R: br}, Obfs: ps.obfs})
 	ps.op.Unlock()
 	if rej == nil {
 		return
@@ -304,6 +315,8 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 		return session.Reject(session.RejectClosing, "session %q is closing", ps.id)
 	case state == session.Attached && t == wgpath.UDPMux:
 		return session.Reply{OK: true, Session: ps.id, Transport: wgpath.UDPMux}
+	case ps.obfs != nil:
+		return session.Reject(session.RejectPolicy, "session %q is obfuscated; it stays on %s, since %s would carry plain WireGuard", ps.id, t, wgpath.UDPMux)
 	case state != session.Attached || t != wgpath.Stream:
 		return session.Reject(session.RejectState, "session %q is %s on %s; only an attached stream session can upgrade", ps.id, state, t)
 	}

@@ -98,6 +98,10 @@ func TestSessionEndToEnd(t *testing.T) {
 			if st := s.State(); st != session.Attached {
 				t.Fatalf("connected session is %s, want attached", st)
 			}
+			// Both ends agree to obfuscate by default on these transports.
+			if !s.Obfuscated() {
+				t.Fatal("session over " + string(transport) + " is not obfuscated")
+			}
 			if s.Path() != wgpath.Direct || s.Transport() != transport {
 				t.Fatalf("path %s over %s, want direct over %s", s.Path(), s.Transport(), transport)
 			}
@@ -333,4 +337,36 @@ func gatherText(t *testing.T, reg *prometheus.Registry) string {
 		}
 	}
 	return b.String()
+}
+
+// A consumer that turns obfuscation off gets a plain session; the
+// provider refuses to move an obfuscated one to the shared socket.
+func TestSessionObfuscationNegotiated(t *testing.T) {
+	sn := newSessionNet(t, loopbackPolicy(t), 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	plain, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal, Obfuscation: client.ObfsOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if plain.Obfuscated() {
+		t.Fatal("obfuscation off, yet the session is obfuscated")
+	}
+	obf, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal, Transport: wgpath.Stream, Obfuscation: client.ObfsRequire})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obf.Close()
+	if !obf.Obfuscated() {
+		t.Fatal("obfuscation required, yet the session is plain")
+	}
+	_, err = call(ctx, sn.cons, sn.prov.ID(), session.Request{Kind: session.Upgrade, Session: obf.ID, Transport: wgpath.UDPMux})
+	var rej *session.RejectedError
+	if !errors.As(err, &rej) || rej.Code != session.RejectPolicy || !strings.Contains(rej.Message, "obfuscated") {
+		t.Fatalf("upgrade of an obfuscated session: %v, want a policy refusal", err)
+	}
+	if _, err := client.ParseObfsMode("sometimes"); err == nil {
+		t.Fatal("ParseObfsMode accepted a bad mode")
+	}
 }

@@ -26,6 +26,9 @@ type provSession struct {
 	peerKey  tunnel.PublicKey
 	opened   time.Time
 	pay      *payment // nil for a free session
+	// obfs is the session's obfuscation, nil when the consumer did not ask
+	// for it or its transport cannot carry it.
+	obfs *wgpath.ObfsConfig
 
 	attached chan struct{} // closed on the move to Attached
 	ended    chan struct{} // closed on the move to Closed
