@@ -23,12 +23,17 @@ import (
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/multiformats/go-multihash"
 )
 
 // ProtocolPrefix makes the DHT private: it speaks /mystp2p/kad/1.0.0 and never
 // mixes with the public IPFS DHT.
 const ProtocolPrefix = "/mystp2p"
+
+// ProtocolID is the protocol the DHT speaks: a peer that lists it in
+// identify answers DHT queries.
+const ProtocolID protocol.ID = ProtocolPrefix + "/kad/1.0.0"
 
 // RecordNamespace is the DHT value namespace for signed records ("/mystp2p-rec/<key>").
 const RecordNamespace = "mystp2p-rec"
@@ -39,11 +44,53 @@ const DefaultRecordTTL = 30 * time.Minute
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("dht closed")
 
+// Mode is whether a node answers DHT queries.
+type Mode int
+
+// The modes. The zero Mode is ModeClient.
+const (
+	// ModeClient only asks: for nodes behind NAT, which others cannot dial.
+	ModeClient Mode = iota
+	// ModeServer answers queries: relays and publicly reachable nodes.
+	ModeServer
+	// ModeAuto starts as a client and answers queries while the host finds
+	// itself publicly reachable (its AutoNAT verdict, or a forced public
+	// reachability), switching back when it is not: the right default for
+	// a node that may or may not be reachable, such as a provider that is
+	// handed out as a bridge.
+	ModeAuto
+)
+
+// ParseMode reads "client", "server" or "auto".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "client":
+		return ModeClient, nil
+	case "server":
+		return ModeServer, nil
+	case "auto":
+		return ModeAuto, nil
+	}
+	return 0, fmt.Errorf("DHT mode %q: want auto, server or client", s)
+}
+
+// String is the name ParseMode reads.
+func (m Mode) String() string {
+	switch m {
+	case ModeClient:
+		return "client"
+	case ModeServer:
+		return "server"
+	case ModeAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
 // Config configures a DHT.
 type Config struct {
-	// Server makes the node answer DHT queries (relays and public nodes). A
-	// node behind NAT should be a client.
-	Server bool
+	// Mode is whether the node answers DHT queries (zero: ModeClient).
+	Mode Mode
 	// Bootstrap peers to join through. Required unless this node is the first.
 	Bootstrap []peer.AddrInfo
 	// RecordTTL is the lifetime of provider and value records that this node
@@ -82,9 +129,16 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	mode := kad.ModeClient
-	if cfg.Server {
+	var mode kad.ModeOpt
+	switch cfg.Mode {
+	case ModeClient:
+		mode = kad.ModeClient
+	case ModeServer:
 		mode = kad.ModeServer
+	case ModeAuto:
+		mode = kad.ModeAuto
+	default:
+		return nil, fmt.Errorf("dht: unknown %v", cfg.Mode)
 	}
 	gc := min(cfg.RecordTTL/4, time.Minute)
 	k, err := kad.New(h,
@@ -102,6 +156,10 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &DHT{kad: k, ttl: cfg.RecordTTL, log: cfg.Logger, ctx: ctx, cancel: cancel}, nil
 }
+
+// Serving reports whether the node answers DHT queries right now (in
+// ModeAuto, whether the host currently finds itself publicly reachable).
+func (d *DHT) Serving() bool { return d.kad.Mode() == kad.ModeServer }
 
 // Kad is the underlying kad-dht (for routing discovery).
 func (d *DHT) Kad() *kad.IpfsDHT { return d.kad }

@@ -22,6 +22,7 @@ import (
 	"github.com/mystp2p/mystp2p/gossip"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay/guard"
+	"github.com/mystp2p/mystp2p/overlay/peercache"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
@@ -37,9 +38,19 @@ type Config struct {
 	Host HostConfig
 	// Bootstrap peers to join the network through.
 	Bootstrap []peer.AddrInfo
-	// DHTServer makes the node answer DHT queries. Public nodes and relays
-	// should; nodes behind NAT should not.
+	// DHTServer makes the node answer DHT queries whatever DHTMode says.
+	// Public nodes and relays should; nodes behind NAT should not.
 	DHTServer bool
+	// DHTMode is whether the node answers DHT queries when DHTServer is
+	// false (zero: dht.ModeClient). dht.ModeAuto answers while the host
+	// finds itself publicly reachable, so every reachable node, a bridge
+	// included, answers discovery; with Host.Reachability forced public it
+	// is the same as dht.ModeServer.
+	DHTMode dht.Mode
+	// PeerCache, if set, records the peers the node connects to and is
+	// where join looks when no bootstrap peer answers (see peers.go). The
+	// node saves it periodically and on Close; the caller still closes it.
+	PeerCache *peercache.Cache
 	// RecordTTL is the lifetime of DHT provider and value records (0: dht default).
 	RecordTTL time.Duration
 	// ProposalTTL is the lifetime of this node's proposals (0: DefaultProposalTTL).
@@ -60,6 +71,8 @@ type Node struct {
 	feed *gossip.Feed
 	cfg  Config
 	log  *slog.Logger
+	// peers records connections in cfg.PeerCache; nil without one.
+	peers *peerRecorder
 
 	// current is this node's own signed proposal, served on /mystp2p/proposal/1.
 	current struct {
@@ -119,7 +132,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.dht, err = dht.New(n.host, dht.Config{
-		Server:    cfg.DHTServer,
+		Mode:      cfg.dhtMode(),
 		Bootstrap: cfg.Bootstrap,
 		RecordTTL: cfg.RecordTTL,
 		Validator: recordValidator{now: cfg.Now},
@@ -137,33 +150,26 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.host.SetStreamHandler(ProtocolProposal, guard.Handler(n.log, ProtocolProposal, n.serveProposal))
+	if err := n.startPeerCache(); err != nil {
+		return nil, err
+	}
 	if err := n.join(ctx); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-// join connects to the bootstrap peers; at least one must answer.
-func (n *Node) join(ctx context.Context) error {
-	if len(n.cfg.Bootstrap) == 0 {
-		return nil
+// dhtMode resolves DHTServer and DHTMode.
+func (c *Config) dhtMode() dht.Mode {
+	switch {
+	case c.DHTServer:
+		return dht.ModeServer
+	case c.DHTMode == dht.ModeAuto && c.Host.Reachability == ReachabilityPublic:
+		return dht.ModeServer
+	case c.DHTMode == dht.ModeAuto && c.Host.Reachability == ReachabilityPrivate:
+		return dht.ModeClient
 	}
-	var errs []error
-	for _, ai := range n.cfg.Bootstrap {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := n.host.Connect(cctx, ai)
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bootstrap %s: %w", ai.ID, err))
-		}
-	}
-	if len(errs) == len(n.cfg.Bootstrap) {
-		return fmt.Errorf("%w: %w", ErrNoBootstrap, errors.Join(errs...))
-	}
-	if err := n.dht.Bootstrap(ctx); err != nil {
-		return fmt.Errorf("dht bootstrap: %w", err)
-	}
-	return nil
+	return c.DHTMode
 }
 
 // Host is the libp2p host.
@@ -235,8 +241,18 @@ func (n *Node) Close() error {
 		if n.host != nil {
 			n.host.RemoveStreamHandler(ProtocolProposal)
 		}
+		if n.peers != nil {
+			n.peers.stop()
+		}
 		n.cancel()
 		n.wg.Wait()
+		if n.peers != nil {
+			// A cache that cannot be saved is worth a warning, not a
+			// failed Close: the node ran fine without it.
+			if err := n.cfg.PeerCache.Save(); err != nil && !errors.Is(err, peercache.ErrClosed) {
+				n.log.Warn("peer cache: save failed", "err", err)
+			}
+		}
 		if n.feed != nil {
 			errs = append(errs, n.feed.Close())
 		}
