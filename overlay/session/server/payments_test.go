@@ -271,7 +271,12 @@ func TestPaidSessionRefusals(t *testing.T) {
 // above what it accepts) loses the session once more than MaxUnpaid is
 // unpaid, and the provider reports why.
 func TestPaidSessionConsumerNotPaying(t *testing.T) {
-	pn := newPaidNet(t, big.NewInt(1e18), func(p *server.Payments) { p.MaxUnpaid = big.NewInt(1) })
+	// The first invoice waits 2 s (no early one below a whole token), so the
+	// tunnel is up before the consumer refuses it, however loaded the
+	// machine; then one base unit unpaid is too much.
+	pn := newPaidNet(t, big.NewInt(1e18), func(p *server.Payments) {
+		p.MaxUnpaid, p.Interval, p.Threshold = big.NewInt(1), 2*time.Second, big.NewInt(1e18)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pay := pn.payment(t, pn.hub.ID())
