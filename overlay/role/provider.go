@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -55,7 +56,8 @@ type ProviderConfig struct {
 	// OnSettled hears every settlement; OnPaid every paid session's end.
 	OnSettled func(hub common.Address, paid *big.Int)
 	OnPaid    func(server.SessionPaid)
-	// LocalAPI serves the books on the local API in DataDir.
+	// LocalAPI serves the books and the bridge line (GET /v1/bridge) on
+	// the local API in DataDir, for a free provider too.
 	LocalAPI bool
 	// RecoverWait bounds the wait for payment recovery at start
 	// (0: DefaultRecoverWait); what is left goes on in the background.
@@ -82,10 +84,11 @@ type Provider struct {
 }
 
 // StartProvider brings a provider up: for a paying one the chain checks,
-// the store, the settler and the local API; then the node; then, for a
-// paying one, recovery of payments a previous run left half done (payments
-// stored but never exchanged, promises issued but never stored); then the
-// proposal and the session server. On error everything opened is closed.
+// the store and the settler; then the node; then, for a paying one,
+// recovery of payments a previous run left half done (payments stored but
+// never exchanged, promises issued but never stored); then the proposal,
+// the local API and the session server. On error everything opened is
+// closed.
 func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err error) {
 	switch {
 	case cfg.Node.Host.Identity == nil:
@@ -142,11 +145,41 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 	if p.Proposal, err = p.Node.Advertise(rctx, cfg.Offer); err != nil {
 		return nil, err
 	}
+	if cfg.LocalAPI {
+		if err := p.serveAPI(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if p.Sessions, err = server.New(server.Config{Node: p.Node, MaxSessions: cfg.MaxSessions, Policy: cfg.Policy,
 		Resolver: cfg.Resolver, Payments: payments, Logger: log}); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// serveAPI serves the local API: the books (for a free provider, no
+// earnings and nothing to settle) and the bridge line. It closes before
+// the node.
+func (p *Provider) serveAPI(cfg ProviderConfig) error {
+	var mux *http.ServeMux
+	if p.Books != nil {
+		mux = p.Books.Handler()
+	} else {
+		mux = http.NewServeMux()
+		mux.HandleFunc("GET /v1/earnings", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, []EarningRow{}, nil)
+		})
+		mux.HandleFunc("POST /v1/settle", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, nil, ErrNoChain)
+		})
+	}
+	handleBridge(mux, p.Node, cfg.DataDir)
+	api, err := ServeLocalAPI(cfg.DataDir, mux)
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, api.Close)
+	return nil
 }
 
 // openBooks sets up a paying provider's books.
@@ -179,13 +212,6 @@ func (p *Provider) openBooks(ctx context.Context, cfg ProviderConfig) (*server.P
 	}
 	p.closers = append(p.closers, settler.Close)
 	p.Books = &Books{Store: store, Chain: cfg.Chain, ID: id, Settler: settler}
-	if cfg.LocalAPI {
-		api, err := ServeLocalAPI(cfg.DataDir, p.Books.Handler())
-		if err != nil {
-			return nil, err
-		}
-		p.closers = append(p.closers, api.Close)
-	}
 	return &server.Payments{Store: store, ChainID: cfg.Chain.ChainID(), Settler: settler,
 		Interval: cfg.InvoiceInterval, Tick: cfg.InvoiceTick, OnPaid: cfg.OnPaid}, nil
 }
@@ -242,9 +268,9 @@ func RecoverPayments(ctx context.Context, node *overlay.Node, store *hermes.Stor
 	}
 }
 
-// Close stops serving sessions (paying ones end with a final invoice),
-// stops payment recovery, closes the node, then the local API, the settler
-// and the store. It is idempotent.
+// Close closes the local API, then stops serving sessions (paying ones end
+// with a final invoice), stops payment recovery, and closes the node, the
+// settler and the store. It is idempotent.
 func (p *Provider) Close() error {
 	p.once.Do(func() {
 		var errs []error

@@ -3,6 +3,8 @@ package role
 import (
 	"context"
 	"errors"
+	"net/http"
+	"sync"
 
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/relay"
@@ -18,12 +20,19 @@ type RelayConfig struct {
 	Node overlay.Config
 	// Limits are the circuit relay's limits (required; see relay.DefaultLimits).
 	Limits *relay.Limits
+	// LocalAPI serves the bridge line (GET /v1/bridge) on the local API in
+	// DataDir, which must then be set and exist.
+	LocalAPI bool
+	DataDir  string
 }
 
 // Relay is a running relay: a node that serves circuit relay v2 and the
 // DHT, and that other nodes bootstrap from.
 type Relay struct {
 	Node *overlay.Node
+	api  *LocalAPI
+	once sync.Once
+	err  error
 }
 
 // StartRelay brings a relay up. Without listen addresses it takes
@@ -35,6 +44,8 @@ func StartRelay(ctx context.Context, cfg RelayConfig) (*Relay, error) {
 		return nil, errors.New("role: RelayConfig.Node.Host.Identity is required")
 	case cfg.Limits == nil:
 		return nil, errors.New("role: RelayConfig.Limits is required")
+	case cfg.LocalAPI && cfg.DataDir == "":
+		return nil, errors.New("role: the local API needs RelayConfig.DataDir")
 	}
 	if err := cfg.Limits.Validate(); err != nil {
 		return nil, err
@@ -51,8 +62,26 @@ func StartRelay(ctx context.Context, cfg RelayConfig) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Relay{Node: n}, nil
+	r := &Relay{Node: n}
+	if cfg.LocalAPI {
+		mux := http.NewServeMux()
+		handleBridge(mux, n, cfg.DataDir)
+		if r.api, err = ServeLocalAPI(cfg.DataDir, mux); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
-// Close closes the relay's node. It is idempotent.
-func (r *Relay) Close() error { return r.Node.Close() }
+// Close closes the local API and the relay's node. It is idempotent.
+func (r *Relay) Close() error {
+	r.once.Do(func() {
+		var err error
+		if r.api != nil {
+			err = r.api.Close()
+		}
+		r.err = errors.Join(err, r.Node.Close())
+	})
+	return r.err
+}
