@@ -46,9 +46,14 @@ type idFlags struct {
 	address        string
 }
 
-func (f *idFlags) register(fs *flag.FlagSet) {
+// defaultDataDir is ~/.mystp2p.
+func defaultDataDir() string {
 	home, _ := os.UserHomeDir()
-	fs.StringVar(&f.dataDir, "data-dir", filepath.Join(home, ".mystp2p"), "directory for the keystore and node state")
+	return filepath.Join(home, ".mystp2p")
+}
+
+func (f *idFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory for the keystore and node state (the peer cache "+PeerCacheFile+" too)")
 	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "file holding the keystore passphrase (else $MYSTP2P_PASSPHRASE, else a prompt)")
 	fs.StringVar(&f.address, "identity", "", "address (0x…) of the identity to use when the keystore holds several")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/peercache"
 	"github.com/mystp2p/mystp2p/overlay/role"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -17,13 +18,15 @@ import (
 )
 
 func cmdConnect(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "connect", "connect [--country CC | --provider ID] [--socks 127.0.0.1:1080] --bootstrap ADDR [flags]")
+	fs := newFlagSet(e, "connect", "connect [--country CC | --provider ID] [--socks 127.0.0.1:1080] --bootstrap ADDR | --bridge LINE [flags]")
 	var (
-		idf idFlags
-		nf  netFlags
+		idf     idFlags
+		nf      netFlags
+		bridges bridgeFlag
 	)
 	idf.register(fs)
 	nf.register(fs)
+	bridges.register(fs)
 	country := fs.String("country", "", "only providers in this country (ISO 3166 alpha-2)")
 	provider := fs.String("provider", "", "use this provider (peer ID)")
 	ipType := fs.String("ip-type", "", "only residential, hosting or mobile")
@@ -91,8 +94,21 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(bootstrap) == 0 {
-		return exitUsage{errors.New("connect needs at least one --bootstrap peer")}
+	viaBridge, err := bridges.peers()
+	if err != nil {
+		return err
+	}
+	bootstrap = withBridges(viaBridge, bootstrap)
+	// The peer cache lives in the data directory; an ephemeral consumer
+	// keeps one only in a data directory it was given.
+	var cache *peercache.Cache
+	if !*ephemeral || dataDirSet(fs) {
+		var closeCache func()
+		cache, closeCache = openPeerCache(e, idf.dataDir)
+		defer closeCache()
+	}
+	if len(bootstrap) == 0 && (cache == nil || cache.Len() == 0) {
+		return exitUsage{errors.New("connect needs at least one --bootstrap peer or --bridge line (or a peer cache from an earlier run)")}
 	}
 	var id *identity.Identity
 	if *ephemeral {
@@ -115,6 +131,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		Node: overlay.Config{
 			Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
 			Bootstrap: bootstrap,
+			PeerCache: cache,
 			Logger:    log,
 		},
 		Hermes: hubID.raw, MaxHermesFeeBp: uint16(*maxFee),

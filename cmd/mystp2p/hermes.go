@@ -25,7 +25,8 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	feeBp := fs.Uint("fee-bp", 250, "fee in basis points of what consumers pay providers (250 = 2.5 %)")
 	stake := fs.String("stake", "", "register this identity as a hermes with this stake in tokens, if it is not registered yet")
 	settleEvery := fs.Duration("settle-interval", 10*time.Minute, "how often to pull consumers' promised funds into the hermes pool on chain")
-	dhtServer := fs.Bool("dht-server", false, "answer DHT queries (only on a publicly reachable node)")
+	dhtModeF := fs.String("dht-mode", "auto", dhtModeHelp)
+	dhtServer := fs.Bool("dht-server", false, "deprecated: the same as --dht-mode server")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "advertisement lifetime; re-announced every third of it")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -42,6 +43,10 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 		if stakeAmount, err = tokenAmount("--stake", *stake); err != nil {
 			return err
 		}
+	}
+	dhtMode, err := parseDHTMode(*dhtModeF, *dhtServer)
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(e.stderr, nf.logLevel)
 	if err != nil {
@@ -80,7 +85,7 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 		Node: overlay.Config{
 			Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
 			Bootstrap:   bootstrap,
-			DHTServer:   *dhtServer,
+			DHTMode:     dhtMode,
 			ProposalTTL: *ttl,
 			Logger:      log,
 		},

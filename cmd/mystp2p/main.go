@@ -27,6 +27,7 @@ Usage:
   mystp2p proposals [flags]           list providers on offer
   mystp2p connect [flags]             open a session and serve SOCKS5 through it
   mystp2p relay [flags]               run a public bootstrap/relay node
+  mystp2p bridge [flags]              print the bridge line of the node running here
   mystp2p hermes [flags]              run a hermes payment hub
   mystp2p account [topup] [flags]     show balances, or top up a channel with a hermes
   mystp2p earnings [flags]            show what this provider earned, per hermes
@@ -75,7 +76,7 @@ var flagHints = []struct {
 	err  error
 	hint string
 }{
-	{overlay.ErrNoBootstrap, "check --bootstrap"},
+	{overlay.ErrNoBootstrap, "check --bootstrap, or join through a --bridge"},
 	{role.ErrHermesNotRegistered, "check --hermes and --contract"},
 	{role.ErrNoChain, "start the provider with --hermes, --chain-rpc and --contract"},
 	{identity.ErrAmbiguousIdentity, "choose one with --identity 0x…"},
@@ -126,6 +127,8 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return cmdConnect(ctx, e, rest)
 	case "relay":
 		return cmdRelay(ctx, e, rest)
+	case "bridge":
+		return cmdBridge(ctx, e, rest)
 	case "hermes":
 		return cmdHermes(ctx, e, rest)
 	case "account":

@@ -11,12 +11,18 @@ import (
 
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
+	"github.com/mystp2p/mystp2p/overlay/peercache"
 )
 
 func cmdProposals(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "proposals", "proposals --bootstrap ADDR [filters] [--json]")
-	var nf netFlags
+	fs := newFlagSet(e, "proposals", "proposals --bootstrap ADDR | --bridge LINE [filters] [--json]")
+	var (
+		nf      netFlags
+		bridges bridgeFlag
+	)
 	nf.register(fs)
+	bridges.register(fs)
+	dataDir := fs.String("data-dir", "", "keep the peer cache ("+PeerCacheFile+") in this directory, e.g. the one connect uses (default: none, like the throwaway identity)")
 	country := fs.String("country", "", "only providers in this country (ISO 3166 alpha-2)")
 	service := fs.String("service", overlay.ServiceWireGuard, "service type: wireguard (VPN providers) or hermes (payment hubs)")
 	ipType := fs.String("ip-type", "", "only residential, hosting or mobile")
@@ -46,8 +52,19 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(bootstrap) == 0 {
-		return exitUsage{fmt.Errorf("proposals needs at least one --bootstrap peer")}
+	viaBridge, err := bridges.peers()
+	if err != nil {
+		return err
+	}
+	bootstrap = withBridges(viaBridge, bootstrap)
+	var cache *peercache.Cache
+	if *dataDir != "" {
+		var closeCache func()
+		cache, closeCache = openPeerCache(e, *dataDir)
+		defer closeCache()
+	}
+	if len(bootstrap) == 0 && (cache == nil || cache.Len() == 0) {
+		return exitUsage{fmt.Errorf("proposals needs at least one --bootstrap peer or --bridge line (or a peer cache from an earlier run, with --data-dir)")}
 	}
 	// Listing needs no stable identity: a throwaway key reveals nothing.
 	id, err := identity.Generate()
@@ -57,6 +74,7 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	node, err := overlay.New(ctx, overlay.Config{
 		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays},
 		Bootstrap: bootstrap,
+		PeerCache: cache,
 		Logger:    log,
 	})
 	if err != nil {

@@ -34,7 +34,8 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	invoiceEvery := fs.Duration("invoice-interval", time.Minute, "how often paying consumers are invoiced (also early, once a minute's price plus 16 MiB is unpaid)")
 	beneficiary := fs.String("beneficiary", "", "address 0x… that settlements pay (registered on chain; default: as registered, else this identity)")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "proposal lifetime; re-announced every third of it")
-	dhtServer := fs.Bool("dht-server", false, "answer DHT queries (only on a publicly reachable node)")
+	dhtModeF := fs.String("dht-mode", "auto", dhtModeHelp)
+	dhtServer := fs.Bool("dht-server", false, "deprecated: the same as --dht-mode server")
 	maxSessions := fs.Int("max-sessions", 10, "most concurrent consumer sessions")
 	var exitPolicy listFlag
 	fs.Var(&exitPolicy, "exit-policy", "exit policy changes (repeatable, comma-separated): allow-private, allow-loopback, deny:CIDR, deny-port:N; the default denies loopback, private, link-local, multicast, this host's networks and port 25")
@@ -88,6 +89,10 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return exitUsage{err}
 	}
+	dhtMode, err := parseDHTMode(*dhtModeF, *dhtServer)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(e.stderr, nf.logLevel)
 	if err != nil {
 		return err
@@ -108,11 +113,14 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopMetrics()
+	cache, closeCache := openPeerCache(e, idf.dataDir)
+	defer closeCache()
 	cfg := role.ProviderConfig{
 		Node: overlay.Config{
 			Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
 			Bootstrap:   bootstrap,
-			DHTServer:   *dhtServer,
+			DHTMode:     dhtMode,
+			PeerCache:   cache,
 			ProposalTTL: *ttl,
 			Logger:      log,
 		},

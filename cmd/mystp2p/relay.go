@@ -79,6 +79,9 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 			Logger:    log,
 		},
 		Limits: &limits,
+		// `mystp2p bridge` reads the relay's bridge line from its data
+		// directory; an ephemeral relay has one only when given it.
+		LocalAPI: !*ephemeral || dataDirSet(fs), DataDir: idf.dataDir,
 	})
 	if err != nil {
 		return err
