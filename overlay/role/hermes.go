@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ type HermesConfig struct {
 	SettleInterval time.Duration
 	// OnConsumersSettled hears what each pull moved.
 	OnConsumersSettled func(moved *big.Int)
+	// LocalAPI serves the bridge line (GET /v1/bridge) on the local API in
+	// DataDir, which must then be set (it may be, along with Store).
+	LocalAPI bool
 }
 
 // Hermes is a running hermes hub: its node, hub service, settler and store.
@@ -69,6 +73,8 @@ func StartHermes(ctx context.Context, cfg HermesConfig) (_ *Hermes, err error) {
 		return nil, errors.New("role: HermesConfig.DataDir is required")
 	case cfg.FeeBp > overlay.MaxHermesFeeBp:
 		return nil, fmt.Errorf("role: HermesConfig.FeeBp %d is above %d", cfg.FeeBp, overlay.MaxHermesFeeBp)
+	case cfg.LocalAPI && cfg.DataDir == "":
+		return nil, errors.New("role: the local API needs HermesConfig.DataDir")
 	}
 	if cfg.SettleInterval == 0 {
 		cfg.SettleInterval = DefaultHubSettleInterval
@@ -123,6 +129,15 @@ func StartHermes(ctx context.Context, cfg HermesConfig) (_ *Hermes, err error) {
 	if _, err := h.Node.Advertise(actx, overlay.Offer{HermesTerms: terms}); err != nil {
 		return nil, err
 	}
+	if cfg.LocalAPI {
+		mux := http.NewServeMux()
+		handleBridge(mux, h.Node, cfg.DataDir)
+		api, err := ServeLocalAPI(cfg.DataDir, mux)
+		if err != nil {
+			return nil, err
+		}
+		h.closers = append(h.closers, api.Close)
+	}
 	return h, nil
 }
 
@@ -131,7 +146,7 @@ func (h *Hermes) SettleConsumers(ctx context.Context) (*big.Int, error) {
 	return h.Settler.SettleConsumers(ctx, h.Hub)
 }
 
-// Close stops advertising, the settler, the node, the hub and the store,
+// Close closes the local API, then stops advertising, the settler, the node, the hub and the store,
 // in that order. It does not pull consumers' promises first: call
 // SettleConsumers for that. It is idempotent.
 func (h *Hermes) Close() error {

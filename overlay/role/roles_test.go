@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ func TestRolesLifecycle(t *testing.T) {
 	defer chain.Close()
 	hubID := mustID(t)
 	hcfg := role.HermesConfig{Node: overlay.Config{Host: overlay.HostConfig{Identity: hubID, Listen: loopback}, Bootstrap: boot,
-		DHTServer: true, ProposalTTL: time.Minute}, Chain: chain.Chain, DataDir: t.TempDir(), FeeBp: 250}
+		DHTServer: true, ProposalTTL: time.Minute}, Chain: chain.Chain, DataDir: t.TempDir(), FeeBp: 250, LocalAPI: true}
 	if _, err := role.StartHermes(ctx, hcfg); !errors.Is(err, role.ErrHermesNotRegistered) {
 		t.Fatalf("unregistered hub: %v, want ErrHermesNotRegistered", err)
 	}
@@ -55,6 +57,9 @@ func TestRolesLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hub.Close()
+	if _, err := os.Stat(filepath.Join(hcfg.DataDir, role.APIFile)); err != nil {
+		t.Fatalf("the hub's local API: %v", err)
+	}
 
 	// A consumer with no deposit at the hub is refused before any session.
 	ccfg := role.ConsumerConfig{Node: overlay.Config{Host: overlay.HostConfig{Identity: mustID(t), Listen: loopback}, Bootstrap: boot},
