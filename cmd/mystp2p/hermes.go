@@ -89,7 +89,7 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 			ProposalTTL: *ttl,
 			Logger:      log,
 		},
-		Chain: chain, Store: store, FeeBp: uint16(*feeBp), SettleInterval: *settleEvery,
+		Chain: chain, Store: store, DataDir: idf.dataDir, LocalAPI: true, FeeBp: uint16(*feeBp), SettleInterval: *settleEvery,
 		OnConsumersSettled: func(moved *big.Int) {
 			fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))
 		},

@@ -88,7 +88,7 @@ func openPeerCache(e env, dir string) (*peercache.Cache, func()) {
 const bridgeHelp = `bridge [--data-dir DIR] [--secret]
 
 Prints the bridge line of the node running on this machine with DIR as
-its data directory (mystp2p provide or mystp2p relay): one line naming
+its data directory (mystp2p provide, relay or hermes): one line naming
 the node and its public addresses, to hand out of band to someone whose
 network blocks the bootstrap peers. They join with
   mystp2p connect --bridge 'LINE'
@@ -112,7 +112,7 @@ func cmdBridge(ctx context.Context, e env, args []string) error {
 	var info role.BridgeInfo
 	err := callLocalAPI(ctx, *dataDir, http.MethodGet, path, nil, &info)
 	if errors.Is(err, errNoAPI) {
-		return fmt.Errorf("%w (%s): run `mystp2p bridge` on the machine where `mystp2p provide` or `mystp2p relay` runs with that --data-dir", err, *dataDir)
+		return fmt.Errorf("%w (%s): run `mystp2p bridge` on the machine where `mystp2p provide`, `mystp2p relay` or `mystp2p hermes` runs with that --data-dir", err, *dataDir)
 	}
 	if err != nil {
 		return err
