@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,6 +105,7 @@ type Config struct {
 // DHT wraps a kad-dht instance with namespace announcements.
 type DHT struct {
 	kad    *kad.IpfsDHT
+	host   host.Host
 	ttl    time.Duration
 	log    *slog.Logger
 	ctx    context.Context
@@ -154,12 +156,14 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 		return nil, fmt.Errorf("start kademlia: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &DHT{kad: k, ttl: cfg.RecordTTL, log: cfg.Logger, ctx: ctx, cancel: cancel}, nil
+	return &DHT{kad: k, host: h, ttl: cfg.RecordTTL, log: cfg.Logger, ctx: ctx, cancel: cancel}, nil
 }
 
 // Serving reports whether the node answers DHT queries right now (in
 // ModeAuto, whether the host currently finds itself publicly reachable).
-func (d *DHT) Serving() bool { return d.kad.Mode() == kad.ModeServer }
+// kad-dht's Mode reports the configured option, not the mode it is in: a
+// server is one that handles the protocol.
+func (d *DHT) Serving() bool { return slices.Contains(d.host.Mux().Protocols(), ProtocolID) }
 
 // Kad is the underlying kad-dht (for routing discovery).
 func (d *DHT) Kad() *kad.IpfsDHT { return d.kad }
