@@ -12,6 +12,16 @@
 // second punch to coordinate, and the mux is no slower than a socket of
 // WireGuard's own (docs/ARCHITECTURE.md has the figures).
 //
+// # Joining
+//
+// New joins through Config.Bootstrap; one peer answering is enough. With
+// Config.PeerCache set, the node records the peers it reaches (peers.go)
+// and, when no bootstrap peer answers, joins through the best cached ones
+// instead, so a node that joined once can join again when every bootstrap
+// address is blocked. Config.DHTMode dht.ModeAuto makes a node answer DHT
+// queries while it is publicly reachable, so that whoever joins through it
+// (with a bridge line, package overlay/bridge) can discover through it.
+//
 // # Proposals
 //
 // A provider (or a hermes hub) Advertises one Offer: the node signs it as a
