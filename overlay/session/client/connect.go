@@ -52,14 +52,28 @@ type Config struct {
 // ObfsMode is a consumer's wish for WireGuard obfuscation.
 type ObfsMode string
 
+// Obfuscation is what a censor on the path sees of a session's WireGuard.
+type Obfuscation string
+
+const (
+	// ObfsMasked: WireGuard's own datagrams, masked and padded (udp).
+	ObfsMasked Obfuscation = "masked"
+	// ObfsInsideLibp2p: WireGuard rides a libp2p stream, inside its
+	// encryption (stream).
+	ObfsInsideLibp2p Obfuscation = "inside-libp2p"
+	// ObfsNone: plain WireGuard datagrams (udp-mux, or obfuscation off).
+	ObfsNone Obfuscation = "none"
+)
+
 const (
 	// ObfsPrefer asks for obfuscation and takes a plain session where the
 	// transport cannot carry it (the shared socket) or the provider does
 	// not offer it.
 	ObfsPrefer ObfsMode = ""
-	// ObfsRequire takes only obfuscated sessions: the shared socket is not
-	// tried, and a provider that does not offer obfuscation fails the
-	// attempt with ErrNoObfuscation, so the next transport is tried.
+	// ObfsRequire takes only sessions whose WireGuard a censor cannot see:
+	// the shared socket is not tried (nor upgraded to), a provider that
+	// does not mask UDP fails that attempt with ErrNoObfuscation, so the
+	// next transport is tried, and the stream transport counts as hidden.
 	ObfsRequire ObfsMode = "require"
 	// ObfsOff never asks for it.
 	ObfsOff ObfsMode = "off"
@@ -196,17 +210,20 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	}
 	s.ConnectTime = time.Since(start)
 	up := string(s.Path()) + " over " + string(s.Transport())
-	if s.Obfuscated() {
+	switch s.Obfuscation() {
+	case ObfsMasked:
 		up += ", obfuscated"
+	case ObfsInsideLibp2p:
+		up += ", inside libp2p's encryption"
 	}
 	cfg.Progress("tunnel up (" + up + ")")
 	node.Metrics().Sessions.WithLabelValues("consumer", string(s.Path()), string(s.Transport())).Inc()
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
-	if s.Path() == wgpath.Relayed && mux != nil && !s.Obfuscated() {
-		// An obfuscated session stays on its transport: the shared socket
-		// would carry plain WireGuard.
+	if s.Path() == wgpath.Relayed && mux != nil && cfg.Obfuscation != ObfsRequire {
+		// A session that must stay obfuscated stays on its transport: the
+		// shared socket would carry plain WireGuard.
 		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
 	}
 	return s, nil
@@ -288,7 +305,7 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		return nil, err
 	}
 	req := session.Request{Kind: session.Open, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport,
-		Obfs: cfg.Obfuscation != ObfsOff && transport != wgpath.UDPMux}
+		Obfs: cfg.Obfuscation != ObfsOff && transport == wgpath.UDP}
 	var price hermes.Price
 	if cfg.Payment != nil {
 		if price, err = overlay.ProposalPrice(&p); err != nil {
@@ -337,7 +354,7 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		s.obfuscated = true
 	case len(rep.ObfsKey) != 0:
 		return nil, fmt.Errorf("session with %s: provider sent an obfuscation key of %d bytes (want 32, and only when asked)", p.Provider, len(rep.ObfsKey))
-	case cfg.Obfuscation == ObfsRequire:
+	case cfg.Obfuscation == ObfsRequire && transport == wgpath.UDP:
 		return nil, fmt.Errorf("%w over %s (provider %s)", ErrNoObfuscation, transport, p.Provider)
 	}
 	if transport == wgpath.Stream {

@@ -194,9 +194,21 @@ func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport) error {
 	return nil
 }
 
-// Obfuscated reports whether the session's WireGuard packets are
-// obfuscated (no fixed bytes or sizes on the wire).
+// Obfuscated reports whether the session's WireGuard datagrams are masked
+// and padded on the wire (the udp transport with an agreed key).
 func (s *Session) Obfuscated() bool { return s.obfuscated }
+
+// Obfuscation is what a censor on the path sees of the session's
+// WireGuard now.
+func (s *Session) Obfuscation() Obfuscation {
+	switch {
+	case s.obfuscated:
+		return ObfsMasked
+	case s.Transport() == wgpath.Stream:
+		return ObfsInsideLibp2p
+	}
+	return ObfsNone
+}
 
 // State is where the session is in its life.
 func (s *Session) State() session.State {

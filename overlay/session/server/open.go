@@ -137,9 +137,11 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 		return fail(session.RejectFull, "no tunnel addresses left: %v", err)
 	}
 	ps := newProvSession(newSessionID(), from, addrs, key, req.WGKey, req.Transport, pay, time.Now())
-	if req.Obfs && req.Transport != wgpath.UDPMux {
-		// A fresh key per session; the shared socket cannot tell
-		// obfuscated datagrams from QUIC, so udp-mux sessions go plain.
+	if req.Obfs && req.Transport == wgpath.UDP {
+		// A fresh key per session, for the one transport whose datagrams
+		// are WireGuard's own on the wire: on the stream transport they
+		// travel inside libp2p's encryption already, and the shared socket
+		// cannot yet tell obfuscated datagrams from QUIC.
 		ps.obfs = &wgpath.ObfsConfig{}
 		_, _ = rand.Read(ps.obfs.Key[:])
 	}

@@ -98,9 +98,10 @@ func TestSessionEndToEnd(t *testing.T) {
 			if st := s.State(); st != session.Attached {
 				t.Fatalf("connected session is %s, want attached", st)
 			}
-			// Both ends agree to obfuscate by default on these transports.
-			if !s.Obfuscated() {
-				t.Fatal("session over " + string(transport) + " is not obfuscated")
+			// By default UDP is masked; the stream rides libp2p's encryption.
+			want := map[wgpath.Transport]client.Obfuscation{wgpath.UDP: client.ObfsMasked, wgpath.Stream: client.ObfsInsideLibp2p}[transport]
+			if got := s.Obfuscation(); got != want {
+				t.Fatalf("session over %s: obfuscation %s, want %s", transport, got, want)
 			}
 			if s.Path() != wgpath.Direct || s.Transport() != transport {
 				t.Fatalf("path %s over %s, want direct over %s", s.Path(), s.Transport(), transport)
@@ -353,7 +354,7 @@ func TestSessionObfuscationNegotiated(t *testing.T) {
 	if plain.Obfuscated() {
 		t.Fatal("obfuscation off, yet the session is obfuscated")
 	}
-	obf, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal, Transport: wgpath.Stream, Obfuscation: client.ObfsRequire})
+	obf, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal, Transport: wgpath.UDP, Obfuscation: client.ObfsRequire})
 	if err != nil {
 		t.Fatal(err)
 	}
