@@ -31,6 +31,13 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		}
 		return testnet.RunChild(ctx, cfg, e.stdout)
 	}
+	if sub == testnet.CensorChildCommand {
+		// One process of the censor lab, started by `testnet run --netns --scenario censor`.
+		if len(args) != 1 {
+			return exitUsage{fmt.Errorf("testnet %s: want one JSON argument", sub)}
+		}
+		return testnet.RunCensorChild(ctx, args[0], e.stdout)
+	}
 	if sub == "chain" {
 		return cmdTestnetChain(ctx, e, args)
 	}
@@ -41,6 +48,7 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	var scenario, report *string
 	var consumers, hubs *int
 	var netns, labDebug *bool
+	var level *int
 	var fetch *int64
 	socks := tunnel.DefaultSOCKSAddr
 	if sub == "run" {
@@ -49,7 +57,8 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		consumers = fs.Int("consumers", 1, "consumers opening sessions at once (sessions and payments scenarios)")
 		hubs = fs.Int("hermes", 2, "hermes hubs (payments scenario)")
 		fetch = fs.Int64("fetch-bytes", 16<<20, "bytes each session downloads from the origin (sessions and payments scenarios)")
-		netns = fs.Bool("netns", false, "run every node in its own network namespace behind real NAT (root; nat-matrix)")
+		netns = fs.Bool("netns", false, "run every node in its own network namespace behind real NAT (root; nat-matrix, censor)")
+		level = fs.Int("level", -1, fmt.Sprintf("censor scenario: run only this level, 0 to %d (default: all)", testnet.CensorLevels-1))
 		labDebug = fs.Bool("lab-debug", false, "with --netns: print every node's log after the run")
 	} else {
 		fs.StringVar(&socks, "socks", socks, "SOCKS5 address of the testnet's consumer (loopback)")
@@ -83,10 +92,14 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		cfg.Consumers, cfg.FetchBytes, cfg.Hermes = *consumers, *fetch, *hubs
 		var rep *testnet.Report
 		switch {
+		case *netns && *scenario == testnet.ScenarioCensor:
+			return runCensorScenario(ctx, e, *level, *fetch, *report, *labDebug)
+		case *scenario == testnet.ScenarioCensor:
+			return exitUsage{fmt.Errorf("--scenario %s needs --netns (and root)", testnet.ScenarioCensor)}
 		case *netns && *scenario == testnet.ScenarioNATMatrix:
 			rep, err = testnet.RunNATMatrix(ctx, testnet.NATMatrixConfig{FetchBytes: *fetch, Logger: e.stderr, Debug: *labDebug})
 		case *netns || *scenario == testnet.ScenarioNATMatrix:
-			return exitUsage{fmt.Errorf("--netns goes with --scenario %s (and back)", testnet.ScenarioNATMatrix)}
+			return exitUsage{fmt.Errorf("--netns goes with --scenario %s or %s (and back)", testnet.ScenarioNATMatrix, testnet.ScenarioCensor)}
 		default:
 			rep, err = testnet.Run(ctx, *scenario, cfg)
 		}
@@ -137,6 +150,32 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(e.stdout, "stopping testnet")
+	return nil
+}
+
+// runCensorScenario runs the censor lab at one level (level ≥ 0) or all,
+// prints its table and writes its report.
+func runCensorScenario(ctx context.Context, e env, level int, fetch int64, report string, debug bool) error {
+	cfg := testnet.CensorConfig{FetchBytes: fetch, Logger: e.stderr, Debug: debug}
+	if level < -1 || level >= testnet.CensorLevels {
+		return exitUsage{fmt.Errorf("--level %d: want 0 to %d", level, testnet.CensorLevels-1)}
+	}
+	if level >= 0 {
+		cfg.Levels = []int{level}
+	}
+	rep, err := testnet.RunCensor(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.WriteTable(e.stdout)
+	if report != "" {
+		if err := rep.WriteJSON(report); err != nil {
+			return err
+		}
+	}
+	if !rep.Pass {
+		return fmt.Errorf("scenario %s failed", rep.Scenario)
+	}
 	return nil
 }
 
