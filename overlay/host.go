@@ -1,16 +1,32 @@
 package overlay
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
 	"fmt"
+	"io"
+	"math/big"
+	mrand "math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,8 +45,18 @@ const (
 	ReachabilityPrivate Reachability = "private"
 )
 
-// DefaultListen are the addresses a node listens on when none are given.
-var DefaultListen = []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}
+// DefaultListen are the addresses a node listens on when none are given:
+// TCP and QUIC on every IPv4 and every IPv6 interface, random ports. The IPv4
+// QUIC address comes first, so muxFor takes it for the UDP mux (muxFor
+// drops the other QUIC addresses, so a Node has IPv6 over TCP only for now).
+// A host without IPv6 still starts: libp2p fails only when no address at
+// all can be bound, and logs a warning for each one that cannot.
+var DefaultListen = []string{
+	"/ip4/0.0.0.0/tcp/0",
+	"/ip4/0.0.0.0/udp/0/quic-v1",
+	"/ip6/::/tcp/0",
+	"/ip6/::/udp/0/quic-v1",
+}
 
 // HostConfig describes the libp2p host under a node.
 type HostConfig struct {
@@ -52,9 +78,36 @@ type HostConfig struct {
 	// take the very 5-tuple a hole punch opened. Listen must then hold no
 	// QUIC address of its own.
 	UDPMux *wgpath.Mux
+
+	// WSS are WebSocket-over-TLS listen addresses such as
+	// /ip4/0.0.0.0/tcp/443/tls/ws (or …/wss), added to Listen (or to
+	// DefaultListen when Listen is empty). To an observer such a listener is
+	// an HTTPS server: libp2p's multistream, Noise and yamux all run inside
+	// the TLS session, and plain HTTPS requests that are not WebSocket
+	// upgrades get an ordinary web page (WSSHandler). Unlike the other
+	// listen addresses, each WSS address must bind, or NewHost fails: the
+	// operator asked for it. Ports below 1024 need root or
+	// CAP_NET_BIND_SERVICE. A /tls/ws address in Listen is treated the same.
+	// Write /tls/sni/<name>/ws to advertise a name dialers put in their TLS
+	// server name indication.
+	WSS []string
+	// WSSCertFile and WSSKeyFile are a PEM certificate (chain) and key for
+	// the WSS listeners, for operators with a real certificate. Both or
+	// neither; without them NewHost makes a self-signed ECDSA P-256
+	// certificate for WSSName at every start. A self-signed certificate
+	// keeps the protocol hidden from a passive observer, but an active prober
+	// can tell it from a public site's.
+	WSSCertFile, WSSKeyFile string
+	// WSSName is the DNS name in the self-signed certificate. Empty: a
+	// random www.<letters>.com name.
+	WSSName string
+	// WSSHandler answers HTTP requests on the WSS listeners that are not
+	// WebSocket upgrades. Nil: a bland static page (DefaultWSSHandler).
+	WSSHandler http.Handler
 }
 
-// NewHost assembles the libp2p host: TCP and QUIC, Noise and TLS, the
+// NewHost assembles the libp2p host: TCP, QUIC and WebSocket (plain and over
+// TLS; see HostConfig.WSS), Noise and TLS, the
 // resource manager (on, with go-libp2p's scaled defaults), a connection
 // manager, AutoNAT v2, the relay client, hole punching (QUIC only: WireGuard
 // rides the punched QUIC 5-tuple, and punching TCP at the same time made
@@ -66,6 +119,14 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	listen := cfg.Listen
 	if len(listen) == 0 {
 		listen = DefaultListen
+	}
+	listen, wss, err := splitWSS(append(slices.Clone(listen), cfg.WSS...))
+	if err != nil {
+		return nil, err
+	}
+	wsOpts, err := cfg.websocketOptions(len(wss) > 0)
+	if err != nil {
+		return nil, err
 	}
 	low, high := cfg.ConnLow, cfg.ConnHigh
 	if low == 0 && high == 0 {
@@ -83,6 +144,7 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
+		libp2p.Transport(websocket.New, wsOpts...),
 		libp2p.DefaultSecurity,
 		libp2p.DefaultMuxers,
 		libp2p.ConnectionManager(cm),
@@ -122,7 +184,189 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}
+	// The WSS addresses are bound one by one after the start, so that a
+	// failure is an error with its cause instead of a logged warning.
+	for _, a := range wss {
+		if err := listenOne(h, a); err != nil {
+			h.Close()
+			return nil, wssListenError(a, err)
+		}
+	}
 	return h, nil
+}
+
+// splitWSS parses the listen addresses and separates the WebSocket-over-TLS
+// ones.
+func splitWSS(in []string) (rest []string, wss []ma.Multiaddr, err error) {
+	for _, s := range in {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("overlay: listen address %q: %w", s, err)
+		}
+		if !IsWSS(a) {
+			rest = append(rest, s)
+			continue
+		}
+		wss = append(wss, a)
+	}
+	return rest, wss, nil
+}
+
+// IsWSS reports whether a is a WebSocket-over-TLS address (/tls/ws,
+// /tls/sni/<name>/ws or /wss).
+func IsWSS(a ma.Multiaddr) bool {
+	var ws, tls bool
+	for _, c := range a {
+		switch c.Protocol().Code {
+		case ma.P_WSS:
+			ws, tls = true, true
+		case ma.P_WS:
+			ws = true
+		case ma.P_TLS:
+			tls = true
+		}
+	}
+	return ws && tls
+}
+
+// listenOne binds one address and returns the transport's own error.
+func listenOne(h host.Host, a ma.Multiaddr) error {
+	if s, ok := h.Network().(*swarm.Swarm); ok {
+		return s.AddListenAddr(a)
+	}
+	return h.Network().Listen(a)
+}
+
+// wssListenError explains a WSS bind failure, naming the fix for a
+// privileged port.
+func wssListenError(a ma.Multiaddr, err error) error {
+	if errors.Is(err, syscall.EACCES) {
+		port, _ := a.ValueForProtocol(ma.P_TCP)
+		return fmt.Errorf("listen on %s: %w: port %s is privileged; run as root, grant the binary CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep <binary>), or use a port above 1023 and redirect 443 to it", a, err, port)
+	}
+	return fmt.Errorf("listen on %s: %w", a, err)
+}
+
+// websocketOptions configures the WebSocket transport. Every host can dial
+// /wss peers. The client does not verify the server's certificate chain:
+// peers' certificates are mostly self-signed, and the libp2p security
+// handshake inside the TLS session (Noise or libp2p TLS) authenticates the
+// peer ID the dialer expects, so the outer TLS only hides the traffic. With
+// listen (a WSS address to serve), it also loads or makes the certificate.
+func (cfg *HostConfig) websocketOptions(listen bool) ([]any, error) {
+	opts := []any{websocket.WithTLSClientConfig(&tls.Config{
+		InsecureSkipVerify: true, //nolint:gosec // the libp2p handshake inside authenticates the peer
+		MinVersion:         tls.VersionTLS12,
+		NextProtos:         []string{"http/1.1"},
+	})}
+	if (cfg.WSSCertFile == "") != (cfg.WSSKeyFile == "") {
+		return nil, errors.New("overlay: WSS certificate and key files go together: give both or neither")
+	}
+	if !listen {
+		return opts, nil
+	}
+	var cert tls.Certificate
+	var err error
+	if cfg.WSSCertFile != "" {
+		if cert, err = tls.LoadX509KeyPair(cfg.WSSCertFile, cfg.WSSKeyFile); err != nil {
+			return nil, fmt.Errorf("overlay: WSS certificate: %w", err)
+		}
+	} else {
+		name := cfg.WSSName
+		if name == "" {
+			name = randomHostname()
+		}
+		if cert, err = SelfSignedCert(name); err != nil {
+			return nil, err
+		}
+	}
+	handler := cfg.WSSHandler
+	if handler == nil {
+		handler = DefaultWSSHandler()
+	}
+	return append(opts,
+		websocket.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
+		websocket.WithHTTPHandler(handler),
+	), nil
+}
+
+// SelfSignedCert makes a TLS server certificate for name: ECDSA P-256,
+// self-signed, valid from an hour ago for 90 days, as a typical automated
+// certificate is.
+func SelfSignedCert(name string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("overlay: certificate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("overlay: certificate serial: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name},
+		DNSNames:              []string{name},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(90 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("overlay: self-signed certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// randomHostname is www.<8 to 12 letters>.com.
+func randomHostname() string {
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	n := 8 + mrand.IntN(5)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = letters[mrand.IntN(len(letters))]
+	}
+	return "www." + string(b) + ".com"
+}
+
+// defaultPage is what a browser sees at a WSS listener.
+const defaultPage = `<!DOCTYPE html>
+<html>
+<head><title>Welcome</title></head>
+<body>
+<h1>It works!</h1>
+<p>This server is up and running.</p>
+</body>
+</html>
+`
+
+// DefaultWSSHandler answers requests that are not WebSocket upgrades like a
+// freshly installed web server: a short welcome page at /, 404 elsewhere,
+// 405 for methods other than GET and HEAD.
+func DefaultWSSHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.URL.Path != "/" && r.URL.Path != "/index.html" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(defaultPage)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = io.WriteString(w, defaultPage)
+	})
 }
 
 // quicOnly keeps hole punching to QUIC addresses.
