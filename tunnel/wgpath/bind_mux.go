@@ -17,7 +17,8 @@ import (
 // WireGuard peer whose endpoint is the remote address of a direct libp2p
 // QUIC connection (Mux.PeerEndpoint) uses the very 5-tuple DCUtR punched.
 // Mux.Bind is the catch-all bind; Mux.PeerBind makes binds for one
-// peer each.
+// peer each, and Mux.PeerBindObfs binds for one obfuscated peer each, which
+// also receive that peer's datagrams that are neither QUIC nor WireGuard.
 //
 // As conn.Bind requires, every function returned by Open returns
 // net.ErrClosed after Close; Send does too. A bind can be opened again
@@ -25,6 +26,7 @@ import (
 type MuxBind struct {
 	m    *Mux
 	peer netip.AddrPort // the one peer of a PeerBind; invalid for the catch-all
+	obfs bool           // made by PeerBindObfs
 	q    chan *packet   // kept across Open..Close periods
 
 	mu   sync.Mutex               // serialises Open and Close
@@ -33,9 +35,12 @@ type MuxBind struct {
 
 var _ conn.Bind = (*MuxBind)(nil)
 
-func newBind(m *Mux, peer netip.AddrPort) *MuxBind {
-	return &MuxBind{m: m, peer: peer, q: make(chan *packet, m.cfg.queueLen)}
+func newBind(m *Mux, peer netip.AddrPort, obfs bool) *MuxBind {
+	return &MuxBind{m: m, peer: peer, obfs: obfs, q: make(chan *packet, m.cfg.queueLen)}
 }
+
+// Obfuscated reports whether the bind came from Mux.PeerBindObfs.
+func (b *MuxBind) Obfuscated() bool { return b.obfs }
 
 // Endpoint is the peer endpoint string of a PeerBind, "" for the catch-all
 // bind (the tunnel package asks binds with a single peer for it).
@@ -60,7 +65,7 @@ func (b *MuxBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	if port != 0 && port != b.m.port {
 		return nil, 0, fmt.Errorf("%w: asked for %d, the mux listens on %d", ErrBindPort, port, b.m.port)
 	}
-	gen := &receiver{q: b.q, done: make(chan struct{})}
+	gen := &receiver{q: b.q, done: make(chan struct{}), obfs: b.obfs}
 	if b.peer.IsValid() {
 		if err := b.m.addPeerRoute(b.peer, gen); err != nil {
 			return nil, 0, err

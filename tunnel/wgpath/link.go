@@ -32,9 +32,10 @@ type Link struct {
 	PeerPort uint16
 	// Stream carries the packets framed (Stream only).
 	Stream io.ReadWriteCloser
-	// Obfs, if set, wraps the bind in an ObfsBind (UDP and Stream only: on
-	// the shared socket an obfuscated datagram would not be told apart
-	// from QUIC).
+	// Obfs, if set, wraps the bind in an ObfsBind. For UDPMux, Bind sets
+	// MuxSafe in its copy of the config and uses Mux.PeerBindObfs, so that
+	// the mux tells the obfuscated datagrams from QUIC and lets them
+	// through; both ends of a session do the same.
 	Obfs *ObfsConfig
 }
 
@@ -43,9 +44,6 @@ type Link struct {
 // and is wrapped in a MeteredBind, so the relay's share can be reported;
 // everything else is Direct. On error nothing of l is closed.
 func (l Link) Bind() (conn.Bind, Path, error) {
-	if l.Obfs != nil && l.Transport == UDPMux {
-		return nil, "", fmt.Errorf("%w: obfuscation does not run on the shared socket (%s)", ErrInvalidConfig, UDPMux)
-	}
 	switch l.Transport {
 	case UDPMux:
 		if l.Mux == nil || l.Conn == nil {
@@ -55,11 +53,24 @@ func (l Link) Bind() (conn.Bind, Path, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w: %w", l.Transport, ErrNoDirectPath, err)
 		}
-		b, err := l.Mux.PeerBind(ep)
+		if l.Obfs == nil {
+			b, err := l.Mux.PeerBind(ep)
+			if err != nil {
+				return nil, "", fmt.Errorf("WireGuard on the shared socket: %w", err)
+			}
+			return b, Direct, nil
+		}
+		b, err := l.Mux.PeerBindObfs(ep)
 		if err != nil {
 			return nil, "", fmt.Errorf("WireGuard on the shared socket: %w", err)
 		}
-		return b, Direct, nil
+		cfg := *l.Obfs
+		cfg.MuxSafe = true
+		ob, err := NewObfsBind(b, cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		return ob, Direct, nil
 	case UDP:
 		if l.Conn == nil || l.Conn.Stat().Limited {
 			return nil, "", fmt.Errorf("%s: %w (the connection is relayed)", l.Transport, ErrNoDirectPath)

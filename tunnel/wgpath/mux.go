@@ -10,6 +10,13 @@
 // quicreuse.ConnManager (LendTransport); WireGuard packets go to a conn.Bind
 // with a queue we size. Writes from both go out through the same socket.
 //
+// An obfuscated session (ObfsBind with ObfsConfig.MuxSafe) sends datagrams
+// that look like neither: their first byte is below 0x40, so never QUIC,
+// and the rest is random. The mux hands such a datagram to the bind that
+// Mux.PeerBindObfs opened for its source address; from any other source it
+// is dropped and counted as Unknown, as before. The QUIC rule is the same
+// for every source, and plain WireGuard is routed as it always was.
+//
 // Why not go-libp2p's stock SharedNonQUICPacketConn: quic-go queues at most
 // 32 non-QUIC packets there and silently drops the rest, and that loss
 // sends TCP inside the tunnel into retransmission timeouts. This mux
@@ -174,7 +181,12 @@ func WithMuxSocketBuffer(bytes int) MuxOption {
 type MuxStats struct {
 	// QUIC and WireGuard count datagrams handed to each side.
 	QUIC, WireGuard uint64
-	// Unknown counts datagrams that are neither, dropped.
+	// Obfuscated counts datagrams that are neither QUIC nor WireGuard,
+	// handed to the obfuscated peer bind (Mux.PeerBindObfs) open for their
+	// source address.
+	Obfuscated uint64
+	// Unknown counts datagrams that are neither and have no obfuscated
+	// peer bind to go to, dropped.
 	Unknown uint64
 	// Oversized counts datagrams longer than MaxDatagramSize, dropped.
 	Oversized uint64
@@ -186,7 +198,7 @@ type MuxStats struct {
 }
 
 type muxCounters struct {
-	quic, wireGuard, unknown, oversized, noReceiver, waits atomic.Uint64
+	quic, wireGuard, obfuscated, unknown, oversized, noReceiver, waits atomic.Uint64
 }
 
 // Mux owns one UDP socket and shares it between a libp2p host's QUIC
@@ -214,7 +226,9 @@ type Mux struct {
 	wgRecv   atomic.Pointer[receiver] // the open catch-all bind, nil when closed
 
 	// peers routes WireGuard datagrams by source address to open peer
-	// binds (PeerBind). The map is copied on write; the reader only loads.
+	// binds (PeerBind and PeerBindObfs), and the datagrams that are
+	// neither QUIC nor WireGuard to those of PeerBindObfs. The map is
+	// copied on write; the reader only loads.
 	peers struct {
 		sync.Mutex // serialises writers
 		routes     atomic.Pointer[map[netip.AddrPort]*receiver]
@@ -237,9 +251,12 @@ type Mux struct {
 
 // receiver is where datagrams of one kind go: the QUIC conn lent to a host
 // or one Open..Close period of a bind. done is closed when it goes away.
+// obfs marks a bind from PeerBindObfs, which also takes its peer's
+// datagrams that are neither QUIC nor WireGuard.
 type receiver struct {
 	q    chan *packet
 	done chan struct{}
+	obfs bool
 }
 
 // batchReader is ipv4.PacketConn or ipv6.PacketConn: recvmmsg on Linux.
@@ -318,7 +335,7 @@ func NewMux(laddr *net.UDPAddr, opts ...MuxOption) (*Mux, error) {
 		quicQ:      make(chan *packet, cfg.queueLen),
 		dropLog:    logLimiter{every: dropLogInterval},
 	}
-	m.bind = newBind(m, netip.AddrPort{})
+	m.bind = newBind(m, netip.AddrPort{}, false)
 	m.peers.routes.Store(&map[netip.AddrPort]*receiver{})
 	m.sizeSocketBuffers()
 	m.wg.Go(m.read)
@@ -362,6 +379,22 @@ func (m *Mux) Bind() *MuxBind { return m.bind }
 // bind has the same remote. remote is usually PeerEndpoint of the session's
 // libp2p connection.
 func (m *Mux) PeerBind(remote netip.AddrPort) (*MuxBind, error) {
+	return m.peerBind(remote, false)
+}
+
+// PeerBindObfs is PeerBind for an obfuscated session: while open, the bind
+// also receives the datagrams from remote that are neither QUIC nor
+// WireGuard, which the mux drops from every other source. Wrap it in an
+// ObfsBind with ObfsConfig.MuxSafe set, so that every datagram of the
+// session starts with a byte QUIC never sends first; Link.Bind does both
+// for the UDPMux transport with Obfs. What classifies as QUIC still goes
+// to QUIC, and plain WireGuard from remote still reaches the bind (where
+// the ObfsBind drops it).
+func (m *Mux) PeerBindObfs(remote netip.AddrPort) (*MuxBind, error) {
+	return m.peerBind(remote, true)
+}
+
+func (m *Mux) peerBind(remote netip.AddrPort, obfs bool) (*MuxBind, error) {
 	if m.ctx.Err() != nil {
 		return nil, ErrMuxClosed
 	}
@@ -372,7 +405,7 @@ func (m *Mux) PeerBind(remote netip.AddrPort) (*MuxBind, error) {
 	if err := m.checkFamily(remote.Addr()); err != nil {
 		return nil, err
 	}
-	return newBind(m, remote), nil
+	return newBind(m, remote, obfs), nil
 }
 
 // checkFamily rejects addresses the socket cannot reach.
@@ -415,6 +448,7 @@ func (m *Mux) Stats() MuxStats {
 	return MuxStats{
 		QUIC:       m.stats.quic.Load(),
 		WireGuard:  m.stats.wireGuard.Load(),
+		Obfuscated: m.stats.obfuscated.Load(),
 		Unknown:    m.stats.unknown.Load(),
 		Oversized:  m.stats.oversized.Load(),
 		NoReceiver: m.stats.noReceiver.Load(),
@@ -499,6 +533,14 @@ func (m *Mux) dispatch(p *packet) bool {
 		}
 		return m.deliver(m.wgRecv.Load(), p, &m.stats.wireGuard)
 	default:
+		// Not QUIC, so the first byte (if any) is below 0x40: an
+		// obfuscated session's datagram if its source has opened an
+		// obfuscated peer bind.
+		if p.n > 0 {
+			if r := (*m.peers.routes.Load())[p.from]; r != nil && r.obfs {
+				return m.deliver(r, p, &m.stats.obfuscated)
+			}
+		}
 		m.stats.unknown.Add(1)
 		m.logDrop("neither QUIC nor WireGuard", p.from, p.n)
 		return false

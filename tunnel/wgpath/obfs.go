@@ -22,10 +22,14 @@
 // makes a full-size data packet up to that many bytes longer than plain
 // WireGuard's.
 //
-// Over a MuxBind only the sending direction works as it stands: the shared
-// socket hands a datagram to WireGuard only if it looks like WireGuard, which
-// an obfuscated one never does. Until the mux learns to tell them apart, a
-// session should offer obfuscation with the UDP and Stream transports only.
+// On the shared socket (a MuxBind) obfuscation needs two things, which
+// Link.Bind arranges for the UDPMux transport. The mux sends every datagram
+// whose first byte has 0x40 or 0x80 set to QUIC, and an obfuscated
+// datagram's first byte is random, so ObfsConfig.MuxSafe folds a byte QUIC
+// never sends first into every datagram (see the wire formats below). And
+// the mux hands a datagram that is neither QUIC nor WireGuard to WireGuard
+// only from a peer whose bind asked for it: open the bind with
+// Mux.PeerBindObfs, not Mux.PeerBind.
 //
 // # Obfuscation wire formats
 //
@@ -72,10 +76,24 @@
 // bare AES block for the same reason. Both keys are derived from the
 // session key with HKDF-SHA256, under different labels.
 //
+// Mux-safe fold (ObfsConfig.MuxSafe): after either format is made, its first
+// byte is moved to the end and replaced by a random byte in 0x00..0x3f:
+//
+//	r || datagram bytes 1.. || datagram byte 0
+//
+// so the first byte never has QUIC's 0x40 or 0x80 bits and the mux can tell
+// the datagram from QUIC, at the cost of one byte. Nothing is lost or
+// weakened: the moved byte still travels, r carries no information, and the
+// receiver, which drops a datagram whose first byte is 0x40 or more, puts
+// the moved byte back in place without copying the rest. Both ends must
+// agree on MuxSafe, as on the key.
+//
 // Not hidden: the 5-tuple, timing, how many datagrams flow which way, and
 // sizes beyond the padding (a data datagram is within DataPad bytes of the
 // WireGuard packet; with MaxPad negative the sealed handshakes have fixed
-// sizes again, 186, 130 and 102 bytes).
+// sizes again, 186, 130 and 102 bytes, one more each with MuxSafe), and,
+// with MuxSafe, that every first byte is below 0x40 (as it is for plain
+// WireGuard, STUN, DTLS and much else that is not QUIC).
 package wgpath
 
 import (
@@ -145,6 +163,14 @@ type ObfsConfig struct {
 	// initiation; the peer drops them as unauthenticated. At most
 	// MaxObfsJunk; the default is none.
 	Junk int
+	// MuxSafe makes every datagram sent, junk included, start with a byte
+	// below 0x40, which QUIC never sends first, so that a Mux can tell it
+	// from QUIC (see the package documentation); it costs one byte per
+	// datagram, counted in Overhead. Set it on a bind over a MuxBind from
+	// Mux.PeerBindObfs; Link.Bind does so for the UDPMux transport. Unlike
+	// the paddings it is not each end's own choice: both ends must set it,
+	// or neither.
+	MuxSafe bool
 }
 
 func (c ObfsConfig) pads() (maxPad, dataPad int) {
@@ -166,9 +192,18 @@ func (c ObfsConfig) pads() (maxPad, dataPad int) {
 
 // Overhead is the most a data packet grows by on the wire: the tunnel MTU
 // should be this much below what the path would carry with plain WireGuard.
+// It is DataPad, plus one with MuxSafe.
 func (c ObfsConfig) Overhead() int {
 	_, d := c.pads()
-	return d
+	return d + c.fold()
+}
+
+// fold is the bytes MuxSafe adds to every datagram.
+func (c ObfsConfig) fold() int {
+	if c.MuxSafe {
+		return 1
+	}
+	return 0
 }
 
 func (c ObfsConfig) validate() error {
@@ -195,10 +230,11 @@ type ObfsStats struct {
 	// Junk counts junk datagrams sent.
 	Junk uint64
 	// Short counts datagrams dropped for being shorter than any this bind
-	// makes (a WireGuard keepalive, 32 bytes).
+	// makes (a WireGuard keepalive, 32 bytes, or 33 with MuxSafe).
 	Short uint64
 	// Unauthenticated counts datagrams dropped because they were not made
-	// with the key: garbage, probes, plain WireGuard, and the peer's junk.
+	// with the key: garbage, probes, plain WireGuard, the peer's junk, and
+	// with MuxSafe any whose first byte is 0x40 or more.
 	Unauthenticated uint64
 	// Replayed counts sealed (handshake) datagrams dropped as repeats or as
 	// older than the replay window.
@@ -206,9 +242,9 @@ type ObfsStats struct {
 }
 
 // ObfsBind is a conn.Bind that obfuscates every datagram of another bind
-// (UDPBind, PipeBind, or any conn.Bind; receiving over a MuxBind needs the
-// mux's help, see the package documentation, which also says what it
-// hides and how).
+// (UDPBind, PipeBind, or any conn.Bind; over a MuxBind it needs MuxSafe and
+// a bind from Mux.PeerBindObfs, see the package documentation, which also
+// says what it hides and how).
 //
 // Open, Close, SetMark, ParseEndpoint and BatchSize are the inner bind's, so
 // after Close the receive functions from Open return net.ErrClosed because
@@ -344,11 +380,11 @@ func (b *ObfsBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	for i, p := range bufs {
 		if b.junk > 0 && isWGType(p, wgInitiationType) {
 			for range b.junk {
-				out = append(out, st.junkDatagram(junk, b.codec.maxPad))
+				out = append(out, st.junkDatagram(junk, b.codec.maxPad, b.codec.fold))
 				junk++
 			}
 		}
-		w, err := b.codec.seal(&st.scratch, st.slot(i, len(p)+obfsSealedOverhead+max(b.codec.maxPad, b.codec.dataPad)), p)
+		w, err := b.codec.seal(&st.scratch, st.slot(i, len(p)+obfsSealedOverhead+max(b.codec.maxPad, b.codec.dataPad)+b.codec.fold), p)
 		if err != nil {
 			st.out = out[:0]
 			return err
@@ -404,18 +440,22 @@ func (st *obfsSendState) slot(i, n int) []byte {
 }
 
 // junkDatagram returns junk datagram i of this call: random bytes, as long
-// as a sealed handshake might be.
-func (st *obfsSendState) junkDatagram(i, maxPad int) []byte {
+// as a sealed handshake might be (fold is the MuxSafe byte, 0 or 1). With
+// fold its first byte is below 0x40, as every mux-safe datagram's.
+func (st *obfsSendState) junkDatagram(i, maxPad, fold int) []byte {
 	for len(st.junk) <= i {
-		st.junk = append(st.junk, make([]byte, obfsSealedOverhead+wgInitiationSize+MaxObfsMaxPad))
+		st.junk = append(st.junk, make([]byte, obfsSealedOverhead+wgInitiationSize+MaxObfsMaxPad+1))
 	}
-	lo := obfsSealedOverhead + wgCookieReplySize
+	lo := obfsSealedOverhead + wgCookieReplySize + fold
 	n := lo + st.scratch.intN(wgInitiationSize-wgCookieReplySize+maxPad+1)
 	if n == wgInitiationSize {
 		n++
 	}
 	j := st.junk[i][:n]
 	st.scratch.rng.Read(j)
+	if fold > 0 {
+		j[0] &= muxSafeMask
+	}
 	return j
 }
 
@@ -452,6 +492,7 @@ type obfsCodec struct {
 	sealed  cipher.AEAD  // sealed format
 	maxPad  int
 	dataPad int
+	fold    int // 1 with MuxSafe, else 0
 	replay  obfsReplay
 
 	start   time.Time // monotonic origin of the sealed timestamps
@@ -465,6 +506,7 @@ func newObfsCodec(cfg ObfsConfig) (*obfsCodec, error) {
 	c := &obfsCodec{start: time.Now()}
 	c.startUs = uint64(c.start.UnixMicro())
 	c.maxPad, c.dataPad = cfg.pads()
+	c.fold = cfg.fold()
 	dk, err := hkdf.Key(sha256.New, cfg.Key[:], nil, "mystp2p wgpath obfs v1 data", 32)
 	if err != nil {
 		return nil, fmt.Errorf("obfs key: %w", err)
@@ -493,27 +535,43 @@ func dataFormat(p []byte) bool {
 }
 
 // seal writes p's wire form into dst (whose capacity must hold it: len(p)
-// plus obfsSealedOverhead plus the larger padding) and returns it.
+// plus obfsSealedOverhead plus the larger padding, plus one with MuxSafe)
+// and returns it.
 func (c *obfsCodec) seal(s *obfsScratch, dst, p []byte) ([]byte, error) {
 	if dataFormat(p) {
 		pad := 0
 		if c.dataPad > 0 {
-			pad = avoidWGSize(len(p), s.intN(c.dataPad+1), c.dataPad)
+			pad = avoidWGSize(len(p)+c.fold, s.intN(c.dataPad+1), c.dataPad)
 		}
-		return c.sealData(s, dst, p, pad, nil), nil
+		return c.foldFirst(s, c.sealData(s, dst, p, pad, nil)), nil
 	}
 	if len(p) < wgHeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than a WireGuard header", ErrObfsPacket, len(p))
 	}
-	if len(p)+obfsSealedOverhead > obfsMaxSealed {
+	if len(p)+obfsSealedOverhead+c.fold > obfsMaxSealed {
 		return nil, fmt.Errorf("%w: %d-byte packet of type %d too long to seal", ErrObfsPacket, len(p), p[0])
 	}
 	pad := 0
-	if limit := min(c.maxPad, obfsMaxSealed-obfsSealedOverhead-len(p)); limit > 0 {
-		pad = avoidWGSize(len(p)+obfsSealedOverhead, s.intN(limit+1), limit)
+	if limit := min(c.maxPad, obfsMaxSealed-obfsSealedOverhead-c.fold-len(p)); limit > 0 {
+		pad = avoidWGSize(len(p)+obfsSealedOverhead+c.fold, s.intN(limit+1), limit)
 	}
 	crand.Read(s.nonce[:])
-	return c.sealWith(dst, p, s.nonce[:], pad, c.now()), nil
+	return c.foldFirst(s, c.sealWith(dst, p, s.nonce[:], pad, c.now())), nil
+}
+
+// muxSafeMask clears the bits QUIC sets in a first byte (0x40, 0x80).
+const muxSafeMask = 0x3f
+
+// foldFirst applies the MuxSafe fold to a datagram made in place: its first
+// byte moves to the end (w has the capacity, as seal's dst must) and a
+// random byte below 0x40 takes its place. Without MuxSafe it returns w.
+func (c *obfsCodec) foldFirst(s *obfsScratch, w []byte) []byte {
+	if c.fold == 0 {
+		return w
+	}
+	w = append(w, w[0])
+	w[0] = byte(s.rng.Uint64()) & muxSafeMask
+	return w
 }
 
 // avoidWGSize moves pad (at most limit) so that a datagram of n+pad bytes
@@ -574,8 +632,17 @@ func (c *obfsCodec) sealWith(dst, p, nonce []byte, pad int, ts uint64) []byte {
 // open decodes the datagram in b in place. On obfsOK the WireGuard packet
 // is b[:n].
 func (c *obfsCodec) open(s *obfsScratch, b []byte) (n int, v obfsVerdict) {
-	if len(b) < wgMinTransportSize {
+	if len(b) < wgMinTransportSize+c.fold {
 		return 0, obfsShort
+	}
+	if c.fold > 0 {
+		// Undo the MuxSafe fold: the first byte must be one QUIC never
+		// sends first, and the last goes back in its place.
+		if b[0]&^muxSafeMask != 0 {
+			return 0, obfsUnauthenticated
+		}
+		b[0] = b[len(b)-1]
+		b = b[:len(b)-1]
 	}
 	// Data format: decrypt the first block and check its fixed bits.
 	blk := s.block[:]
