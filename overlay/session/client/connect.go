@@ -305,7 +305,7 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		return nil, err
 	}
 	req := session.Request{Kind: session.Open, ProposalSeq: p.Seq, PriceHour: p.PriceHour, PriceGiB: p.PriceGiB, WGKey: key.PublicKey(), Transport: transport,
-		Obfs: cfg.Obfuscation != ObfsOff && transport == wgpath.UDP}
+		Obfs: cfg.Obfuscation != ObfsOff && (transport == wgpath.UDP || transport == wgpath.UDPMux)}
 	var price hermes.Price
 	if cfg.Payment != nil {
 		if price, err = overlay.ProposalPrice(&p); err != nil {

@@ -137,7 +137,7 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 		return fail(session.RejectFull, "no tunnel addresses left: %v", err)
 	}
 	ps := newProvSession(newSessionID(), from, addrs, key, req.WGKey, req.Transport, pay, time.Now())
-	if req.Obfs && req.Transport == wgpath.UDP {
+	if req.Obfs && (req.Transport == wgpath.UDP || req.Transport == wgpath.UDPMux) {
 		// A fresh key per session, for the one transport whose datagrams
 		// are WireGuard's own on the wire: on the stream transport they
 		// travel inside libp2p's encryption already, and the shared socket
