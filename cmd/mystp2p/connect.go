@@ -37,7 +37,8 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	socksUser := fs.String("socks-user", "", "require this SOCKS5 username (RFC 1929)")
 	socksPass := fs.String("socks-pass", "", "and this password")
 	reconnect := fs.Bool("auto-reconnect", false, "when the provider disappears, move to the next best one")
-	transport := fs.String("transport", "", "force the WireGuard transport: udp (direct) or stream (through libp2p)")
+	transport := fs.String("transport", "", "force the WireGuard transport: udp-mux or udp (direct), or stream (through libp2p)")
+	obfs := fs.String("obfs", "prefer", "WireGuard obfuscation: prefer (mask UDP when the provider agrees), require (never send WireGuard a censor can see: masked UDP or inside libp2p only), or off")
 	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore")
 	tunName := fs.String("tun", "", "instead of SOCKS5, carry all of this host's traffic on a TUN device of this name, e.g. mystp2p0 (root; routes and DNS are restored on exit)")
 	tunDNS := fs.Bool("tun-dns", true, "with --tun, resolve names at the provider (rewrites /etc/resolv.conf until exit)")
@@ -70,6 +71,10 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	}
 	if *maxFee > overlay.MaxHermesFeeBp {
 		return exitUsage{fmt.Errorf("--max-hermes-fee-bp %d: at most %d", *maxFee, overlay.MaxHermesFeeBp)}
+	}
+	obfsMode, err := client.ParseObfsMode(*obfs)
+	if err != nil {
+		return exitUsage{fmt.Errorf("--obfs: %w", err)}
 	}
 	if *transport != "" {
 		if _, err := wgpath.Parse(*transport); err != nil {
@@ -158,7 +163,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	}
 	err = cons.Run(ctx, client.ConsumeConfig{
 		Query: q, Transport: wgpath.Transport(*transport), SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
-		AutoReconnect: *reconnect,
+		AutoReconnect: *reconnect, Obfuscation: obfsMode,
 		Progress:      func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})
 	if errors.Is(err, client.ErrInsufficientBalance) {

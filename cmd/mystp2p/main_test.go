@@ -84,6 +84,7 @@ func TestUsageErrors(t *testing.T) {
 		{"relay", "--ephemeral", "--metrics", "0.0.0.0:9464"},
 		{"relay", "--ephemeral", "--metrics", "nonsense"},
 		{"connect", "--ephemeral", "--transport", "carrier-pigeon", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
+		{"connect", "--ephemeral", "--obfs", "sometimes", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
 		{"connect", "--ephemeral", "--socks-user", "u", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
 		{"connect", "--ephemeral", "--provider", "not-a-peer", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAm4WCuEHyWD28Pca726nyHnRKnJrgG2YZakVKAsysC7VnB"},
 		{"provide", "--country", "DE", "--price-hour", "1", "--price-gib", "1", "--exit-policy", "allow-everything"},
