@@ -130,10 +130,14 @@ type netFlags struct {
 	relays    listFlag
 	logLevel  string
 	metrics   string
+	// wss, wssCert and wssKey are the WebSocket-over-TLS flags (wss.go).
+	wss             wssFlag
+	wssCert, wssKey string
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.listen, "listen", "multiaddr to listen on (repeatable; default all interfaces, TCP and QUIC, random ports)")
+	fs.Var(&f.listen, "listen", "multiaddr to listen on (repeatable; default all IPv4 and IPv6 interfaces, TCP and QUIC, random ports)")
+	f.registerWSS(fs)
 	fs.Var(&f.bootstrap, "bootstrap", "multiaddr of a peer to join through, ending in /p2p/<peer ID> (repeatable)")
 	fs.Var(&f.relays, "relay", "static relay multiaddr for when this node is behind NAT (repeatable; default: the bootstrap peers)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
