@@ -27,6 +27,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
@@ -413,5 +414,34 @@ func TestUDPMuxWithIPv6QUIC(t *testing.T) {
 	defer cancel()
 	if err := client.Connect(ctx, peer.AddrInfo{ID: h.ID(), Addrs: addrs}); err != nil {
 		t.Fatalf("connect over IPv6 QUIC %v next to the mux: %v", addrs, err)
+	}
+}
+
+// TestNodeJoinsOverWSS: a node whose only way to its bootstrap peer is that
+// peer's WSS address joins the network through it.
+func TestNodeJoinsOverWSS(t *testing.T) {
+	limits := relay.DefaultLimits()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	boot, err := New(ctx, Config{Host: HostConfig{Identity: mustID(t), Listen: loopback, WSS: []string{"/ip4/127.0.0.1/tcp/0/tls/ws"}, RelayService: &limits, Reachability: ReachabilityPublic}, DHTServer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { boot.Close() })
+	wss := addrsWith(boot.Host(), ma.P_WS)
+	if len(wss) != 1 {
+		t.Fatalf("bootstrap node listens on %v, want one WSS address", boot.Host().Network().ListenAddresses())
+	}
+	n, err := New(ctx, Config{Host: HostConfig{Identity: mustID(t), Listen: loopback}, Bootstrap: []peer.AddrInfo{{ID: boot.ID(), Addrs: wss}}})
+	if err != nil {
+		t.Fatalf("join over %v: %v", wss, err)
+	}
+	t.Cleanup(func() { n.Close() })
+	var ws bool
+	for _, c := range n.Host().Network().ConnsToPeer(boot.ID()) {
+		ws = ws || c.ConnState().Transport == "websocket"
+	}
+	if !ws {
+		t.Fatalf("no websocket connection to the bootstrap peer: %v", n.Host().Network().ConnsToPeer(boot.ID()))
 	}
 }
