@@ -56,24 +56,26 @@ type ObfsMode string
 type Obfuscation string
 
 const (
-	// ObfsMasked: WireGuard's own datagrams, masked and padded (udp).
+	// ObfsMasked: WireGuard's own datagrams, masked and padded (udp,
+	// udp-mux).
 	ObfsMasked Obfuscation = "masked"
 	// ObfsInsideLibp2p: WireGuard rides a libp2p stream, inside its
 	// encryption (stream).
 	ObfsInsideLibp2p Obfuscation = "inside-libp2p"
-	// ObfsNone: plain WireGuard datagrams (udp-mux, or obfuscation off).
+	// ObfsNone: plain WireGuard datagrams (obfuscation off, or a provider
+	// that did not agree).
 	ObfsNone Obfuscation = "none"
 )
 
 const (
 	// ObfsPrefer asks for obfuscation and takes a plain session where the
-	// transport cannot carry it (the shared socket) or the provider does
-	// not offer it.
+	// provider does not offer it.
 	ObfsPrefer ObfsMode = ""
 	// ObfsRequire takes only sessions whose WireGuard a censor cannot see:
-	// the shared socket is not tried (nor upgraded to), a provider that
-	// does not mask UDP fails that attempt with ErrNoObfuscation, so the
-	// next transport is tried, and the stream transport counts as hidden.
+	// a provider that does not mask udp or udp-mux fails that attempt with
+	// ErrNoObfuscation, so the next transport is tried; the stream
+	// transport counts as hidden; and a relayed session is upgraded only
+	// to a masked direct path.
 	ObfsRequire ObfsMode = "require"
 	// ObfsOff never asks for it.
 	ObfsOff ObfsMode = "off"
@@ -185,9 +187,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		tries = []wgpath.Transport{cfg.Transport}
 	case direct != nil:
 		if mux.ConnTo(h.Network(), p.Provider) != nil {
-			if cfg.Obfuscation != ObfsRequire {
-				tries = append(tries, wgpath.UDPMux)
-			}
+			tries = append(tries, wgpath.UDPMux)
 		}
 		tries = append(tries, wgpath.UDP, wgpath.Stream)
 	default:
@@ -221,9 +221,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
-	if s.Path() == wgpath.Relayed && mux != nil && cfg.Obfuscation != ObfsRequire {
-		// A session that must stay obfuscated stays on its transport: the
-		// shared socket would carry plain WireGuard.
+	if s.Path() == wgpath.Relayed && mux != nil {
 		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
 	}
 	return s, nil
@@ -340,7 +338,8 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, node: node, udp: udp, done: make(chan struct{})}
+	s := &Session{ID: rep.Session, Provider: p.Provider, Addresses: rep.Addresses, node: node, udp: udp, done: make(chan struct{}),
+		obfsMode: cfg.Obfuscation}
 	s.route.transport, s.route.direct, s.route.state = transport, make(chan struct{}), session.Attaching
 	defer func() {
 		if err != nil {
@@ -351,10 +350,10 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 	switch {
 	case len(rep.ObfsKey) == 32 && req.Obfs:
 		link.Obfs = &wgpath.ObfsConfig{Key: [32]byte(rep.ObfsKey)}
-		s.obfuscated = true
+		s.route.obfuscated = true
 	case len(rep.ObfsKey) != 0:
 		return nil, fmt.Errorf("session with %s: provider sent an obfuscation key of %d bytes (want 32, and only when asked)", p.Provider, len(rep.ObfsKey))
-	case cfg.Obfuscation == ObfsRequire && transport == wgpath.UDP:
+	case cfg.Obfuscation == ObfsRequire && transport != wgpath.Stream:
 		return nil, fmt.Errorf("%w over %s (provider %s)", ErrNoObfuscation, transport, p.Provider)
 	}
 	if transport == wgpath.Stream {

@@ -49,8 +49,8 @@ type Session struct {
 	udp    *net.UDPConn
 	stream network.Stream
 	pay    *hermes.PaySession // nil for a free session
-	// obfuscated is set before the session is returned, never changed.
-	obfuscated bool
+	// obfsMode is what the consumer asked for.
+	obfsMode ObfsMode
 
 	// route is the session's state, path and transport, changed only
 	// under its lock: Attaching while the first handshake runs, Attached
@@ -59,6 +59,7 @@ type Session struct {
 	route struct {
 		sync.Mutex
 		state      session.State
+		obfuscated bool // WireGuard datagrams masked on the wire
 		path       wgpath.Path
 		transport  wgpath.Transport
 		relay      *wgpath.MeteredBind // the relayed bind, while relayed
@@ -149,16 +150,29 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 		if c == nil {
 			continue
 		}
-		if _, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDPMux}); err != nil {
+		rep, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDPMux,
+			Obfs: s.obfsMode != ObfsOff})
+		if err != nil {
 			log.Debug("upgrade refused", "session", s.ID, "err", err)
 			continue
 		}
-		bind, _, err := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: mux}.Bind()
+		link := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: mux}
+		switch {
+		case len(rep.ObfsKey) == 32 && s.obfsMode != ObfsOff:
+			link.Obfs = &wgpath.ObfsConfig{Key: [32]byte(rep.ObfsKey)}
+		case len(rep.ObfsKey) != 0:
+			log.Warn("upgrade: provider sent an obfuscation key of the wrong size or unasked", "session", s.ID, "bytes", len(rep.ObfsKey))
+			return
+		case s.obfsMode == ObfsRequire:
+			log.Warn("upgrade: provider will not mask the direct path; staying relayed", "session", s.ID)
+			return
+		}
+		bind, _, err := link.Bind()
 		if err != nil {
 			log.Warn("upgrade: bind on the shared socket", "session", s.ID, "err", err)
 			return
 		}
-		if err := s.switchTo(bind, wgpath.UDPMux); err != nil {
+		if err := s.switchTo(bind, wgpath.UDPMux, link.Obfs != nil); err != nil {
 			log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
 			_ = bind.Close()
 			return
@@ -172,7 +186,7 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 // switchTo moves an Attached session's tunnel to bind in place, in one
 // critical section with the check of its state, and counts what the relay
 // carried until then.
-func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport) error {
+func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport, obfuscated bool) error {
 	s.route.Lock()
 	defer s.route.Unlock()
 	if s.route.state != session.Attached {
@@ -185,7 +199,7 @@ func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport) error {
 		st := r.Stats()
 		s.route.relayBytes += st.TxBytes + st.RxBytes
 	}
-	s.route.relay, s.route.transport, s.route.path = nil, t, wgpath.Direct
+	s.route.relay, s.route.transport, s.route.path, s.route.obfuscated = nil, t, wgpath.Direct, obfuscated
 	select {
 	case <-s.route.direct:
 	default:
@@ -196,13 +210,17 @@ func (s *Session) switchTo(bind conn.Bind, t wgpath.Transport) error {
 
 // Obfuscated reports whether the session's WireGuard datagrams are masked
 // and padded on the wire (the udp transport with an agreed key).
-func (s *Session) Obfuscated() bool { return s.obfuscated }
+func (s *Session) Obfuscated() bool {
+	s.route.Lock()
+	defer s.route.Unlock()
+	return s.route.obfuscated
+}
 
 // Obfuscation is what a censor on the path sees of the session's
 // WireGuard now.
 func (s *Session) Obfuscation() Obfuscation {
 	switch {
-	case s.obfuscated:
+	case s.Obfuscated():
 		return ObfsMasked
 	case s.Transport() == wgpath.Stream:
 		return ObfsInsideLibp2p

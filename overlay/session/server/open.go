@@ -138,10 +138,9 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 	}
 	ps := newProvSession(newSessionID(), from, addrs, key, req.WGKey, req.Transport, pay, time.Now())
 	if req.Obfs && (req.Transport == wgpath.UDP || req.Transport == wgpath.UDPMux) {
-		// A fresh key per session, for the one transport whose datagrams
-		// are WireGuard's own on the wire: on the stream transport they
-		// travel inside libp2p's encryption already, and the shared socket
-		// cannot yet tell obfuscated datagrams from QUIC.
+		// A fresh key per session, for the transports whose datagrams are
+		// WireGuard's own on the wire; on the stream transport they travel
+		// inside libp2p's encryption already.
 		ps.obfs = &wgpath.ObfsConfig{}
 		_, _ = rand.Read(ps.obfs.Key[:])
 	}
@@ -316,9 +315,7 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 	case state >= session.Closing:
 		return session.Reject(session.RejectClosing, "session %q is closing", ps.id)
 	case state == session.Attached && t == wgpath.UDPMux:
-		return session.Reply{OK: true, Session: ps.id, Transport: wgpath.UDPMux}
-	case ps.obfs != nil:
-		return session.Reject(session.RejectPolicy, "session %q is obfuscated; it stays on %s, since %s would carry plain WireGuard", ps.id, t, wgpath.UDPMux)
+		return upgraded(ps)
 	case state != session.Attached || t != wgpath.Stream:
 		return session.Reject(session.RejectState, "session %q is %s on %s; only an attached stream session can upgrade", ps.id, state, t)
 	}
@@ -326,7 +323,16 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 	if c == nil {
 		return session.Reject(session.RejectPolicy, "no direct QUIC connection to you on the shared socket yet")
 	}
-	bind, _, err := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: s.mux}.Bind()
+	link := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: s.mux}
+	var obfs *wgpath.ObfsConfig
+	if req.Obfs {
+		// The direct path is WireGuard's own datagrams on the wire: mask
+		// them with a fresh key, as an open over udp-mux would.
+		obfs = &wgpath.ObfsConfig{}
+		_, _ = rand.Read(obfs.Key[:])
+		link.Obfs = obfs
+	}
+	bind, _, err := link.Bind()
 	if err != nil {
 		return session.Reject(session.RejectPolicy, "%v", err)
 	}
@@ -334,8 +340,19 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 		_ = bind.Close()
 		return session.Reject(session.RejectInternal, "switch transport: %v", err)
 	}
-	s.log.Info("session upgraded to a direct path", "session", ps.id, "consumer", from)
-	return session.Reply{OK: true, Session: ps.id, Transport: wgpath.UDPMux}
+	ps.upObfs = obfs
+	s.log.Info("session upgraded to a direct path", "session", ps.id, "consumer", from, "obfuscated", obfs != nil)
+	return upgraded(ps)
+}
+
+// upgraded is the reply to an upgrade that happened (or had happened
+// already): the key, if the new path is obfuscated. The caller holds ps.op.
+func upgraded(ps *provSession) session.Reply {
+	rep := session.Reply{OK: true, Session: ps.id, Transport: wgpath.UDPMux}
+	if ps.upObfs != nil {
+		rep.ObfsKey = ps.upObfs.Key[:]
+	}
+	return rep
 }
 
 // dialBack dials a session owner's public QUIC addresses. Only the owner of

@@ -340,8 +340,8 @@ func gatherText(t *testing.T, reg *prometheus.Registry) string {
 	return b.String()
 }
 
-// A consumer that turns obfuscation off gets a plain session; the
-// provider refuses to move an obfuscated one to the shared socket.
+// A consumer that turns obfuscation off gets a plain session, one that
+// requires it a masked one; only a stream session can be upgraded.
 func TestSessionObfuscationNegotiated(t *testing.T) {
 	sn := newSessionNet(t, loopbackPolicy(t), 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -364,8 +364,8 @@ func TestSessionObfuscationNegotiated(t *testing.T) {
 	}
 	_, err = call(ctx, sn.cons, sn.prov.ID(), session.Request{Kind: session.Upgrade, Session: obf.ID, Transport: wgpath.UDPMux})
 	var rej *session.RejectedError
-	if !errors.As(err, &rej) || rej.Code != session.RejectPolicy || !strings.Contains(rej.Message, "obfuscated") {
-		t.Fatalf("upgrade of an obfuscated session: %v, want a policy refusal", err)
+	if !errors.As(err, &rej) || rej.Code != session.RejectState {
+		t.Fatalf("upgrade of a direct udp session: %v, want %s", err, session.RejectState)
 	}
 	if _, err := client.ParseObfsMode("sometimes"); err == nil {
 		t.Fatal("ParseObfsMode accepted a bad mode")

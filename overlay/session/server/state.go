@@ -29,6 +29,9 @@ type provSession struct {
 	// obfs is the session's obfuscation, nil when the consumer did not ask
 	// for it or its transport cannot carry it.
 	obfs *wgpath.ObfsConfig
+	// upObfs is the obfuscation an upgrade to udp-mux agreed, kept to
+	// answer a repeated upgrade the same way. Guarded by op.
+	upObfs *wgpath.ObfsConfig
 
 	attached chan struct{} // closed on the move to Attached
 	ended    chan struct{} // closed on the move to Closed
