@@ -132,9 +132,13 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if *hub != "" {
 		fmt.Fprintf(e.stdout, "finding hermes %s\n", hubID)
 	}
+	hc, err := nf.hostConfig(id, relays, reg)
+	if err != nil {
+		return err
+	}
 	cons, err := role.StartConsumer(ctx, role.ConsumerConfig{
 		Node: overlay.Config{
-			Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+			Host:      hc,
 			Bootstrap: bootstrap,
 			PeerCache: cache,
 			Logger:    log,
@@ -164,7 +168,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	err = cons.Run(ctx, client.ConsumeConfig{
 		Query: q, Transport: wgpath.Transport(*transport), SOCKSAddr: *socksAddr, SOCKSOptions: socksOpts, TUN: tun,
 		AutoReconnect: *reconnect, Obfuscation: obfsMode,
-		Progress:      func(stage string) { fmt.Fprintln(e.stdout, stage) },
+		Progress: func(stage string) { fmt.Fprintln(e.stdout, stage) },
 	})
 	if errors.Is(err, client.ErrInsufficientBalance) {
 		err = fmt.Errorf("%w: top up with `mystp2p account topup --amount N --hermes %s`", err, hubID.raw)

@@ -81,9 +81,13 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
+	hc, err := nf.hostConfig(id, relays, reg)
+	if err != nil {
+		return err
+	}
 	hub, err := role.StartHermes(ctx, role.HermesConfig{
 		Node: overlay.Config{
-			Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+			Host:        hc,
 			Bootstrap:   bootstrap,
 			DHTMode:     dhtMode,
 			ProposalTTL: *ttl,

@@ -71,8 +71,12 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	hc, err := nf.hostConfig(id, relays, nil)
+	if err != nil {
+		return err
+	}
 	node, err := overlay.New(ctx, overlay.Config{
-		Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays},
+		Host:      hc,
 		Bootstrap: bootstrap,
 		PeerCache: cache,
 		Logger:    log,

@@ -115,9 +115,13 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	defer stopMetrics()
 	cache, closeCache := openPeerCache(e, idf.dataDir)
 	defer closeCache()
+	hc, err := nf.hostConfig(id, relays, reg)
+	if err != nil {
+		return err
+	}
 	cfg := role.ProviderConfig{
 		Node: overlay.Config{
-			Host:        overlay.HostConfig{Identity: id, Listen: nf.listen, StaticRelays: relays, Metrics: reg},
+			Host:        hc,
 			Bootstrap:   bootstrap,
 			DHTMode:     dhtMode,
 			PeerCache:   cache,

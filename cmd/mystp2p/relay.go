@@ -72,9 +72,14 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopMetrics()
+	hc, err := nf.hostConfig(id, nil, reg)
+	if err != nil {
+		return err
+	}
+	hc.Reachability = r
 	rel, err := role.StartRelay(ctx, role.RelayConfig{
 		Node: overlay.Config{
-			Host:      overlay.HostConfig{Identity: id, Listen: nf.listen, Reachability: r, Metrics: reg},
+			Host:      hc,
 			Bootstrap: bootstrap,
 			Logger:    log,
 		},

@@ -1,58 +1,29 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"io"
-	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
-func parseNetFlags(t *testing.T, args ...string) (*netFlags, error) {
-	t.Helper()
-	var nf netFlags
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	nf.register(fs)
-	return &nf, fs.Parse(args)
-}
-
-func TestWSSFlags(t *testing.T) {
-	nf, err := parseNetFlags(t, "--wss", "/ip4/0.0.0.0/tcp/443/tls/ws", "--wss", "/ip6/::/tcp/443/wss", "--wss-cert", "c.pem", "--wss-key", "k.pem")
+// A relay offered over WebSocket inside TLS (`--wss`) is a bootstrap peer
+// a consumer can find offers through with only that address: nothing of
+// libp2p travels in the clear on that port.
+func TestWSSBootstrap(t *testing.T) {
+	relay := startMystp2p(t, "relay", "relay", "--ephemeral", "--listen", "/ip4/127.0.0.1/tcp/0",
+		"--wss", "/ip4/127.0.0.1/tcp/0/tls/ws")
+	m, _ := relay.Match(0, `^\s+(/ip4/127\.0\.0\.1/tcp/\d+/tls/\S*ws/p2p/\S+)$`, time.Minute)
+	wss := m[1]
+	dir, id := newDataDir(t, "provider")
+	t.Setenv("MYSTP2P_PASSPHRASE", "pw")
+	prov := startMystp2p(t, "provide", "provide", "--data-dir", dir, "--country", "DE", "--price-hour", "0", "--price-gib", "0",
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--bootstrap", wss)
+	prov.Match(0, "^providing ", time.Minute)
+	out, _, err := runCmd(t, t.Context(), "proposals", "--bootstrap", wss, "--wait", "3s", "--json")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("proposals through the WSS bootstrap: %v\n%s", err, out)
 	}
-	hc, err := nf.hostConfig(nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(hc.WSS, []string{"/ip4/0.0.0.0/tcp/443/tls/ws", "/ip6/::/tcp/443/wss"}) || hc.WSSCertFile != "c.pem" || hc.WSSKeyFile != "k.pem" || len(hc.Listen) != 0 {
-		t.Fatalf("host config %+v", hc)
-	}
-
-	for _, bad := range []string{"/ip4/0.0.0.0/tcp/443", "/ip4/0.0.0.0/tcp/443/ws", "not-an-addr"} {
-		if _, err := parseNetFlags(t, "--wss", bad); err == nil {
-			t.Errorf("--wss %s accepted", bad)
-		}
-	}
-
-	for _, args := range [][]string{
-		{"--wss", "/ip4/0.0.0.0/tcp/443/tls/ws", "--wss-cert", "c.pem"},
-		{"--wss-cert", "c.pem", "--wss-key", "k.pem"},
-	} {
-		nf, err := parseNetFlags(t, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var u exitUsage
-		if _, err := nf.hostConfig(nil, nil, nil); !errors.As(err, &u) {
-			t.Errorf("%v: error %v, want a usage error", args, err)
-		}
-	}
-
-	// A WSS address in --listen takes the certificate as well.
-	nf, _ = parseNetFlags(t, "--listen", "/ip4/0.0.0.0/tcp/8443/tls/ws", "--wss-cert", "c.pem", "--wss-key", "k.pem")
-	if _, err := nf.hostConfig(nil, nil, nil); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(out, id.PeerID().String()) {
+		t.Fatalf("the provider's offer did not come through the WSS bootstrap: %q", out)
 	}
 }
