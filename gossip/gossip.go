@@ -279,15 +279,23 @@ func (f *Feed) Publish(ctx context.Context, data []byte) error {
 	if f.ctx.Err() != nil {
 		return ErrClosed
 	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
+	// The topic says when a peer joins it; subscribe before the first look
+	// so that no join falls between the two.
+	ev, err := f.topic.EventHandler()
+	if err != nil {
+		return fmt.Errorf("publish on %s: %w", f.cfg.Topic, err)
+	}
+	defer ev.Cancel()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(f.ctx, cancel)
+	defer stop()
 	for len(f.topic.ListPeers()) == 0 {
-		select {
-		case <-ctx.Done():
+		if _, err := ev.NextPeerEvent(wctx); err != nil {
+			if f.ctx.Err() != nil {
+				return ErrClosed
+			}
 			return fmt.Errorf("publish on %s: no topic peers: %w", f.cfg.Topic, ctx.Err())
-		case <-f.ctx.Done():
-			return ErrClosed
-		case <-t.C:
 		}
 	}
 	if err := f.topic.Publish(ctx, data); err != nil {

@@ -16,7 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/mystp2p/mystp2p/identity"
@@ -202,16 +204,23 @@ func waitRelayAddr(ctx context.Context, node *overlay.Node, public bool) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// The host says when its addresses change; subscribe before the first
+	// look so that no change falls between the two.
+	sub, err := node.Host().EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
 	for {
 		for _, a := range node.Host().Addrs() {
-			if _, err := a.ValueForProtocol(0x0122); err == nil { // p2p-circuit
+			if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
 				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return errors.New("no relay reservation within 30 s")
-		case <-time.After(50 * time.Millisecond):
+		case <-sub.Out():
 		}
 	}
 }

@@ -168,6 +168,7 @@ func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 		_ = net.StopProvider(gone)
 		deadline := stopped.Add(cfg.ProposalTTL + 3*time.Second)
 		vanished := false
+		// Polls: the consumer's cache expires entries lazily, without an event.
 		for time.Now().Before(deadline) && !vanished {
 			vanished = !contains(net.Consumer.Cached(overlay.Query{}), gone.Node.ID())
 			if !vanished {

@@ -375,6 +375,7 @@ func (p *payNet) refusedSession(ctx context.Context, c *payConsumer, target *ove
 func waitInvoice(ctx context.Context, s *client.Session, before int) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// Polls: a session's invoice count has no event to wait on.
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {

@@ -211,6 +211,7 @@ func Cleanup(ctx context.Context, log *slog.Logger, prefix string) error {
 // name is gone).
 func killInside(ctx context.Context, ipPath string, names []string) (int, error) {
 	killed := map[int]bool{}
+	// Polls: the kernel gives no event when a namespace's last process exits.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {

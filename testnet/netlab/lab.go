@@ -307,6 +307,7 @@ func (l *Lab) waitUp(ctx context.Context) error {
 			pending[h.Router] = 2
 		}
 	}
+	// Polls: carrier changes would need a netlink socket in every namespace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
