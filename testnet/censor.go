@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -108,7 +109,8 @@ type CensorLevel struct {
 // CensorRule is one nftables rule of the censor and its counter.
 type CensorRule struct {
 	Name string `json:"name"`
-	// Kind is block (address lists), dns, dpi, port, learn or probe.
+	// Kind is block (address lists), dns, dpi, queue (to the QUIC filter),
+	// port, learn or probe.
 	Kind    string `json:"kind"`
 	Rule    string `json:"rule"`
 	Packets uint64 `json:"packets"`
@@ -117,7 +119,17 @@ type CensorRule struct {
 	DuringDownload uint64 `json:"during_download"`
 }
 
-type censorRuleSpec struct{ name, kind, match, action string }
+// censorRuleSpec is one censor rule: an nftables rule of the censor table,
+// or, with iptables set, an iptables FORWARD rule (this kernel's nftables
+// has no queue expression, its xtables NFQUEUE target does).
+type censorRuleSpec struct {
+	name, kind, match, action string
+	iptables                  []string
+}
+
+func nftRule(name, kind, match, action string) censorRuleSpec {
+	return censorRuleSpec{name: name, kind: kind, match: match, action: action}
+}
 
 // censorLevelDescriptions say what each level adds.
 var censorLevelDescriptions = [CensorLevels]string{
@@ -128,53 +140,60 @@ var censorLevelDescriptions = [CensorLevels]string{
 	"+ active probing of every destination the region contacted",
 }
 
-// quicApproximation is said in every report of level 2 and up.
-const quicApproximation = "QUIC: nftables cannot decrypt Initials, so the rule drops every UDP QUIC v1 Initial " +
-	"(long header, type Initial, datagram >= 1200 bytes) to the providers, whatever its ALPN, instead of only those offering ALPN libp2p"
+// The QUIC ALPN filter: an iptables FORWARD rule (priority filter) queues
+// the region's large UDP datagrams to NFQUEUE censorQueueNum; the filter (a
+// child process in the censor's namespace) decrypts QUIC v1 Initials and
+// accepts those of connections offering ALPN libp2p with censorDropMark,
+// which the censor chain (priority filter + 10) drops first thing.
+const (
+	censorQueueNum = 7
+	censorDropMark = 0x1ee7
+)
 
 // censorRules returns the level's rules, in chain order.
-func censorRules(level int, bootstrap []netip.Addr, providers []netip.Addr) []censorRuleSpec {
+func censorRules(level int, bootstrap []netip.Addr) []censorRuleSpec {
 	var rs []censorRuleSpec
 	lan := fmt.Sprintf("iifname %q", "lan0")
 	if level >= 4 {
 		rs = append(rs,
-			censorRuleSpec{"learn-tcp", "learn", lan + " ct state new tcp flags syn", "add @seen_tcp { ip daddr . tcp dport }"},
+			nftRule("learn-tcp", "learn", lan+" ct state new tcp flags syn", "add @seen_tcp { ip daddr . tcp dport }"),
 			// Every datagram, not only new flows: the consumer's UDP socket keeps
 			// its port, so its flows may still be in conntrack from the
 			// previous level.
-			censorRuleSpec{"learn-udp", "learn", lan + " meta l4proto udp", "add @seen_udp { ip daddr . udp dport }"},
-			censorRuleSpec{"probed-out", "probe", "ip daddr @blocked", "drop"},
-			censorRuleSpec{"probed-in", "probe", "ip saddr @blocked", "drop"},
+			nftRule("learn-udp", "learn", lan+" meta l4proto udp", "add @seen_udp { ip daddr . udp dport }"),
+			nftRule("probed-out", "probe", "ip daddr @blocked", "drop"),
+			nftRule("probed-in", "probe", "ip saddr @blocked", "drop"),
 		)
 	}
 	if level >= 1 {
 		for _, a := range bootstrap {
 			rs = append(rs,
-				censorRuleSpec{"bootstrap-out-" + a.String(), "block", "ip daddr " + a.String(), "drop"},
-				censorRuleSpec{"bootstrap-in-" + a.String(), "block", "ip saddr " + a.String(), "drop"})
+				nftRule("bootstrap-out-"+a.String(), "block", "ip daddr "+a.String(), "drop"),
+				nftRule("bootstrap-in-"+a.String(), "block", "ip saddr "+a.String(), "drop"))
 		}
 	}
 	if level >= 2 {
-		var ps []string
-		for _, p := range providers {
-			ps = append(ps, p.String())
-		}
 		rs = append(rs,
-			censorRuleSpec{"dns-udp", "dns", "udp dport 53", "drop"},
-			censorRuleSpec{"dns-tcp", "dns", "tcp dport 53", "drop"},
-			censorRuleSpec{"dpi-multistream", "dpi", "meta l4proto tcp @ih,0,128 0x132f6d756c746973747265616d2f312e", "drop"},
-			censorRuleSpec{"dpi-wg-initiation", "dpi", "udp length 156 @ih,0,32 0x01000000", "drop"},
-			censorRuleSpec{"dpi-wg-response", "dpi", "udp length 100 @ih,0,32 0x02000000", "drop"},
-			censorRuleSpec{"dpi-wg-cookie", "dpi", "udp length 72 @ih,0,32 0x03000000", "drop"},
-			censorRuleSpec{"dpi-wg-data", "dpi", "meta l4proto udp @ih,0,32 0x04000000", "drop"},
-			censorRuleSpec{"dpi-quic-initial (approximation)", "dpi",
-				"udp length >= 1208 @ih,0,8 & 0xf0 == 0xc0 @ih,8,32 0x00000001 ip daddr { " + strings.Join(ps, ", ") + " }", "drop"},
+			// Packets the QUIC filter marked (it runs first, in iptables).
+			nftRule("dpi-quic-alpn-libp2p", "dpi", fmt.Sprintf("meta mark 0x%x", censorDropMark), "drop"),
+			nftRule("dns-udp", "dns", "udp dport 53", "drop"),
+			nftRule("dns-tcp", "dns", "tcp dport 53", "drop"),
+			nftRule("dpi-multistream", "dpi", "meta l4proto tcp @ih,0,128 0x132f6d756c746973747265616d2f312e", "drop"),
+			nftRule("dpi-wg-initiation", "dpi", "udp length 156 @ih,0,32 0x01000000", "drop"),
+			nftRule("dpi-wg-response", "dpi", "udp length 100 @ih,0,32 0x02000000", "drop"),
+			nftRule("dpi-wg-cookie", "dpi", "udp length 72 @ih,0,32 0x03000000", "drop"),
+			nftRule("dpi-wg-data", "dpi", "meta l4proto udp @ih,0,32 0x04000000", "drop"),
+			// Client Initials are padded to 1200 bytes (RFC 9000 §14.1); the
+			// filter tells Initials from the rest.
+			censorRuleSpec{name: "quic-initial-to-filter", kind: "queue",
+				iptables: []string{"-i", "lan0", "-p", "udp", "-m", "length", "--length", "1228:65535",
+					"-j", "NFQUEUE", "--queue-num", fmt.Sprint(censorQueueNum)}},
 		)
 	}
 	if level >= 3 {
 		rs = append(rs,
-			censorRuleSpec{"port-tcp-not-443", "port", lan + " tcp dport != 443", "drop"},
-			censorRuleSpec{"port-udp-not-443", "port", lan + " udp dport != 443", "drop"},
+			nftRule("port-tcp-not-443", "port", lan+" tcp dport != 443", "drop"),
+			nftRule("port-udp-not-443", "port", lan+" udp dport != 443", "drop"),
 		)
 	}
 	return rs
@@ -187,10 +206,13 @@ func censorRuleset(rules []censorRuleSpec) string {
 	b.WriteString("\tset seen_tcp { type ipv4_addr . inet_service; flags dynamic; size 65536; }\n")
 	b.WriteString("\tset seen_udp { type ipv4_addr . inet_service; flags dynamic; size 65536; }\n")
 	b.WriteString("\tset blocked { type ipv4_addr; }\n")
-	// Before netlab's NAT filter, whose accepts do not stop this chain's drops.
-	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter - 10; policy accept;\n")
+	// After iptables' FORWARD (the QUIC filter's queue) and netlab's NAT
+	// filter, whose accepts do not stop this chain's drops.
+	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter + 10; policy accept;\n")
 	for _, r := range rules {
-		fmt.Fprintf(&b, "\t\t%s counter %s comment %q\n", r.match, r.action, r.name)
+		if r.iptables == nil {
+			fmt.Fprintf(&b, "\t\t%s counter %s comment %q\n", r.match, r.action, r.name)
+		}
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
@@ -198,12 +220,17 @@ func censorRuleset(rules []censorRuleSpec) string {
 
 // censor drives the nftables table in the router namespace.
 type censor struct {
-	lab   *netlab.Lab
-	rules []censorRuleSpec
+	lab      *netlab.Lab
+	rules    []censorRuleSpec
+	iptables bool // the rules include iptables ones
 }
 
 func (c *censor) nft(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := c.lab.RouterCommand(censorHost, "nft", args...)
+	return c.run(ctx, stdin, "nft", args...)
+}
+
+func (c *censor) run(ctx context.Context, stdin, name string, args ...string) (string, error) {
+	cmd := c.lab.RouterCommand(censorHost, name, args...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
@@ -222,7 +249,7 @@ func (c *censor) nft(ctx context.Context, stdin string, args ...string) (string,
 	}()
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return string(out), nil
 }
@@ -231,8 +258,55 @@ func (c *censor) nft(ctx context.Context, stdin string, args ...string) (string,
 func (c *censor) apply(ctx context.Context, rules []censorRuleSpec) error {
 	c.rules = rules
 	_, _ = c.nft(ctx, "", "delete", "table", "ip", censorTable) // absent the first time
-	_, err := c.nft(ctx, censorRuleset(rules), "-f", "-")
-	return err
+	if _, err := c.nft(ctx, censorRuleset(rules), "-f", "-"); err != nil {
+		return err
+	}
+	c.iptables = false
+	for _, r := range rules {
+		if r.iptables == nil {
+			continue
+		}
+		if !c.iptables {
+			if _, err := exec.LookPath("iptables"); err != nil {
+				return fmt.Errorf("rule %s needs iptables (apt-get install -y iptables): %w", r.name, err)
+			}
+			if _, err := c.run(ctx, "", "iptables", "-w", "-F", "FORWARD"); err != nil {
+				return err
+			}
+			c.iptables = true
+		}
+		args := append([]string{"-w", "-A", "FORWARD", "-m", "comment", "--comment", r.name}, r.iptables...)
+		if _, err := c.run(ctx, "", "iptables", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// iptablesCounters reads the counters of the iptables FORWARD rules, by
+// their comment.
+func (c *censor) iptablesCounters(ctx context.Context, res map[string][2]uint64) error {
+	out, err := c.run(ctx, "", "iptables", "-w", "-nvx", "-L", "FORWARD")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		_, rest, ok := strings.Cut(line, "/* ")
+		name, _, ok2 := strings.Cut(rest, " */")
+		if !ok || !ok2 || len(f) < 2 {
+			continue
+		}
+		var pk, by uint64
+		if _, err := fmt.Sscan(f[0], &pk); err != nil {
+			continue
+		}
+		if _, err := fmt.Sscan(f[1], &by); err != nil {
+			continue
+		}
+		res[name] = [2]uint64{pk, by}
+	}
+	return nil
 }
 
 // counters reads every rule's counter, by rule name.
@@ -267,6 +341,11 @@ func (c *censor) counters(ctx context.Context) (map[string][2]uint64, error) {
 			if json.Unmarshal(e, &ce) == nil && ce.Counter != nil {
 				res[o.Rule.Comment] = [2]uint64{ce.Counter.Packets, ce.Counter.Bytes}
 			}
+		}
+	}
+	if c.iptables {
+		if err := c.iptablesCounters(ctx, res); err != nil {
+			return nil, err
 		}
 	}
 	return res, nil
@@ -486,16 +565,13 @@ type startCensorChildFunc func(host string, router bool, cc CensorChildConfig, s
 func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfig, tmp string, bootstrap []string,
 	bootstrapIPs, providers []netip.Addr, origin string, line bridge.Line, start startCensorChildFunc, logw io.Writer) CensorLevel {
 	lv := CensorLevel{Level: level, Description: censorLevelDescriptions[level], OffersMade: len(providers), OffersReachable: len(providers)}
-	if level >= 2 {
-		lv.Approximations = append(lv.Approximations, quicApproximation)
-	}
 	if level >= 4 {
 		lv.Approximations = append(lv.Approximations,
 			"prober: learns destinations from nft sets filled by the forward chain (no conntrack-tools); "+
 				"replays no captured WireGuard initiations (nftables copies no payloads), sends a shaped one instead")
 	}
 	fail := func(format string, a ...any) { lv.Failures = append(lv.Failures, fmt.Sprintf(format, a...)) }
-	rules := censorRules(level, bootstrapIPs, providers)
+	rules := censorRules(level, bootstrapIPs)
 	if err := cen.apply(ctx, rules); err != nil {
 		lv.Error = err.Error()
 		fail("censor: %v", err)
@@ -508,6 +584,18 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 		}
 	}()
 	probesFile := filepath.Join(tmp, fmt.Sprintf("probes-%d.json", level))
+	if level >= 2 {
+		p, err := start(censorHost, true, CensorChildConfig{Role: censorRoleFilter}, nil)
+		if err == nil {
+			procs = append(procs, p)
+			_, err = p.wait(ctx, "ready", 10*time.Second)
+		}
+		if err != nil {
+			lv.Error = err.Error()
+			fail("QUIC filter: %v", err)
+			return lv
+		}
+	}
 	if level >= 4 {
 		p, err := start(censorHost, true, CensorChildConfig{Role: censorRoleProber, ResultFile: probesFile}, nil)
 		if err == nil {
@@ -573,7 +661,11 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	}
 	after = cnt
 	for _, r := range rules {
-		cr := CensorRule{Name: r.name, Kind: r.kind, Rule: r.match + " " + r.action, Packets: cnt[r.name][0], Bytes: cnt[r.name][1]}
+		text := r.match + " " + r.action
+		if r.iptables != nil {
+			text = "iptables -A FORWARD " + strings.Join(r.iptables, " ")
+		}
+		cr := CensorRule{Name: r.name, Kind: r.kind, Rule: text, Packets: cnt[r.name][0], Bytes: cnt[r.name][1]}
 		if b, ok := before[r.name]; ok {
 			cr.DuringDownload = after[r.name][0] - b[0]
 		}

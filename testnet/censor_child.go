@@ -37,6 +37,7 @@ const (
 	censorRoleProvider = "provider"
 	censorRoleConsumer = "consumer"
 	censorRoleProber   = "prober"
+	censorRoleFilter   = "quic-filter"
 )
 
 // CensorChildCommand is the subcommand of `mystp2p testnet` that runs one
@@ -106,8 +107,11 @@ func RunCensorChild(ctx context.Context, arg string, out io.Writer) error {
 		_, err := fmt.Fprintf(out, "%s\n", b)
 		return err
 	}
-	if cfg.Role == censorRoleProber {
+	switch cfg.Role {
+	case censorRoleProber:
 		return runProber(ctx, cfg, emit)
+	case censorRoleFilter:
+		return runQUICFilter(ctx, emit)
 	}
 	level := slog.LevelWarn
 	if cfg.Debug {
