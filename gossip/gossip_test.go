@@ -12,6 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // The test messages are "key:seq" or "bad"; the validator accepts the former.
@@ -80,17 +82,6 @@ func feeds(t *testing.T, hs []host.Host) []*Feed {
 	return fs
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestFeed(t *testing.T) {
 	for _, mode := range []struct {
 		name string
@@ -107,7 +98,7 @@ func TestFeed(t *testing.T) {
 			// only gossips IDs to non-mesh peers), so publish rising
 			// sequence numbers until one arrives, as providers' refreshes do.
 			var seq uint64
-			waitFor(t, "an entry at the subscriber", func() bool {
+			tstest.WaitFor(t, 15*time.Second, "an entry at the subscriber", func() bool {
 				if _, ok := sub.Get("alice"); ok {
 					return true
 				}
@@ -117,7 +108,7 @@ func TestFeed(t *testing.T) {
 				}
 				return false
 			})
-			waitFor(t, "the newest entry at the subscriber", func() bool {
+			tstest.WaitFor(t, 15*time.Second, "the newest entry at the subscriber", func() bool {
 				e, ok := sub.Get("alice")
 				return ok && e.Seq == seq
 			})
@@ -126,7 +117,7 @@ func TestFeed(t *testing.T) {
 				if err := pub.Publish(ctx, []byte("alice:"+strconv.FormatUint(seq, 10))); err != nil {
 					t.Fatal(err)
 				}
-				waitFor(t, "the second entry at the subscriber", func() bool {
+				tstest.WaitFor(t, 15*time.Second, "the second entry at the subscriber", func() bool {
 					e, ok := sub.Get("alice")
 					return ok && e.Seq == seq
 				})
@@ -160,11 +151,11 @@ func TestInvalidSenderPenalised(t *testing.T) {
 	hostile := newRawPublisher(t, hs[2], "test/1")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	waitFor(t, "hostile peer to see the topic", func() bool { return len(hostile.ListPeers()) > 0 })
+	tstest.WaitFor(t, 15*time.Second, "hostile peer to see the topic", func() bool { return len(hostile.ListPeers()) > 0 })
 	// Like Feed.Publish, keep sending: gossipsub drops what is sent before
 	// its stream to the hub is open.
 	i := 0
-	waitFor(t, "the hub to penalise the hostile peer", func() bool {
+	tstest.WaitFor(t, 15*time.Second, "the hub to penalise the hostile peer", func() bool {
 		i++
 		if err := hostile.Publish(ctx, []byte("garbage"+strconv.Itoa(i))); err != nil {
 			t.Fatal(err)

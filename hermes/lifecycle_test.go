@@ -4,30 +4,18 @@ import (
 	"context"
 	"errors"
 	"math/big"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-)
 
-// waitGoroutines waits until at most n goroutines run, or fails.
-func waitGoroutines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines, want ≤ %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		runtime.Gosched()
-	}
-}
+	"github.com/mystp2p/mystp2p/testnet/tstest"
+)
 
 func TestCloseIsIdempotentAndWaits(t *testing.T) {
 	n := newNetwork(t, 10_000_000)
 	ctx := context.Background()
-	base := runtime.NumGoroutine()
+	base := tstest.Goroutines()
 
 	cm, pm := &meter{}, &meter{}
 	ps, inv := n.session([32]byte{0xf1}, cm, pm, func(c *InvoicerConfig) { c.Tick = time.Millisecond })
@@ -43,7 +31,9 @@ func TestCloseIsIdempotentAndWaits(t *testing.T) {
 	if _, err := s.SettleProvider(ctx, n.hermesID.Address()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SettleProvider after Close: %v", err)
 	}
-	waitGoroutines(t, base)
+	if err := base.Leaked(); err != nil {
+		t.Fatal(err)
+	}
 
 	for range 2 {
 		if err := errors.Join(n.payer.Close(), n.hub.Close()); err != nil {
@@ -70,7 +60,9 @@ func TestCloseIsIdempotentAndWaits(t *testing.T) {
 	if _, err := n.provStore.Earnings(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Earnings after Close: %v", err)
 	}
-	waitGoroutines(t, base)
+	if err := base.Leaked(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestConfigValidation(t *testing.T) {

@@ -3,7 +3,6 @@ package overlay
 import (
 	"context"
 	"errors"
-	"runtime"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mystp2p/mystp2p/relay"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 var loopback = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
@@ -130,7 +130,7 @@ func TestNewFailsClearly(t *testing.T) {
 		t.Fatal("48 h proposal TTL accepted")
 	}
 	// An unreachable bootstrap peer fails the start and leaks nothing.
-	before := runtime.NumGoroutine()
+	before := tstest.Goroutines()
 	dead := peer.AddrInfo{ID: mustID(t).PeerID()}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -138,12 +138,14 @@ func TestNewFailsClearly(t *testing.T) {
 	if err == nil {
 		t.Fatal("start with an unreachable bootstrap peer succeeded")
 	}
-	waitGoroutines(t, before)
+	if err := before.Leaked(tstest.LeakTimeout(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Close stops every goroutine the nodes started.
 func TestCloseLeavesNothing(t *testing.T) {
-	before := runtime.NumGoroutine()
+	before := tstest.Goroutines()
 	func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -182,19 +184,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 			t.Fatalf("Advertise after Close: %v", err)
 		}
 	}()
-	waitGoroutines(t, before)
-}
-
-// waitGoroutines waits for the goroutine count to fall back to about n.
-// Some libraries end goroutines a moment after Close returns.
-func waitGoroutines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for runtime.NumGoroutine() > n+2 {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := before.Leaked(tstest.LeakTimeout(20 * time.Second)); err != nil {
+		t.Fatal(err)
 	}
 }

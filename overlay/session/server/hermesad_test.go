@@ -13,6 +13,7 @@ import (
 	"github.com/mystp2p/mystp2p/hermes/hermestest"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // A hub advertises itself; a consumer finds it by address or peer ID, asks
@@ -86,7 +87,7 @@ func TestHermesAdvertisedAndUsedByConsume(t *testing.T) {
 		if s.Provider != pn.prov.ID() {
 			t.Fatalf("session with %s, want %s (the only provider accepting the hub)", s.Provider, pn.prov.ID())
 		}
-		waitCond(t, "a paid invoice", func() bool { n, _ := s.Invoices(); return n > 0 })
+		tstest.WaitFor(t, 30*time.Second, "a paid invoice", func() bool { n, _ := s.Invoices(); return n > 0 })
 	case err := <-done:
 		t.Fatalf("Consume: %v", err)
 	}

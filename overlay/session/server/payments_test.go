@@ -21,6 +21,7 @@ import (
 	"github.com/mystp2p/mystp2p/overlay/session"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel"
 )
 
@@ -165,7 +166,7 @@ func TestPaidSession(t *testing.T) {
 		if body, err := socksGet(t, socks.Addr(), origin.URL); err != nil || !strings.HasPrefix(body, "paid bytes") {
 			t.Fatalf("fetch through the paid session: %v", err)
 		}
-		waitCond(t, "an invoice for the download", func() bool { n, _ := s.Invoices(); return n > before })
+		tstest.WaitFor(t, 30*time.Second, "an invoice for the download", func() bool { n, _ := s.Invoices(); return n > before })
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/mystp2p/mystp2p/overlay/session"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
@@ -133,7 +134,7 @@ func TestSessionEndToEnd(t *testing.T) {
 			if st := s.State(); st != session.Closed {
 				t.Fatalf("closed session is %s", st)
 			}
-			waitCond(t, "provider to drop the session", func() bool { return active(sn.prov) == 0 })
+			tstest.WaitFor(t, 30*time.Second, "provider to drop the session", func() bool { return active(sn.prov) == 0 })
 		})
 	}
 }
@@ -223,7 +224,7 @@ func TestSessionReapedWithoutPings(t *testing.T) {
 	if active(sn.prov) != 1 {
 		t.Fatal("session not opened")
 	}
-	waitCond(t, "the provider to reap the silent session", func() bool { return active(sn.prov) == 0 })
+	tstest.WaitFor(t, 30*time.Second, "the provider to reap the silent session", func() bool { return active(sn.prov) == 0 })
 }
 
 // Garbage on the session protocol gets an error reply or a reset, never a crash.
@@ -273,17 +274,6 @@ func mustWGKey(t *testing.T) tunnel.PublicKey {
 		t.Fatal(err)
 	}
 	return k.PublicKey()
-}
-
-func waitCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // Sessions are counted by role and path for the metrics endpoint.
