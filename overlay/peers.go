@@ -183,19 +183,44 @@ func (n *Node) join(ctx context.Context) error {
 	if len(n.cfg.Bootstrap) == 0 && (cache == nil || cache.Len() == 0) {
 		return nil // the first node of a network
 	}
-	var errs []error
+	// Every bootstrap peer is dialled at once, and the first to answer is
+	// enough: a blocked address must not hold the join up for its whole
+	// timeout. The other dials go on in the background, until they end or
+	// the node closes.
+	type dialed struct {
+		ai  peer.AddrInfo
+		err error
+	}
+	results := make(chan dialed, len(n.cfg.Bootstrap))
 	for _, ai := range n.cfg.Bootstrap {
-		cctx, cancel := context.WithTimeout(ctx, bootstrapDialTimeout)
-		err := n.host.Connect(cctx, ai)
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bootstrap %s: %w", ai.ID, err))
-			if cache != nil {
+		n.wg.Go(func() {
+			cctx, cancel := context.WithTimeout(n.ctx, bootstrapDialTimeout)
+			err := n.host.Connect(cctx, ai)
+			cancel()
+			if err != nil && cache != nil {
 				cache.Failed(ai.ID, n.cfg.Now())
 			}
+			results <- dialed{ai, err}
+		})
+	}
+	var errs []error
+	joined := false
+	for range n.cfg.Bootstrap {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				errs = append(errs, fmt.Errorf("bootstrap %s: %w", r.ai.ID, r.err))
+			} else {
+				joined = true
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("join: %w", ctx.Err())
+		}
+		if joined {
+			break
 		}
 	}
-	if len(errs) == len(n.cfg.Bootstrap) {
+	if !joined {
 		if cache == nil {
 			return fmt.Errorf("%w: %w", ErrNoBootstrap, errors.Join(errs...))
 		}
