@@ -14,12 +14,13 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/mystp2p
 
-# Tools the tests use: nftables for the network-namespace NAT lab (root only;
-# without root those tests skip and say so).
+# Tools the tests use: nftables (and iptables, for the censor lab's NFQUEUE
+# rule) for the network-namespace labs (root only; without root those tests
+# skip and say so).
 deps:
-	@if [ "$$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then \
+	@if [ "$$(id -u)" = 0 ] && { ! command -v nft >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1; }; then \
 		echo "installing nftables and iproute2 for the NAT lab tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2) >/dev/null; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iptables iproute2) >/dev/null; \
 	fi
 
 # Everything also compiles for macOS and Windows, tests included (go vet
