@@ -136,6 +136,9 @@ func RunCensorChild(ctx context.Context, arg string, out io.Writer) error {
 		oc.Bootstrap = boot
 		oc.Host.Reachability = overlay.ReachabilityPublic
 		oc.Host.Listen = append(oc.Host.Listen, fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", LabPort))
+		// Providers also look like the web: libp2p over WebSocket inside
+		// TLS on port 443, as `provide --wss` offers it.
+		oc.Host.WSS = []string{"/ip4/0.0.0.0/tcp/443/tls/ws"}
 		// A public provider answers discovery, so a bridge line naming it
 		// is enough to join.
 		oc.DHTServer = true

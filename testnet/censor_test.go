@@ -28,11 +28,12 @@ func init() {
 	os.Exit(0)
 }
 
-// TestCensorLevels0And1 runs the censor lab at levels 0 and 1 and checks
-// that the report is complete and that level 0 (no censor) passes. Higher
-// levels are not asserted: they are expected to fail until WSS,
-// obfuscation and bridges on port 443 are wired; the scenario reports them.
-func TestCensorLevels0And1(t *testing.T) {
+// Levels 0 to 3 carry a consumer through the censor: discovery through the
+// bridge line, a 16 MiB download intact, and no DPI rule matching the
+// session that carried it. Level 4 (active probing) is reported, not
+// asserted, until bridges stay silent to probers. Whether each level met
+// its time budget is the report's business, not this test's.
+func TestCensorLevels(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
@@ -41,7 +42,7 @@ func TestCensorLevels0And1(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rep, err := RunCensor(ctx, CensorConfig{Levels: []int{0, 1}, Logger: os.Stderr, Debug: os.Getenv("MYSTP2P_LAB_DEBUG") != ""})
+	rep, err := RunCensor(ctx, CensorConfig{Levels: []int{0, 1, 2, 3}, Logger: os.Stderr, Debug: os.Getenv("MYSTP2P_LAB_DEBUG") != ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +50,8 @@ func TestCensorLevels0And1(t *testing.T) {
 	if rep.Bridge == "" {
 		t.Error("report has no bridge line")
 	}
-	if len(rep.Levels) != 2 || len(rep.Checks) != 2 {
-		t.Fatalf("report has %d levels and %d checks, want 2 and 2", len(rep.Levels), len(rep.Checks))
+	if len(rep.Levels) != 4 || len(rep.Checks) != 4 {
+		t.Fatalf("report has %d levels and %d checks, want 4 and 4", len(rep.Levels), len(rep.Checks))
 	}
 	for i, lv := range rep.Levels {
 		if lv.Level != i || lv.Description == "" || lv.Stage == "" || lv.OffersMade != 3 {
@@ -76,5 +77,12 @@ func TestCensorLevels0And1(t *testing.T) {
 		t.Errorf("level 0 (no censor) failed: %q", l0.Failures)
 	} else if l0.Path == "" || l0.Transport == "" || l0.Bytes != 16<<20 || !l0.Intact {
 		t.Errorf("level 0 passed with an incomplete session: %+v", l0)
+	}
+	for _, lv := range rep.Levels {
+		if lv.Stage != "done" || lv.Bytes != 16<<20 || !lv.Intact || lv.DPIHitsDuringDownload != 0 ||
+			lv.OffersDiscovered*10 < lv.OffersReachable*9 {
+			t.Errorf("level %d did not get through: stage %s, %d bytes intact %v, %d DPI hits, %d of %d offers; %q",
+				lv.Level, lv.Stage, lv.Bytes, lv.Intact, lv.DPIHitsDuringDownload, lv.OffersDiscovered, lv.OffersReachable, lv.Failures)
+		}
 	}
 }

@@ -185,6 +185,11 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	switch {
 	case cfg.Transport != "":
 		tries = []wgpath.Transport{cfg.Transport}
+	case direct != nil && udpBlocked(h.Network().ConnsToPeer(p.Provider), cfg.Proposal):
+		// libp2p prefers QUIC: a direct connection over TCP or WebSocket
+		// to a provider that offers QUIC means UDP did not get through, so
+		// a UDP trial would only cost its timeout.
+		tries = []wgpath.Transport{wgpath.Stream}
 	case direct != nil:
 		if mux.ConnTo(h.Network(), p.Provider) != nil {
 			tries = append(tries, wgpath.UDPMux)
@@ -610,4 +615,21 @@ func attachStream(ctx context.Context, h host.Host, p peer.ID, id string) (netwo
 	}
 	_ = st.SetDeadline(time.Time{})
 	return session.Buffered{Stream: st, R: br}, nil
+}
+
+// udpBlocked reports whether none of conns, the connections to the
+// provider of sp, is direct QUIC although the provider offers QUIC: the
+// sign that UDP between the two does not get through.
+func udpBlocked(conns []network.Conn, sp *overlay.SignedProposal) bool {
+	for _, c := range conns {
+		if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_QUIC_V1); err == nil && !c.Stat().Limited {
+			return false
+		}
+	}
+	for _, a := range sp.Proposal.Addrs {
+		if strings.Contains(a, "/quic-v1") && !strings.Contains(a, "/p2p-circuit") {
+			return true
+		}
+	}
+	return false
 }
