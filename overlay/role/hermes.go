@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/mystp2p/mystp2p/hermes"
@@ -53,9 +52,7 @@ type Hermes struct {
 	Store   *hermes.Store
 
 	log     *slog.Logger
-	closers []func() error
-	once    sync.Once
-	err     error
+	closers stack
 }
 
 // StartHermes brings a hub up: the store, the hub service on a new node,
@@ -97,17 +94,17 @@ func StartHermes(ctx context.Context, cfg HermesConfig) (_ *Hermes, err error) {
 		if h.Store, err = OpenStore(cfg.DataDir, HermesStore); err != nil {
 			return nil, err
 		}
-		h.closers = append(h.closers, h.Store.Close)
+		h.closers.push(h.Store.Close)
 	}
 	if h.Hub, err = hermes.NewHub(hermes.HubConfig{Signer: id, ChainID: cfg.Chain.ChainID(), FeeBp: cfg.FeeBp,
 		Store: h.Store, Balances: cfg.Chain, Log: log.With("role", "hermes")}); err != nil {
 		return nil, err
 	}
-	h.closers = append(h.closers, h.Hub.Close)
+	h.closers.push(h.Hub.Close)
 	if h.Node, err = overlay.New(ctx, cfg.Node); err != nil {
 		return nil, err
 	}
-	h.closers = append(h.closers, h.Node.Close)
+	h.closers.push(h.Node.Close)
 	if err := h.Hub.Serve(h.Node.Host()); err != nil {
 		return nil, err
 	}
@@ -119,13 +116,13 @@ func StartHermes(ctx context.Context, cfg HermesConfig) (_ *Hermes, err error) {
 	if h.Settler, err = hermes.NewSettler(sc); err != nil {
 		return nil, err
 	}
-	h.closers = append(h.closers, h.Settler.Close)
+	h.closers.push(h.Settler.Close)
 	// The terms are re-announced until the node closes.
 	terms := &overlay.HermesTerms{ChainID: cfg.Chain.ChainID(), Registry: cfg.Chain.Registry().Hex(), FeeBp: cfg.FeeBp}
 	actx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
-	h.closers = append(h.closers, func() error { cancel(); return nil })
+	h.closers.push(func() error { cancel(); return nil })
 	if _, err := h.Node.Advertise(actx, overlay.Offer{HermesTerms: terms}); err != nil {
 		return nil, err
 	}
@@ -136,7 +133,7 @@ func StartHermes(ctx context.Context, cfg HermesConfig) (_ *Hermes, err error) {
 		if err != nil {
 			return nil, err
 		}
-		h.closers = append(h.closers, api.Close)
+		h.closers.push(api.Close)
 	}
 	return h, nil
 }
@@ -149,13 +146,4 @@ func (h *Hermes) SettleConsumers(ctx context.Context) (*big.Int, error) {
 // Close closes the local API, then stops advertising, the settler, the node, the hub and the store,
 // in that order. It does not pull consumers' promises first: call
 // SettleConsumers for that. It is idempotent.
-func (h *Hermes) Close() error {
-	h.once.Do(func() {
-		var errs []error
-		for i := len(h.closers) - 1; i >= 0; i-- {
-			errs = append(errs, h.closers[i]())
-		}
-		h.err = errors.Join(errs...)
-	})
-	return h.err
-}
+func (h *Hermes) Close() error { return h.closers.close() }

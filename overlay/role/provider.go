@@ -76,11 +76,9 @@ type Provider struct {
 	Books *Books
 
 	log     *slog.Logger
-	closers []func() error // in the order opened
+	closers stack
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // payment recovery
-	once    sync.Once
-	err     error
 }
 
 // StartProvider brings a provider up: for a paying one the chain checks,
@@ -117,13 +115,13 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 	p := &Provider{log: log}
 	var rctx context.Context
 	rctx, p.cancel = context.WithCancel(context.Background())
-	p.closers = append(p.closers, func() error { p.cancel(); p.wg.Wait(); return nil })
 	// Giving up on ctx while starting stops what runs on rctx; once
 	// started, the provider runs until Close.
 	stop := context.AfterFunc(ctx, p.cancel)
 	defer stop()
 	defer func() {
 		if err != nil {
+			p.cancel()
 			p.Close()
 		}
 	}()
@@ -136,9 +134,11 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 	if p.Node, err = overlay.New(ctx, cfg.Node); err != nil {
 		return nil, err
 	}
-	// The node closes last of the running parts, after recovery stopped.
-	node := p.Node
-	p.closers = append(p.closers[:1:1], append([]func() error{node.Close}, p.closers[1:]...)...)
+	// Closed in reverse: recovery stops first, then the node (its session
+	// server sends final invoices into the store), then the settler and
+	// the store pushed before it.
+	p.closers.push(p.Node.Close)
+	p.closers.push(func() error { p.cancel(); p.wg.Wait(); return nil })
 	if payments != nil {
 		p.recover(ctx, rctx, cfg)
 	}
@@ -178,7 +178,7 @@ func (p *Provider) serveAPI(cfg ProviderConfig) error {
 	if err != nil {
 		return err
 	}
-	p.closers = append(p.closers, api.Close)
+	p.closers.push(api.Close)
 	return nil
 }
 
@@ -204,13 +204,13 @@ func (p *Provider) openBooks(ctx context.Context, cfg ProviderConfig) (*server.P
 	if err != nil {
 		return nil, err
 	}
-	p.closers = append(p.closers, store.Close)
+	p.closers.push(store.Close)
 	settler, err := hermes.NewSettler(hermes.SettlerConfig{Chain: cfg.Chain, From: id, Store: store, Threshold: cfg.SettleThreshold,
 		OnSettled: cfg.OnSettled, Log: p.log.With("role", "settler")})
 	if err != nil {
 		return nil, err
 	}
-	p.closers = append(p.closers, settler.Close)
+	p.closers.push(settler.Close)
 	p.Books = &Books{Store: store, Chain: cfg.Chain, ID: id, Settler: settler}
 	return &server.Payments{Store: store, ChainID: cfg.Chain.ChainID(), Settler: settler,
 		Interval: cfg.InvoiceInterval, Tick: cfg.InvoiceTick, OnPaid: cfg.OnPaid}, nil
@@ -268,19 +268,10 @@ func RecoverPayments(ctx context.Context, node *overlay.Node, store *hermes.Stor
 	}
 }
 
-// Close closes the local API, then stops serving sessions (paying ones end
-// with a final invoice), stops payment recovery, and closes the node, the
-// settler and the store. It is idempotent.
-func (p *Provider) Close() error {
-	p.once.Do(func() {
-		var errs []error
-		for i := len(p.closers) - 1; i >= 0; i-- {
-			errs = append(errs, p.closers[i]())
-		}
-		p.err = errors.Join(errs...)
-	})
-	return p.err
-}
+// Close closes the local API, stops payment recovery, stops serving
+// sessions (paying ones end with a final invoice) and closes the node, then
+// the settler and the store. It is idempotent.
+func (p *Provider) Close() error { return p.closers.close() }
 
 // CheckHermes refuses a hermes that is not registered on the chain's
 // Registry, with an error wrapping ErrHermesNotRegistered.
