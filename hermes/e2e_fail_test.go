@@ -176,9 +176,9 @@ func TestHubProtocolRevealAndBadPeers(t *testing.T) {
 			if _, err := s.Write(tc.raw); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CloseWrite(); err != nil {
-				t.Fatal(err)
-			}
+			// The hub may reset the stream before our half-close: that is
+			// the expected answer to a violation, and readFrame sees it.
+			_ = s.CloseWrite()
 			typ, body, err := readFrame(s)
 			if err == nil && typ == msgError {
 				// A refusal is acceptable for semantically bad content.
