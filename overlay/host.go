@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/overlay/bridge/gate"
 	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
@@ -104,6 +105,21 @@ type HostConfig struct {
 	// WSSHandler answers HTTP requests on the WSS listeners that are not
 	// WebSocket upgrades. Nil: a bland static page (DefaultWSSHandler).
 	WSSHandler http.Handler
+
+	// BridgeSecret makes this host a bridge (see package gate): each WSS
+	// address is served by a gate that passes a dialer on to libp2p only
+	// when it proves this secret (from the node's bridge line), and shows
+	// everyone else WSSHandler's page, whatever they send. libp2p itself
+	// then listens on a loopback WebSocket address that is never
+	// advertised. A bridge needs at least one WSS address, and with
+	// BridgeSecret set an empty Listen means no other listener rather than
+	// DefaultListen: a TCP or QUIC listener would answer a prober as
+	// libp2p.
+	BridgeSecret []byte
+	// BridgeSecrets are the secrets of the bridge lines this host dials
+	// through; its WSS dials prove them to bridges that ask (see package
+	// gate).
+	BridgeSecrets [][]byte
 }
 
 // NewHost assembles the libp2p host: TCP, QUIC and WebSocket (plain and over
@@ -117,12 +133,21 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		return nil, fmt.Errorf("overlay: HostConfig.Identity is required")
 	}
 	listen := cfg.Listen
-	if len(listen) == 0 {
+	if len(listen) == 0 && cfg.BridgeSecret == nil {
 		listen = DefaultListen
 	}
 	listen, wss, err := splitWSS(append(slices.Clone(listen), cfg.WSS...))
 	if err != nil {
 		return nil, err
+	}
+	var gates *gateSet
+	if cfg.BridgeSecret != nil {
+		if len(wss) == 0 {
+			return nil, errors.New("overlay: a bridge needs a WSS address to listen on (such as /ip4/0.0.0.0/tcp/443/tls/ws)")
+		}
+		// libp2p listens on a plain loopback WebSocket behind the gates.
+		gates, wss = &gateSet{addrs: wss}, nil
+		listen = append(listen, gateUpstreamListen)
 	}
 	wsOpts, err := cfg.websocketOptions(len(wss) > 0)
 	if err != nil {
@@ -180,9 +205,19 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 	if cfg.UDPMux != nil {
 		opts = append(opts, cfg.UDPMux.Libp2pOptions())
 	}
+	if gates != nil {
+		opts = append(opts, libp2p.AddrsFactory(gates.advertise))
+	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	if gates != nil {
+		if err := gates.start(h, &cfg); err != nil {
+			h.Close()
+			return nil, err
+		}
+		return &gatedHost{Host: h, gates: gates}, nil
 	}
 	// The WSS addresses are bound one by one after the start, so that a
 	// failure is an error with its cause instead of a logged warning.
@@ -254,40 +289,57 @@ func wssListenError(a ma.Multiaddr, err error) error {
 // peer ID the dialer expects, so the outer TLS only hides the traffic. With
 // listen (a WSS address to serve), it also loads or makes the certificate.
 func (cfg *HostConfig) websocketOptions(listen bool) ([]any, error) {
-	opts := []any{websocket.WithTLSClientConfig(&tls.Config{
+	client := &tls.Config{
 		InsecureSkipVerify: true, //nolint:gosec // the libp2p handshake inside authenticates the peer
 		MinVersion:         tls.VersionTLS12,
 		NextProtos:         []string{"http/1.1"},
-	})}
+	}
+	if len(cfg.BridgeSecrets) > 0 {
+		cert, err := gate.ClientCertificate(cfg.BridgeSecrets)
+		if err != nil {
+			return nil, fmt.Errorf("overlay: bridge secrets: %w", err)
+		}
+		client = gate.ClientConfig(client, cert)
+	}
+	opts := []any{websocket.WithTLSClientConfig(client)}
 	if (cfg.WSSCertFile == "") != (cfg.WSSKeyFile == "") {
 		return nil, errors.New("overlay: WSS certificate and key files go together: give both or neither")
 	}
 	if !listen {
 		return opts, nil
 	}
-	var cert tls.Certificate
-	var err error
-	if cfg.WSSCertFile != "" {
-		if cert, err = tls.LoadX509KeyPair(cfg.WSSCertFile, cfg.WSSKeyFile); err != nil {
-			return nil, fmt.Errorf("overlay: WSS certificate: %w", err)
-		}
-	} else {
-		name := cfg.WSSName
-		if name == "" {
-			name = randomHostname()
-		}
-		if cert, err = SelfSignedCert(name); err != nil {
-			return nil, err
-		}
-	}
-	handler := cfg.WSSHandler
-	if handler == nil {
-		handler = DefaultWSSHandler()
+	cert, err := cfg.wssCertificate()
+	if err != nil {
+		return nil, err
 	}
 	return append(opts,
 		websocket.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
-		websocket.WithHTTPHandler(handler),
+		websocket.WithHTTPHandler(cfg.wssHandler()),
 	), nil
+}
+
+// wssCertificate loads the WSS certificate or makes a self-signed one.
+func (cfg *HostConfig) wssCertificate() (tls.Certificate, error) {
+	if cfg.WSSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.WSSCertFile, cfg.WSSKeyFile)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("overlay: WSS certificate: %w", err)
+		}
+		return cert, nil
+	}
+	name := cfg.WSSName
+	if name == "" {
+		name = randomHostname()
+	}
+	return SelfSignedCert(name)
+}
+
+// wssHandler is WSSHandler or the default page.
+func (cfg *HostConfig) wssHandler() http.Handler {
+	if cfg.WSSHandler != nil {
+		return cfg.WSSHandler
+	}
+	return DefaultWSSHandler()
 }
 
 // SelfSignedCert makes a TLS server certificate for name: ECDSA P-256,

@@ -124,8 +124,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.met, err = newMetrics(cfg.Host.Metrics); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	if n.mux, cfg.Host.Listen, err = muxFor(cfg.Host.Listen, n.log); err != nil {
-		return nil, err
+	// A bridge with no Listen has no listener but its gates (see
+	// HostConfig.BridgeSecret), so no UDP mux either.
+	if cfg.Host.BridgeSecret == nil || len(cfg.Host.Listen) > 0 {
+		if n.mux, cfg.Host.Listen, err = muxFor(cfg.Host.Listen, n.log); err != nil {
+			return nil, err
+		}
 	}
 	cfg.Host.UDPMux = n.mux
 	if n.host, err = NewHost(cfg.Host); err != nil {
