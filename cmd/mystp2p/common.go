@@ -133,6 +133,7 @@ type netFlags struct {
 	// wss, wssCert and wssKey are the WebSocket-over-TLS flags (wss.go).
 	wss             wssFlag
 	wssCert, wssKey string
+	gate            gateFlag
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {

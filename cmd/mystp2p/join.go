@@ -14,6 +14,7 @@ import (
 
 	"github.com/mystp2p/mystp2p/dht"
 	"github.com/mystp2p/mystp2p/overlay/bridge"
+	"github.com/mystp2p/mystp2p/overlay/bridge/gate"
 	"github.com/mystp2p/mystp2p/overlay/peercache"
 	"github.com/mystp2p/mystp2p/overlay/role"
 )
@@ -46,6 +47,18 @@ func (b bridgeFlag) peers() ([]peer.AddrInfo, error) {
 		out = append(out, l.AddrInfo())
 	}
 	return out, nil
+}
+
+// secrets are the bridge lines' secrets, for the WSS dials to prove (see
+// overlay.HostConfig.BridgeSecrets). Parse errors are peers' to report.
+func (b bridgeFlag) secrets() [][]byte {
+	var out [][]byte
+	for _, s := range b {
+		if l, err := bridge.Parse(s); err == nil && l.Secret != nil && len(out) < gate.MaxSecrets {
+			out = append(out, l.Secret)
+		}
+	}
+	return out
 }
 
 // withBridges puts the bridges first in the bootstrap list, each peer once.
