@@ -42,9 +42,9 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	ephemeral := fs.Bool("ephemeral", false, "use a throwaway identity instead of the keystore")
 	tunName := fs.String("tun", "", "instead of SOCKS5, carry all of this host's traffic on a TUN device of this name, e.g. mystp2p0 (root; routes and DNS are restored on exit)")
 	tunDNS := fs.Bool("tun-dns", true, "with --tun, resolve names at the provider (rewrites /etc/resolv.conf until exit)")
-	hub := fs.String("hermes", "", "pay providers through this hermes, by 0x address or peer ID; top the channel up first with `mystp2p account topup` (without it only free providers will do)")
+	hub := fs.String("hermes", "", "pay providers through the hermes hub with this `ID`, its 0x address or peer ID; top the channel up first with \"mystp2p account topup\" (without it only free providers will do)")
 	maxFee := fs.Uint("max-hermes-fee-bp", 500, "refuse a hermes whose fee is above this, in basis points")
-	if err := parse(fs, args); err != nil {
+	if err := parseConfig(e, fs, consumerRole, args); err != nil {
 		return err
 	}
 	q := overlay.Query{Service: overlay.ServiceWireGuard, Country: strings.ToUpper(*country), IPType: *ipType}
@@ -136,6 +136,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	hc.BridgeSecrets = bridges.secrets()
 	cons, err := role.StartConsumer(ctx, role.ConsumerConfig{
 		Node: overlay.Config{
 			Host:      hc,

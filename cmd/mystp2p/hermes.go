@@ -28,7 +28,7 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	dhtModeF := fs.String("dht-mode", "auto", dhtModeHelp)
 	dhtServer := fs.Bool("dht-server", false, "deprecated: the same as --dht-mode server")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "advertisement lifetime; re-announced every third of it")
-	if err := parse(fs, args); err != nil {
+	if err := parseConfig(e, fs, hermesRole, args); err != nil {
 		return err
 	}
 	if *feeBp > overlay.MaxHermesFeeBp {

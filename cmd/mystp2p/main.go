@@ -33,8 +33,12 @@ Usage:
   mystp2p earnings [flags]            show what this provider earned, per hermes
   mystp2p settle [flags]              settle earnings on chain to the beneficiary
   mystp2p testnet up|run|chain [flags] run a whole network, or a dev chain, on this machine
+  mystp2p config init --role ROLE     write a commented config file for provider, consumer, relay or hermes
+  mystp2p version                     print the version, the commit and the Go version
 
-Run "mystp2p <command> -h" for a command's flags.
+Run "mystp2p <command> -h" for a command's flags. provide, connect, relay and
+hermes also read them from <data-dir>/config.toml (or --config FILE); a flag
+on the command line wins, then an environment variable, then the file.
 `
 
 // exitUsage marks errors caused by how the command was called (exit code 2).
@@ -63,6 +67,12 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// cfg, when set, receives what a node command took from its config
+	// file (config.go).
+	cfg **configUse
+	// flagsOnly, when set, makes a node command hand it its flag set, with
+	// every flag registered and nothing parsed, and return errFlagsOnly.
+	flagsOnly func(*flag.FlagSet)
 }
 
 // run runs one command. Library errors do not know the command line, so
@@ -110,27 +120,34 @@ func withFlagHint(err error) error {
 }
 
 func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	var cfg *configUse
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, cfg: &cfg}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage{errors.New("no command given")}
 	}
 	cmd, rest := args[0], args[1:]
+	// node runs a command that reads the config file, and says so in an
+	// error about a flag whose value came from it.
+	node := func(run func(context.Context, env, []string) error) error {
+		err := run(ctx, e, rest)
+		return cfg.annotate(err)
+	}
 	switch cmd {
 	case "identity":
 		return cmdIdentity(ctx, e, rest)
 	case "provide":
-		return cmdProvide(ctx, e, rest)
+		return node(cmdProvide)
 	case "proposals":
 		return cmdProposals(ctx, e, rest)
 	case "connect":
-		return cmdConnect(ctx, e, rest)
+		return node(cmdConnect)
 	case "relay":
-		return cmdRelay(ctx, e, rest)
+		return node(cmdRelay)
 	case "bridge":
 		return cmdBridge(ctx, e, rest)
 	case "hermes":
-		return cmdHermes(ctx, e, rest)
+		return node(cmdHermes)
 	case "account":
 		return cmdAccount(ctx, e, rest)
 	case "earnings":
@@ -139,6 +156,10 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return cmdSettle(ctx, e, rest)
 	case "testnet":
 		return cmdTestnet(ctx, e, rest)
+	case "config":
+		return cmdConfig(ctx, e, rest)
+	case "version", "--version":
+		return cmdVersion(e, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

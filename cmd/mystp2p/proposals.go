@@ -17,12 +17,17 @@ import (
 func cmdProposals(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "proposals", "proposals --bootstrap ADDR | --bridge LINE [filters] [--json]")
 	var (
+		idf     idFlags
 		nf      netFlags
 		bridges bridgeFlag
 	)
+	idf.register(fs)
 	nf.register(fs)
 	bridges.register(fs)
-	dataDir := fs.String("data-dir", "", "keep the peer cache ("+PeerCacheFile+") in this directory, e.g. the one connect uses (default: none, like the throwaway identity)")
+	// Listing needs no stable identity: by default a throwaway key, which
+	// reveals nothing, and like connect --ephemeral a peer cache only in a
+	// --data-dir given.
+	ephemeral := fs.Bool("ephemeral", true, "use a throwaway identity instead of the keystore, as connect --ephemeral does (--ephemeral=false: list as this node's identity, with the peer cache of its data directory)")
 	country := fs.String("country", "", "only providers in this country (ISO 3166 alpha-2)")
 	service := fs.String("service", overlay.ServiceWireGuard, "service type: wireguard (VPN providers) or hermes (payment hubs)")
 	ipType := fs.String("ip-type", "", "only residential, hosting or mobile")
@@ -58,16 +63,20 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	}
 	bootstrap = withBridges(viaBridge, bootstrap)
 	var cache *peercache.Cache
-	if *dataDir != "" {
+	if !*ephemeral || dataDirSet(fs) {
 		var closeCache func()
-		cache, closeCache = openPeerCache(e, *dataDir)
+		cache, closeCache = openPeerCache(e, idf.dataDir)
 		defer closeCache()
 	}
 	if len(bootstrap) == 0 && (cache == nil || cache.Len() == 0) {
 		return exitUsage{fmt.Errorf("proposals needs at least one --bootstrap peer or --bridge line (or a peer cache from an earlier run, with --data-dir)")}
 	}
-	// Listing needs no stable identity: a throwaway key reveals nothing.
-	id, err := identity.Generate()
+	var id *identity.Identity
+	if *ephemeral {
+		id, err = identity.Generate()
+	} else {
+		id, err = idf.unlock(e)
+	}
 	if err != nil {
 		return err
 	}
@@ -75,6 +84,7 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	hc.BridgeSecrets = bridges.secrets()
 	node, err := overlay.New(ctx, overlay.Config{
 		Host:      hc,
 		Bootstrap: bootstrap,

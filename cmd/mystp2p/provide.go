@@ -30,7 +30,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	priceHour := fs.String("price-hour", "", "price per hour in tokens (required), e.g. 0.05")
 	priceGiB := fs.String("price-gib", "", "price per GiB in tokens (required), e.g. 0.2")
 	fs.Var(&hermesF, "hermes", "a hermes hub consumers may pay through, by 0x address or peer ID (repeatable; needs --chain-rpc and --contract; without it the service is free)")
-	threshold := fs.String("settle-threshold", "1", "settle on chain automatically once this many tokens are unsettled with a hermes (0: only with `mystp2p settle`)")
+	threshold := fs.String("settle-threshold", "1", "settle on chain automatically once this many `tokens` are unsettled with a hermes (0: only with \"mystp2p settle\")")
 	invoiceEvery := fs.Duration("invoice-interval", time.Minute, "how often paying consumers are invoiced (also early, once a minute's price plus 16 MiB is unpaid)")
 	beneficiary := fs.String("beneficiary", "", "address 0x… that settlements pay (registered on chain; default: as registered, else this identity)")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "proposal lifetime; re-announced every third of it")
@@ -40,7 +40,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	var exitPolicy listFlag
 	fs.Var(&exitPolicy, "exit-policy", "exit policy changes (repeatable, comma-separated): allow-private, allow-loopback, deny:CIDR, deny-port:N; the default denies loopback, private, link-local, multicast, this host's networks and port 25")
 	exitAllowPrivate := fs.Bool("exit-allow-private", false, "let consumers reach private (RFC 1918) networks, for labs")
-	if err := parse(fs, args); err != nil {
+	if err := parseConfig(e, fs, providerRole, args); err != nil {
 		return err
 	}
 	if *country == "" || *priceHour == "" || *priceGiB == "" {

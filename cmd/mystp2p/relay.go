@@ -27,7 +27,7 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&limits.CircuitsPerPeer, "max-circuits", limits.CircuitsPerPeer, "most relayed connections per peer")
 	fs.DurationVar(&limits.Duration, "circuit-duration", limits.Duration, "time limit of each relayed connection")
 	fs.Int64Var(&limits.Data, "circuit-bytes", limits.Data, "byte limit of each relayed connection, each way")
-	if err := parse(fs, args); err != nil {
+	if err := parseConfig(e, fs, relayRole, args); err != nil {
 		return err
 	}
 	if *carry {
