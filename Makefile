@@ -6,13 +6,18 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Fuzz targets run for FUZZTIME each in `make fuzz`.
 FUZZTIME  ?= 10s
 PROVIDERS ?= 5
+# make build stamps these into `mystp2p version` (the commit also comes from
+# Go's build info when it has one).
+VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build test deps cross bench fuzz lint testnet contracts clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/mystp2p
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mystp2p
 
 # Tools the tests use: nftables (and iptables, for the censor lab's NFQUEUE
 # rule) for the network-namespace labs (root only; without root those tests
