@@ -48,18 +48,48 @@ type ChannelState struct {
 	Balance    *big.Int // consumer channels: tokens still held
 	Settled    *big.Int // cumulative amount of the last settled promise
 	FeeSettled *big.Int // cumulative fee of the last settled promise
+	// WithdrawBlock is, for a consumer channel with an announced
+	// withdrawal, the first block the withdrawal may complete in; 0 if none.
+	WithdrawBlock uint64
 }
 
-// Deposited is everything ever topped up into a consumer channel: the most a
-// consumer's cumulative promise may reach.
+// Deposited is what a consumer channel holds plus what was settled from it:
+// the most a consumer's cumulative promise may reach. It is everything ever
+// topped up, less what the consumer withdrew.
 func (c ChannelState) Deposited() *big.Int { return new(big.Int).Add(c.Balance, c.Settled) }
 
-// HubState is a hermes as the Registry contract holds it.
+// Withdrawing reports whether the consumer announced a withdrawal.
+func (c ChannelState) Withdrawing() bool { return c.WithdrawBlock != 0 }
+
+// HubState is a hermes as the Registry contract holds it (see Registry.sol
+// for how the balances move).
 type HubState struct {
 	Registered bool
-	Stake      *big.Int
-	Pool       *big.Int
+	// Stake is the hub's own deposit, less what it lent to providers who
+	// settled before the consumer funds behind their promises were pulled.
+	Stake *big.Int
+	// Owed is consumer funds pulled in and not yet paid to providers or
+	// earned as fees; the hub can never withdraw it.
+	Owed *big.Int
+	// Fees is what the hub earned and may withdraw (HermesWithdraw).
+	Fees *big.Int
+	// Lent is what the stake paid ahead of pulled consumer funds.
+	Lent *big.Int
+	// FeesPending is fees earned that pulled consumer funds do not back yet.
+	FeesPending *big.Int
+	// LeaveBlock is, once the hub announced its leave, the first block its
+	// stake may be withdrawn in; 0 while the hub is active.
+	LeaveBlock uint64
 }
+
+// Pool is everything the Registry holds for the hub: Stake + Owed + Fees.
+func (h HubState) Pool() *big.Int {
+	p := new(big.Int).Add(h.Stake, h.Owed)
+	return p.Add(p, h.Fees)
+}
+
+// Leaving reports whether the hub announced its leave.
+func (h HubState) Leaving() bool { return h.LeaveBlock != 0 }
 
 // Chain talks to the Registry and token contracts. Transactions are sent
 // one at a time (one nonce sequence per Chain) and waited for.
@@ -146,9 +176,45 @@ type Deployment struct {
 	Registry common.Address
 }
 
-// Deploy deploys a TestToken and a Registry requiring minStake, paid by from.
+// Default delays of a Registry deployed for a real chain, in blocks (about
+// a day and a week of 12-second blocks).
+const (
+	DefaultWithdrawDelay = 7200
+	DefaultLeaveDelay    = 50400
+)
+
+// RegistryParams are the Registry's constructor parameters.
+type RegistryParams struct {
+	// MinStake is the least stake, in token base units, of a hermes.
+	MinStake *big.Int
+	// WithdrawDelay is how many blocks a consumer waits between announcing
+	// a withdrawal and completing it: its hermes's time to settle the
+	// promises it holds. At least 1.
+	WithdrawDelay uint64
+	// LeaveDelay is how many blocks a hermes waits between announcing its
+	// leave and withdrawing its stake: its providers' time to settle. At
+	// least 1.
+	LeaveDelay uint64
+}
+
+func (p RegistryParams) check() error {
+	switch {
+	case p.MinStake == nil || p.MinStake.Sign() < 0:
+		return fmt.Errorf("registry: minimum stake %v: must be 0 or more", p.MinStake)
+	case p.WithdrawDelay == 0:
+		return errors.New("registry: withdraw delay is 0 blocks: give at least 1, so that a hermes can settle before a consumer withdraws")
+	case p.LeaveDelay == 0:
+		return errors.New("registry: leave delay is 0 blocks: give at least 1, so that providers can settle before a hermes leaves")
+	}
+	return nil
+}
+
+// Deploy deploys a TestToken and a Registry with params, paid by from.
 // mine, if not nil, is called after each transaction (simulated chains).
-func Deploy(ctx context.Context, backend ChainBackend, from *identity.Identity, minStake *big.Int, mine func()) (Deployment, error) {
+func Deploy(ctx context.Context, backend ChainBackend, from *identity.Identity, params RegistryParams, mine func()) (Deployment, error) {
+	if err := params.check(); err != nil {
+		return Deployment{}, err
+	}
 	id, err := backend.ChainID(ctx)
 	if err != nil {
 		return Deployment{}, fmt.Errorf("read chain ID: %w", err)
@@ -176,7 +242,8 @@ func Deploy(ctx context.Context, backend ChainBackend, from *identity.Identity, 
 	if d.Token, err = deploy("token", bindings.TestTokenMetaData.Bin, nil); err != nil {
 		return Deployment{}, err
 	}
-	if d.Registry, err = deploy("registry", bindings.RegistryMetaData.Bin, bindings.NewRegistry().PackConstructor(d.Token, minStake)); err != nil {
+	if d.Registry, err = deploy("registry", bindings.RegistryMetaData.Bin, bindings.NewRegistry().PackConstructor(d.Token, params.MinStake,
+		new(big.Int).SetUint64(params.WithdrawDelay), new(big.Int).SetUint64(params.LeaveDelay))); err != nil {
 		return Deployment{}, err
 	}
 	return d, nil
@@ -226,7 +293,7 @@ func (c *Chain) ConsumerChannel(ctx context.Context, consumer, hermes common.Add
 	if err != nil {
 		return ChannelState{}, fmt.Errorf("read consumer channel %s/%s: %w", consumer, hermes, err)
 	}
-	return ChannelState{Balance: o.Balance, Settled: o.Settled, FeeSettled: o.FeeSettled}, nil
+	return ChannelState{Balance: o.Balance, Settled: o.Settled, FeeSettled: o.FeeSettled, WithdrawBlock: o.WithdrawBlock.Uint64()}, nil
 }
 
 // ProviderChannel reads provider's channel with hermes.
@@ -244,7 +311,8 @@ func (c *Chain) Hub(ctx context.Context, hermes common.Address) (HubState, error
 	if err != nil {
 		return HubState{}, fmt.Errorf("read hermes %s: %w", hermes, err)
 	}
-	return HubState{Registered: o.Registered, Stake: o.Stake, Pool: o.Pool}, nil
+	return HubState{Registered: o.Registered, Stake: o.Stake, Owed: o.Owed, Fees: o.Fees, Lent: o.Lent,
+		FeesPending: o.FeesPending, LeaveBlock: o.LeaveBlock.Uint64()}, nil
 }
 
 // Beneficiary is where provider settlements for id are paid (id itself when unset).
@@ -289,12 +357,6 @@ func (c *Chain) RegisterHermes(ctx context.Context, id *identity.Identity, stake
 		return err
 	}
 	_, err := c.transact(ctx, id, c.registry, "registerHermes", c.reg.PackRegisterHermes(stake))
-	return err
-}
-
-// HermesWithdraw moves earned fees from id's hermes pool to `to`.
-func (c *Chain) HermesWithdraw(ctx context.Context, id *identity.Identity, to common.Address, amount *big.Int) error {
-	_, err := c.transact(ctx, id, c.registry, "hermesWithdraw", c.reg.PackHermesWithdraw(to, amount))
 	return err
 }
 

@@ -69,7 +69,7 @@ func (w *contractWorld) pool(t *testing.T) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.Pool.Int64()
+	return h.Pool().Int64()
 }
 
 func TestContractSolidityHashEqualsGo(t *testing.T) {
@@ -217,8 +217,12 @@ func TestContractReverts(t *testing.T) {
 
 	// Registry constructor.
 	opts := bind.NewKeyedTransactor(w.deployer.PrivateKey(), chainID)
-	_, _, err = bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), w.sim.Client(), c.reg.PackConstructor(zero, big.NewInt(1)))
+	_, _, err = bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), w.sim.Client(), c.reg.PackConstructor(zero, big.NewInt(1), big.NewInt(1), big.NewInt(1)))
 	wantRevert(t, revertError("constructor", err), "token is zero address")
+	_, _, err = bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), w.sim.Client(), c.reg.PackConstructor(c.Token(), big.NewInt(1), big.NewInt(0), big.NewInt(1)))
+	wantRevert(t, revertError("constructor", err), "withdraw delay is zero")
+	_, _, err = bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), w.sim.Client(), c.reg.PackConstructor(c.Token(), big.NewInt(1), big.NewInt(1), big.NewInt(0)))
+	wantRevert(t, revertError("constructor", err), "leave delay is zero")
 
 	// Identities and hermes registration.
 	wantRevert(t, c.RegisterIdentity(ctx, w.provider, zero), "beneficiary is zero address")
@@ -226,9 +230,14 @@ func TestContractReverts(t *testing.T) {
 	wantRevert(t, c.RegisterHermes(ctx, w.consumer, big.NewInt(999)), "stake below minimum")
 	_, err = c.transact(ctx, stranger, c.registry, "registerHermes", c.reg.PackRegisterHermes(big.NewInt(1000)))
 	wantRevert(t, err, "insufficient allowance")
-	wantRevert(t, c.HermesWithdraw(ctx, stranger, C, big.NewInt(1)), "hermes not registered")
-	wantRevert(t, c.HermesWithdraw(ctx, w.hermes, zero, big.NewInt(1)), "withdraw to zero address")
-	wantRevert(t, c.HermesWithdraw(ctx, w.hermes, C, big.NewInt(1)), "withdrawal would touch stake")
+	rawWithdraw := func(from *identity.Identity, to common.Address, amount int64) error {
+		_, err := c.transact(ctx, from, c.registry, "hermesWithdraw", c.reg.PackHermesWithdraw(to, big.NewInt(amount)))
+		return err
+	}
+	wantRevert(t, rawWithdraw(stranger, C, 1), "hermes not registered")
+	wantRevert(t, rawWithdraw(w.hermes, zero, 1), "withdraw to zero address")
+	wantRevert(t, rawWithdraw(w.hermes, C, 0), "zero amount")
+	wantRevert(t, rawWithdraw(w.hermes, C, 1), "amount exceeds earned fees")
 
 	// Top-ups.
 	wantRevert(t, c.TopUp(ctx, w.consumer, C, stranger.Address(), big.NewInt(1)), "hermes not registered")
@@ -324,7 +333,7 @@ func TestContractTokenTransferFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.sim.Commit()
-	regAddr, _, err := bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), sim, w.chain.reg.PackConstructor(tokenAddr, big.NewInt(10)))
+	regAddr, _, err := bind.DeployContract(opts, common.FromHex(bindings.RegistryMetaData.Bin), sim, w.chain.reg.PackConstructor(tokenAddr, big.NewInt(10), big.NewInt(testWithdrawDelay), big.NewInt(testLeaveDelay)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,6 +358,11 @@ func TestContractTokenTransferFailures(t *testing.T) {
 	if err := c.SettlePromise(ctx, w.hermes, C, H, cp, cr); err != nil {
 		t.Fatal(err)
 	}
+	// The hub earns a fee (a provider settles).
+	fp, fr := w.promise(t, w.hermes, w.stranger.Address(), 1337, 100, 10)
+	if err := c.SettleProvider(ctx, w.provider, w.stranger.Address(), H, fp, fr); err != nil {
+		t.Fatal(err)
+	}
 	// Allowances are in place, then the token starts failing.
 	if err := c.Approve(ctx, w.consumer, big.NewInt(1000)); err != nil {
 		t.Fatal(err)
@@ -363,7 +377,19 @@ func TestContractTokenTransferFailures(t *testing.T) {
 	wantRevert(t, err, "token transfer failed")
 	_, err = c.transact(ctx, w.consumer, c.registry, "topUp", c.reg.PackTopUp(C, H, big.NewInt(1)))
 	wantRevert(t, err, "token transfer failed")
+	// The consumer and the hub announce their withdrawal and leave, and the delays pass.
+	if _, err := c.AnnounceWithdrawal(ctx, w.consumer, H); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AnnounceLeave(ctx, w.hermes); err != nil {
+		t.Fatal(err)
+	}
+	w.mine(testLeaveDelay)
 	wantRevert(t, c.HermesWithdraw(ctx, w.hermes, C, big.NewInt(1)), "token transfer failed")
 	pp, pr := w.promise(t, w.hermes, P, 1337, 100, 0)
 	wantRevert(t, c.SettleProvider(ctx, w.provider, P, H, pp, pr), "token transfer failed")
+	_, err = c.Withdraw(ctx, w.consumer, H, C)
+	wantRevert(t, err, "token transfer failed")
+	_, err = c.WithdrawStake(ctx, w.hermes, H)
+	wantRevert(t, err, "token transfer failed")
 }

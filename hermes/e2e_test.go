@@ -294,7 +294,7 @@ func TestPaymentsEndToEnd(t *testing.T) {
 		t.Fatalf("consumer channel settled %s, want %s", ch.Settled, spent)
 	}
 	hub, _ := n.tc.chain.Hub(ctx, n.hermesID.Address())
-	fees := new(big.Int).Sub(hub.Pool, hub.Stake)
+	fees := new(big.Int).Sub(hub.Pool(), hub.Stake)
 	if new(big.Int).Add(paid, fees).Cmp(spent) != 0 {
 		t.Fatalf("books: spent %s != provider %s + hermes fees %s", spent, paid, fees)
 	}

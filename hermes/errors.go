@@ -72,3 +72,42 @@ var ErrRejected = errors.New("request rejected by peer")
 // ErrClosed is returned by every method of a Hub, Invoicer, Payer, Settler or
 // Store after Close.
 var ErrClosed = errors.New("hermes: closed")
+
+// ErrNotDue means a withdrawal or a hermes's leave was announced but its
+// delay has not passed yet; see NotDueError for how long to wait.
+var ErrNotDue = errors.New("not yet due")
+
+// ErrNoWithdrawal means a consumer asked to complete a withdrawal it never
+// announced.
+var ErrNoWithdrawal = errors.New("no withdrawal announced")
+
+// ErrWithdrawalAnnounced means a consumer announced a withdrawal that is
+// already under way.
+var ErrWithdrawalAnnounced = errors.New("withdrawal already announced")
+
+// ErrNothingToWithdraw means the channel or stake to withdraw holds nothing.
+var ErrNothingToWithdraw = errors.New("nothing to withdraw")
+
+// ErrExceedsFees means a hermes asked to withdraw more than the fees it has
+// earned; consumer funds it holds are owed to providers.
+var ErrExceedsFees = errors.New("amount exceeds the earned fees")
+
+// ErrHermesNotRegistered means an address is not a registered hermes on the
+// Registry.
+var ErrHermesNotRegistered = errors.New("not a registered hermes")
+
+// ErrNotLeaving means a hermes asked for its stake without announcing its
+// leave first.
+var ErrNotLeaving = errors.New("leave not announced")
+
+// ErrLeaveAnnounced means a hermes announced a leave that is already under way.
+var ErrLeaveAnnounced = errors.New("leave already announced")
+
+// ErrHermesLeaving means the hermes announced its leave: it issues no new
+// promises and takes no top-ups.
+var ErrHermesLeaving = errors.New("hermes is leaving")
+
+// ErrConsumerWithdrawing means the consumer announced the withdrawal of its
+// channel: the hermes accepts no new promises on it until the withdrawal is
+// complete and the channel topped up again.
+var ErrConsumerWithdrawing = errors.New("consumer is withdrawing its channel")

@@ -69,7 +69,7 @@ var errorCodes = []error{
 	ErrRejected, ErrMalformed, ErrTooLarge, ErrBadSignature, ErrWrongChain, ErrWrongChannel,
 	ErrWrongHermes, ErrWrongProvider, ErrNotIncreasing, ErrAmountMismatch, ErrFeeTooLow,
 	ErrFeeTooHigh, ErrOverspend, ErrHashlockMismatch, ErrUnrevealedR, ErrOvercharge,
-	ErrClosed,
+	ErrClosed, ErrConsumerWithdrawing, ErrHermesLeaving,
 }
 
 // encodeError makes an error frame body for err.

@@ -59,11 +59,18 @@ type Hub struct {
 		timeout time.Duration
 	}
 
+	// leaving is set once the hub has announced its leave on chain: it
+	// issues no new promises.
+	leaving atomic.Bool
+
 	mu        sync.Mutex // guards the caches below
 	consumers map[[32]byte]*consumerRecord
 	providers map[[32]byte]*providerRecord
 	agreed    map[[64]byte]*agreementRecord
 	deposited map[[32]byte]*big.Int // consumer channel → deposits seen on chain
+	// withdrawing holds consumer channels with an announced withdrawal
+	// (channel → due block): the hub accepts no new promises on them.
+	withdrawing map[[32]byte]uint64
 }
 
 // NewHub makes a hub from cfg.
@@ -90,6 +97,8 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 		providers: make(map[[32]byte]*providerRecord),
 		agreed:    make(map[[64]byte]*agreementRecord),
 		deposited: make(map[[32]byte]*big.Int),
+
+		withdrawing: make(map[[32]byte]uint64),
 	}
 	h.srv.ctx, h.srv.cancel = context.WithCancel(context.Background())
 	h.srv.timeout = cfg.RequestTimeout
@@ -104,6 +113,26 @@ func (h *Hub) Address() common.Address { return h.addr }
 
 // FeeBp is the hub's fee in basis points.
 func (h *Hub) FeeBp() uint16 { return h.cfg.FeeBp }
+
+// Leaving reports whether the hub knows it has announced its leave; it then
+// refuses new exchanges with ErrHermesLeaving. A Watcher sets it from the
+// chain.
+func (h *Hub) Leaving() bool { return h.leaving.Load() }
+
+func (h *Hub) setLeaving() {
+	if !h.leaving.Swap(true) {
+		h.log.Info("hermes is leaving: no new promises from now on")
+	}
+}
+
+// noteWithdrawal records that consumer announced a withdrawal due at block
+// due: no new promises on its channel until it is done.
+func (h *Hub) noteWithdrawal(consumer common.Address, due uint64) {
+	cch := ChannelID(consumer, h.addr)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.withdrawing[cch] = due
+}
 
 // ChainID is the chain the hub's promises are for.
 func (h *Hub) ChainID() uint64 { return h.cfg.ChainID }
@@ -145,6 +174,9 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 	case consumer == provider || consumer == h.addr || provider == h.addr:
 		return Promise{}, fmt.Errorf("%w: consumer, provider and hermes must differ", ErrWrongChannel)
 	}
+	if h.leaving.Load() {
+		return Promise{}, fmt.Errorf("%w: hermes %s announced its leave and issues no new promises (find another hermes)", ErrHermesLeaving, h.addr)
+	}
 	revealed := r != [32]byte{}
 	if revealed && Hashlock(r) != p.Hashlock {
 		return Promise{}, fmt.Errorf("%w: R does not hash to the promise's hashlock", ErrHashlockMismatch)
@@ -153,6 +185,9 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 	unlock := h.locks.lock(cch, pch)
 	defer unlock()
 
+	if err := h.checkNotWithdrawing(ctx, cch, consumer); err != nil {
+		return Promise{}, err
+	}
 	cs, err := h.consumer(cch, consumer)
 	if err != nil {
 		return Promise{}, err
@@ -320,10 +355,11 @@ func (h *Hub) Consumer(ctx context.Context, consumer common.Address) (ConsumerSt
 	if err != nil {
 		return ConsumerState{}, err
 	}
-	dep, err := h.refreshDeposit(ctx, cch, consumer)
+	ch, err := h.refreshDeposit(ctx, cch, consumer)
 	if err != nil {
 		return ConsumerState{}, err
 	}
+	dep := ch.Deposited()
 	st := ConsumerState{Deposited: dep, Promised: new(big.Int).Set(cs.Amount), Fee: new(big.Int).Set(cs.Fee), FeeBp: h.cfg.FeeBp}
 	if cs.Latest != nil {
 		l := cs.Latest.Clone()
@@ -387,9 +423,37 @@ func (h *Hub) Consumers() ([]common.Address, error) {
 	return out, err
 }
 
+// checkNotWithdrawing fails with ErrConsumerWithdrawing while the channel
+// has an announced withdrawal. A channel marked so is read again from the
+// chain, which clears the mark once the withdrawal is complete.
+func (h *Hub) checkNotWithdrawing(ctx context.Context, cch [32]byte, consumer common.Address) error {
+	h.mu.Lock()
+	_, marked := h.withdrawing[cch]
+	h.mu.Unlock()
+	if !marked {
+		return nil
+	}
+	ch, err := h.refreshDeposit(ctx, cch, consumer)
+	if err != nil {
+		return err
+	}
+	return withdrawingError(consumer, ch)
+}
+
+func withdrawingError(consumer common.Address, ch ChannelState) error {
+	if !ch.Withdrawing() {
+		return nil
+	}
+	return fmt.Errorf("%w: consumer %s announced a withdrawal due at block %d; it may pay again once it has completed it and topped up",
+		ErrConsumerWithdrawing, consumer, ch.WithdrawBlock)
+}
+
 // checkDeposit fails with ErrOverspend unless amount fits the channel's
-// deposits. The cached deposit only grows (consumers cannot withdraw), so
-// the chain is asked only when a promise exceeds it.
+// deposits. The cached deposit changes only by top-ups, which raise it,
+// and withdrawals, which a Watcher reports when they are announced (and
+// the hub then refuses the channel until they are complete, see
+// checkNotWithdrawing), so the chain is asked only when a promise exceeds
+// the cached deposit.
 func (h *Hub) checkDeposit(ctx context.Context, cch [32]byte, consumer common.Address, amount *big.Int) error {
 	h.mu.Lock()
 	dep := h.deposited[cch]
@@ -397,26 +461,35 @@ func (h *Hub) checkDeposit(ctx context.Context, cch [32]byte, consumer common.Ad
 	if dep != nil && amount.Cmp(dep) <= 0 {
 		return nil
 	}
-	dep, err := h.refreshDeposit(ctx, cch, consumer)
+	ch, err := h.refreshDeposit(ctx, cch, consumer)
 	if err != nil {
 		return err
 	}
-	if amount.Cmp(dep) > 0 {
+	if err := withdrawingError(consumer, ch); err != nil {
+		return err
+	}
+	if dep = ch.Deposited(); amount.Cmp(dep) > 0 {
 		return fmt.Errorf("%w: consumer %s promised %s, channel holds %s in all", ErrOverspend, consumer, amount, dep)
 	}
 	return nil
 }
 
-func (h *Hub) refreshDeposit(ctx context.Context, cch [32]byte, consumer common.Address) (*big.Int, error) {
+// refreshDeposit reads consumer's channel from the chain and updates the
+// cached deposit and withdrawal mark.
+func (h *Hub) refreshDeposit(ctx context.Context, cch [32]byte, consumer common.Address) (ChannelState, error) {
 	st, err := h.cfg.Balances.ConsumerChannel(ctx, consumer, h.addr)
 	if err != nil {
-		return nil, fmt.Errorf("hermes: read consumer %s's channel: %w", consumer, err)
+		return ChannelState{}, fmt.Errorf("hermes: read consumer %s's channel: %w", consumer, err)
 	}
-	dep := st.Deposited()
 	h.mu.Lock()
-	h.deposited[cch] = dep
+	h.deposited[cch] = st.Deposited()
+	if st.Withdrawing() {
+		h.withdrawing[cch] = st.WithdrawBlock
+	} else {
+		delete(h.withdrawing, cch)
+	}
 	h.mu.Unlock()
-	return dep, nil
+	return st, nil
 }
 
 // consumer returns the cached or stored record of a consumer channel (a

@@ -86,7 +86,7 @@ func TestRestartMidSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fees := new(big.Int).Sub(hub.Pool, hub.Stake); new(big.Int).Add(paid, fees).Cmp(spent) != 0 {
+	if fees := new(big.Int).Sub(hub.Pool(), hub.Stake); new(big.Int).Add(paid, fees).Cmp(spent) != 0 {
 		t.Fatalf("books: spent %s != settled %s + fees %s", spent, paid, fees)
 	}
 }

@@ -22,6 +22,22 @@ type testChain struct {
 	deployer *identity.Identity
 }
 
+// testRegistryParams are the Registry parameters of test chains.
+var testRegistryParams = RegistryParams{MinStake: big.NewInt(1000), WithdrawDelay: testWithdrawDelay, LeaveDelay: testLeaveDelay}
+
+// Delays of test chains, in blocks. Every transaction is a block there.
+const (
+	testWithdrawDelay = 5
+	testLeaveDelay    = 8
+)
+
+// mine adds n empty blocks.
+func (tc *testChain) mine(n int) {
+	for range n {
+		tc.sim.Commit()
+	}
+}
+
 func ether(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether)) }
 
 func newTestChain(t testing.TB, ids ...*identity.Identity) *testChain {
@@ -34,7 +50,7 @@ func newTestChain(t testing.TB, ids ...*identity.Identity) *testChain {
 	sim := simulated.NewBackend(alloc)
 	t.Cleanup(func() { sim.Close() })
 	ctx := context.Background()
-	d, err := Deploy(ctx, sim.Client(), deployer, big.NewInt(1000), func() { sim.Commit() })
+	d, err := Deploy(ctx, sim.Client(), deployer, testRegistryParams, func() { sim.Commit() })
 	if err != nil {
 		t.Fatal(err)
 	}

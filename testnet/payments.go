@@ -600,7 +600,7 @@ func (p *payNet) settle(ctx context.Context, rep *Report, consumers []*payConsum
 		if err != nil {
 			return err
 		}
-		pool := new(big.Int).Sub(st.Pool, st.Stake)
+		pool := new(big.Int).Sub(st.Pool(), st.Stake)
 		want := new(big.Int).Add(hubFees[h], hubUnsettled[h])
 		poolsOK = poolsOK && pool.Cmp(want) == 0
 		pools = append(pools, fmt.Sprintf("hermes %d: pool beyond stake %s, fees %s + unsettled %s", i, pool, hubFees[h], hubUnsettled[h]))

@@ -297,7 +297,7 @@ func TestPaymentsCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spent, fees := ch.Settled, new(big.Int).Sub(hs.Pool, hs.Stake)
+	spent, fees := ch.Settled, new(big.Int).Sub(hs.Pool(), hs.Stake)
 	mismatch := new(big.Int).Sub(spent, got)
 	mismatch.Sub(mismatch, fees)
 	if mismatch.Sign() != 0 || spent.Sign() == 0 {

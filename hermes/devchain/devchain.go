@@ -42,7 +42,26 @@ type Config struct {
 	MineEvery time.Duration
 	// Prefund are given 1000 ether for gas in the genesis block.
 	Prefund []common.Address
+	// WithdrawDelay and LeaveDelay are the Registry's delays in blocks
+	// (zero: DefaultWithdrawDelay and DefaultLeaveDelay).
+	WithdrawDelay, LeaveDelay uint64
+	// BlockEvery, when the chain is served, mines a block (empty if
+	// nothing waits) at least this often, so that delays in blocks pass
+	// with time as on a real chain. Zero means DefaultBlockEvery; negative
+	// mines only when transactions wait.
+	BlockEvery time.Duration
 }
+
+// Delays of the development chain's Registry, in blocks: short, for trying
+// withdrawals by hand.
+const (
+	DefaultWithdrawDelay = 10
+	DefaultLeaveDelay    = 20
+)
+
+// DefaultBlockEvery is how often a served chain mines a block when
+// Config.BlockEvery is zero.
+const DefaultBlockEvery = time.Second
 
 // Chain is a running development chain.
 type Chain struct {
@@ -85,6 +104,16 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 	if cfg.MineEvery == 0 {
 		cfg.MineEvery = DefaultMineEvery
 	}
+	if cfg.BlockEvery == 0 {
+		cfg.BlockEvery = DefaultBlockEvery
+	}
+	params := hermes.RegistryParams{MinStake: cfg.MinStake, WithdrawDelay: cfg.WithdrawDelay, LeaveDelay: cfg.LeaveDelay}
+	if params.WithdrawDelay == 0 {
+		params.WithdrawDelay = DefaultWithdrawDelay
+	}
+	if params.LeaveDelay == 0 {
+		params.LeaveDelay = DefaultLeaveDelay
+	}
 	var opts []func(*node.Config, *ethconfig.Config)
 	var ep endpoint
 	if cfg.Listen != "" {
@@ -94,12 +123,12 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 		}
 		opts = append(opts, ep.nodeOption)
 	}
-	c, err := start(ctx, cfg.MinStake, cfg.Prefund, opts)
+	c, err := start(ctx, params, cfg.Prefund, opts)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Listen != "" {
-		if err := c.serve(ctx, ep, cfg.MineEvery); err != nil {
+		if err := c.serve(ctx, ep, cfg.MineEvery, cfg.BlockEvery); err != nil {
 			return nil, errors.Join(err, c.Close())
 		}
 	}
@@ -108,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 
 // start starts a simulated backend with the given node options, funds
 // prefund and deploys the contracts.
-func start(ctx context.Context, minStake *big.Int, prefund []common.Address, opts []func(*node.Config, *ethconfig.Config)) (*Chain, error) {
+func start(ctx context.Context, params hermes.RegistryParams, prefund []common.Address, opts []func(*node.Config, *ethconfig.Config)) (*Chain, error) {
 	deployer, err := identity.Generate()
 	if err != nil {
 		return nil, fmt.Errorf("devchain: deployer key: %w", err)
@@ -122,7 +151,7 @@ func start(ctx context.Context, minStake *big.Int, prefund []common.Address, opt
 		return nil, err
 	}
 	c := &Chain{backend: backend, deployer: deployer}
-	if c.Deployment, err = hermes.Deploy(ctx, backend.Client(), deployer, minStake, c.commit); err != nil {
+	if c.Deployment, err = hermes.Deploy(ctx, backend.Client(), deployer, params, c.commit); err != nil {
 		return nil, errors.Join(fmt.Errorf("devchain: deploy contracts: %w", err), backend.Close())
 	}
 	if c.Chain, err = hermes.NewChain(ctx, backend.Client(), c.Deployment.Registry, hermes.WithMiner(c.commit)); err != nil {
@@ -166,6 +195,14 @@ func (c *Chain) Close() error {
 		}
 	})
 	return c.closeErr
+}
+
+// Mine adds n blocks (empty unless transactions wait), as time passing on
+// a real chain would.
+func (c *Chain) Mine(n int) {
+	for range n {
+		c.commit()
+	}
 }
 
 // Fund gives addr ether for gas and tokens.

@@ -10,7 +10,10 @@
 // New starts a chain. Transactions sent through Chain.Chain are mined at
 // once. With Config.Listen set the chain is also served over HTTP JSON-RPC
 // on a loopback address (eth, net, web3 and txpool namespaces), and what
-// other processes send there is mined within Config.MineEvery. Fund,
+// other processes send there is mined within Config.MineEvery; a block is
+// mined at least every Config.BlockEvery too, so that the Registry's delays
+// (Config.WithdrawDelay, Config.LeaveDelay, in blocks) pass with time. Mine
+// adds blocks at once, for tests. Fund,
 // SendEther and MintTokens give addresses gas money and test tokens from
 // the deployer. Close stops the chain.
 package devchain

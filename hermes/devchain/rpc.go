@@ -53,7 +53,7 @@ func (e endpoint) url() string {
 
 // serve dials the chain's own RPC endpoint and starts mining what arrives
 // there.
-func (c *Chain) serve(ctx context.Context, e endpoint, every time.Duration) error {
+func (c *Chain) serve(ctx context.Context, e endpoint, every, blockEvery time.Duration) error {
 	var err error
 	if c.pool, err = rpc.DialContext(ctx, e.url()); err != nil {
 		return fmt.Errorf("devchain: dial own RPC: %w", err)
@@ -61,7 +61,7 @@ func (c *Chain) serve(ctx context.Context, e endpoint, every time.Duration) erro
 	c.rpcURL = e.url()
 	c.stopMining = make(chan struct{})
 	c.mined = make(chan struct{})
-	go c.mineLoop(every)
+	go c.mineLoop(every, blockEvery)
 	return nil
 }
 
@@ -69,12 +69,14 @@ func (c *Chain) serve(ctx context.Context, e endpoint, every time.Duration) erro
 // empty.
 func (c *Chain) RPCURL() string { return c.rpcURL }
 
-// mineLoop mines whatever other processes sent until Close.
-func (c *Chain) mineLoop(every time.Duration) {
+// mineLoop mines whatever other processes sent until Close, and a block
+// at least every blockEvery (if positive).
+func (c *Chain) mineLoop(every, blockEvery time.Duration) {
 	defer close(c.mined)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	defer c.pool.Close()
+	last := time.Now()
 	for {
 		select {
 		case <-c.stopMining:
@@ -87,8 +89,9 @@ func (c *Chain) mineLoop(every time.Duration) {
 		var status struct{ Pending hexutil.Uint }
 		err := c.pool.CallContext(ctx, &status, "txpool_status")
 		cancel()
-		if err == nil && status.Pending > 0 {
+		if (err == nil && status.Pending > 0) || (blockEvery > 0 && time.Since(last) >= blockEvery) {
 			c.commit()
+			last = time.Now()
 		}
 	}
 }
