@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,9 +63,11 @@ type CensorConfig struct {
 // one per level, and each level's measurements.
 type CensorReport struct {
 	Report
-	// Bridge is the bridge line the consumer was given.
-	Bridge string        `json:"bridge"`
-	Levels []CensorLevel `json:"levels"`
+	// Bridge is the bridge line the consumer was given, without its
+	// secret; BridgeGated says the bridge answers only that secret.
+	Bridge      string        `json:"bridge"`
+	BridgeGated bool          `json:"bridge_gated"`
+	Levels      []CensorLevel `json:"levels"`
 }
 
 // CensorLevel is one level's measurement.
@@ -97,13 +100,20 @@ type CensorLevel struct {
 	Bytes            int64   `json:"bytes"`
 	Intact           bool    `json:"intact"`
 	// DPIHitsDuringDownload is how many packets the DPI rules matched
-	// between SOCKS5 ready and the end of the download.
-	DPIHitsDuringDownload uint64        `json:"dpi_hits_during_download"`
-	Rules                 []CensorRule  `json:"rules"`
-	Blocked               []string      `json:"blocked"`
-	BridgeBlocked         bool          `json:"bridge_blocked"`
-	Probes                []ProbeResult `json:"probes,omitempty"`
-	Error                 string        `json:"error,omitempty"`
+	// between SOCKS5 ready and the end of the download, on any flow;
+	// DPIPeersDuringDownload are those packets' far ends. The session
+	// passes if its provider's address (ProviderAddr) is not among them
+	// (DPIOnSession false): a match there is on the session, one elsewhere
+	// is another peer the consumer's libp2p dialled in the background.
+	DPIHitsDuringDownload  uint64        `json:"dpi_hits_during_download"`
+	DPIPeersDuringDownload []string      `json:"dpi_peers_during_download,omitempty"`
+	ProviderAddr           string        `json:"provider_addr,omitempty"`
+	DPIOnSession           bool          `json:"dpi_on_session"`
+	Rules                  []CensorRule  `json:"rules"`
+	Blocked                []string      `json:"blocked"`
+	BridgeBlocked          bool          `json:"bridge_blocked"`
+	Probes                 []ProbeResult `json:"probes,omitempty"`
+	Error                  string        `json:"error,omitempty"`
 }
 
 // CensorRule is one nftables rule of the censor and its counter.
@@ -206,13 +216,21 @@ func censorRuleset(rules []censorRuleSpec) string {
 	b.WriteString("\tset seen_tcp { type ipv4_addr . inet_service; flags dynamic; size 65536; }\n")
 	b.WriteString("\tset seen_udp { type ipv4_addr . inet_service; flags dynamic; size 65536; }\n")
 	b.WriteString("\tset blocked { type ipv4_addr; }\n")
+	// The far ends (outside the region) of the packets DPI dropped.
+	b.WriteString("\tset dpi_far { type ipv4_addr; flags dynamic; size 65536; }\n")
+	b.WriteString("\tchain dpi_drop {\n\t\tiifname \"lan0\" add @dpi_far { ip daddr }\n\t\toifname \"lan0\" add @dpi_far { ip saddr }\n\t\tdrop\n\t}\n")
 	// After iptables' FORWARD (the QUIC filter's queue) and netlab's NAT
 	// filter, whose accepts do not stop this chain's drops.
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter + 10; policy accept;\n")
 	for _, r := range rules {
-		if r.iptables == nil {
-			fmt.Fprintf(&b, "\t\t%s counter %s comment %q\n", r.match, r.action, r.name)
+		if r.iptables != nil {
+			continue
 		}
+		action := r.action
+		if r.kind == "dpi" && action == "drop" {
+			action = "jump dpi_drop"
+		}
+		fmt.Fprintf(&b, "\t\t%s counter %s comment %q\n", r.match, action, r.name)
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
@@ -352,8 +370,11 @@ func (c *censor) counters(ctx context.Context) (map[string][2]uint64, error) {
 }
 
 // blocked lists the addresses the prober put in the set blocked.
-func (c *censor) blocked(ctx context.Context) ([]string, error) {
-	out, err := c.nft(ctx, "", "-j", "list", "set", "ip", censorTable, "blocked")
+func (c *censor) blocked(ctx context.Context) ([]string, error) { return c.addrSet(ctx, "blocked") }
+
+// addrSet lists the addresses in one of the censor's ipv4_addr sets.
+func (c *censor) addrSet(ctx context.Context, set string) ([]string, error) {
+	out, err := c.nft(ctx, "", "-j", "list", "set", "ip", censorTable, set)
 	if err != nil {
 		return nil, err
 	}
@@ -373,9 +394,18 @@ func (c *censor) blocked(ctx context.Context) ([]string, error) {
 			continue
 		}
 		for _, e := range o.Set.Elem {
+			// "1.2.3.4" or, for an element with state, {"elem": {"val": "1.2.3.4"}}.
 			var s string
-			if json.Unmarshal(e, &s) == nil {
+			var d struct {
+				Elem struct {
+					Val string `json:"val"`
+				} `json:"elem"`
+			}
+			switch {
+			case json.Unmarshal(e, &s) == nil:
 				addrs = append(addrs, s)
+			case json.Unmarshal(e, &d) == nil && d.Elem.Val != "":
+				addrs = append(addrs, d.Elem.Val)
 			}
 		}
 	}
@@ -481,11 +511,19 @@ func RunCensor(ctx context.Context, cfg CensorConfig) (_ *CensorReport, err erro
 		cmd.Stdin = stdin
 		return runChild(host+"/"+cc.Role, cmd)
 	}
-	var providerAddrs []netip.Addr
+	providerIP := map[string]netip.Addr{} // by peer ID
 	var bridgeLine bridge.Line
+	secret := make([]byte, bridge.SecretLen)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Providers {
 		host := fmt.Sprintf("p-%d", i+1)
-		p, err := startCensorChild(host, false, CensorChildConfig{Role: censorRoleProvider, Bootstrap: bootstrap}, nil)
+		pc := CensorChildConfig{Role: censorRoleProvider, Bootstrap: bootstrap}
+		if i == 0 {
+			pc.BridgeSecret = secret
+		}
+		p, err := startCensorChild(host, false, pc, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -494,15 +532,18 @@ func RunCensor(ctx context.Context, cfg CensorConfig) (_ *CensorReport, err erro
 		if err != nil {
 			return nil, err
 		}
-		providerAddrs = append(providerAddrs, lab.Addr(host))
+		providerIP[ev.ID] = lab.Addr(host)
 		fmt.Fprintf(logw, "provider %s: %s %v\n", host, ev.ID, ev.Addrs)
 		if i == 0 {
-			if bridgeLine, err = bridgeFor(ev, lab.Addr(host)); err != nil {
+			if bridgeLine, err = bridgeFor(ev, lab.Addr(host), secret); err != nil {
 				return nil, err
 			}
 		}
 	}
-	fmt.Fprintf(logw, "bridge line: %s\n", bridgeLine)
+	// The report and the log show the line without its secret.
+	public := bridgeLine
+	public.Secret = nil
+	fmt.Fprintf(logw, "bridge line (secret left out): %s\n", public)
 	// Let every provider's announcement reach every DHT server (providers
 	// re-announce every 10 s in this lab).
 	select {
@@ -512,11 +553,11 @@ func RunCensor(ctx context.Context, cfg CensorConfig) (_ *CensorReport, err erro
 	}
 
 	rep := &CensorReport{Report: Report{Scenario: ScenarioCensor, Nodes: Nodes{Providers: cfg.Providers, Consumers: 1, Relays: 1}},
-		Bridge: bridgeLine.String()}
+		Bridge: public.String(), BridgeGated: true}
 	cen := &censor{lab: lab}
 	for _, level := range cfg.Levels {
 		fmt.Fprintf(logw, "censor level %d: %s\n", level, censorLevelDescriptions[level])
-		lv := runCensorLevel(ctx, cen, level, cfg, tmp, bootstrap, []netip.Addr{relayIP}, providerAddrs, origin, bridgeLine, startCensorChild, logw)
+		lv := runCensorLevel(ctx, cen, level, cfg, tmp, bootstrap, []netip.Addr{relayIP}, providerIP, origin, bridgeLine, startCensorChild, logw)
 		rep.Levels = append(rep.Levels, lv)
 		detail := "all pass rules hold"
 		if !lv.Pass {
@@ -538,7 +579,7 @@ func RunCensor(ctx context.Context, cfg CensorConfig) (_ *CensorReport, err erro
 
 // bridgeFor makes the bridge line of a provider from its ready event: its
 // addresses on the lab's internet.
-func bridgeFor(ev childEvent, addr netip.Addr) (bridge.Line, error) {
+func bridgeFor(ev childEvent, addr netip.Addr, secret []byte) (bridge.Line, error) {
 	id, err := peer.Decode(ev.ID)
 	if err != nil {
 		return bridge.Line{}, err
@@ -556,15 +597,16 @@ func bridgeFor(ev childEvent, addr netip.Addr) (bridge.Line, error) {
 	if len(ai.Addrs) == 0 {
 		return bridge.Line{}, fmt.Errorf("bridge provider %s has no address on %s: %v", id, addr, ev.Addrs)
 	}
-	return bridge.FromAddrInfo(ai, nil)
+	return bridge.FromAddrInfo(ai, secret)
 }
 
 type startCensorChildFunc func(host string, router bool, cc CensorChildConfig, stdin *os.File) (*childProc, error)
 
 // runCensorLevel installs one level's censor and measures one consumer.
 func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfig, tmp string, bootstrap []string,
-	bootstrapIPs, providers []netip.Addr, origin string, line bridge.Line, start startCensorChildFunc, logw io.Writer) CensorLevel {
-	lv := CensorLevel{Level: level, Description: censorLevelDescriptions[level], OffersMade: len(providers), OffersReachable: len(providers)}
+	bootstrapIPs []netip.Addr, providerIP map[string]netip.Addr, origin string, line bridge.Line, start startCensorChildFunc, logw io.Writer) CensorLevel {
+	providers := len(providerIP)
+	lv := CensorLevel{Level: level, Description: censorLevelDescriptions[level], OffersMade: providers, OffersReachable: providers}
 	if level >= 4 {
 		lv.Approximations = append(lv.Approximations,
 			"prober: learns destinations from nft sets filled by the forward chain (no conntrack-tools); "+
@@ -616,7 +658,7 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	}
 	defer pw.Close()
 	c, err := start(censorHost, false, CensorChildConfig{Role: censorRoleConsumer, Bootstrap: bootstrap, Bridge: line.String(),
-		Origin: origin, FetchBytes: cfg.FetchBytes, Offers: len(providers), ResultFile: resultFile}, pr)
+		Origin: origin, FetchBytes: cfg.FetchBytes, Offers: providers, ResultFile: resultFile}, pr)
 	pr.Close()
 	if err != nil {
 		fail("%v", err)
@@ -627,7 +669,10 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	var before, after map[string][2]uint64
 	ev, err := waitEither(ctx, c, budget)
 	if err == nil && ev.Event == "ready" {
-		before, err = cen.counters(ctx)
+		// From here on dpi_far holds the far ends DPI drops packets of.
+		if _, err = cen.nft(ctx, "", "flush", "set", "ip", censorTable, "dpi_far"); err == nil {
+			before, err = cen.counters(ctx)
+		}
 		if err == nil {
 			_, err = io.WriteString(pw, "go\n")
 		}
@@ -677,6 +722,11 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	if lv.Blocked, err = cen.blocked(ctx); err != nil {
 		fail("censor blocked set: %v", err)
 	}
+	if before != nil && len(rules) > 0 {
+		if lv.DPIPeersDuringDownload, err = cen.addrSet(ctx, "dpi_far"); err != nil {
+			fail("censor dpi_far set: %v", err)
+		}
+	}
 	bridgeIP := ""
 	for _, a := range line.Addrs {
 		if ip, err := a.ValueForProtocol(ma.P_IP4); err == nil {
@@ -694,6 +744,10 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	lv.Stage, lv.ReadyMS, lv.JoinMS, lv.DiscoverMS, lv.SessionMS = s.Stage, s.ReadyMS, s.JoinMS, s.DiscoverMS, s.SessionMS
 	lv.OffersDiscovered, lv.Provider, lv.BridgeUsed = s.Discovered, s.Provider, s.Provider != "" && s.Provider == line.Peer.String()
 	lv.Path, lv.Transport, lv.Obfuscated, lv.ExitAddr, lv.Bytes, lv.Intact = s.Path, s.Transport, s.Obfuscated, s.ExitAddr, s.Bytes, s.Intact
+	if ip, ok := providerIP[s.Provider]; ok {
+		lv.ProviderAddr = ip.String()
+		lv.DPIOnSession = slices.Contains(lv.DPIPeersDuringDownload, lv.ProviderAddr)
+	}
 	judgeCensorLevel(&lv, cfg.FetchBytes, before != nil)
 	if cfg.Debug {
 		fmt.Fprintf(logw, "--- level %d consumer stderr:\n%s\n", level, c.stderr.String())
@@ -749,14 +803,14 @@ func judgeCensorLevel(lv *CensorLevel, fetchBytes int64, downloadMeasured bool) 
 	}
 	if !downloadMeasured {
 		fail("no download to check the DPI counters against")
-	} else if lv.DPIHitsDuringDownload > 0 {
+	} else if lv.DPIOnSession || lv.ProviderAddr == "" && lv.DPIHitsDuringDownload > 0 {
 		var hit []string
 		for _, r := range lv.Rules {
 			if r.Kind == "dpi" && r.DuringDownload > 0 {
 				hit = append(hit, fmt.Sprintf("%s (%d)", r.Name, r.DuringDownload))
 			}
 		}
-		fail("DPI matched the session during the download: %s", strings.Join(hit, ", "))
+		fail("DPI matched packets to or from the session's provider %s during the download: %s", lv.ProviderAddr, strings.Join(hit, ", "))
 	}
 	if lv.Level >= 4 && lv.BridgeBlocked {
 		fail("the prober blocked the bridge")
@@ -797,7 +851,7 @@ func (r *CensorReport) WriteJSON(path string) error {
 // checks.
 func (r *CensorReport) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "level\tpass\tstage\tready ms\toffers\ttransport\tobfs\tbytes\tintact\tdpi hits\tblocked\tstopped by")
+	fmt.Fprintln(tw, "level\tpass\tstage\tready ms\toffers\ttransport\tobfs\tbytes\tintact\tdpi hits (session)\tblocked\tstopped by")
 	for _, l := range r.Levels {
 		pass := "FAIL"
 		if l.Pass {
@@ -811,8 +865,12 @@ func (r *CensorReport) WriteTable(w io.Writer) {
 		if stopped == "" && !l.Pass {
 			stopped = "(no rule hit) " + l.Error
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%d/%d\t%s\t%v\t%d\t%v\t%d\t%s\t%s\n", l.Level, pass, l.Stage, l.ReadyMS,
-			l.OffersDiscovered, l.OffersMade, transport, l.Obfuscated, l.Bytes, l.Intact, l.DPIHitsDuringDownload,
+		onSession := "no"
+		if l.DPIOnSession {
+			onSession = "YES"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%d/%d\t%s\t%v\t%d\t%v\t%d (%s)\t%s\t%s\n", l.Level, pass, l.Stage, l.ReadyMS,
+			l.OffersDiscovered, l.OffersMade, transport, l.Obfuscated, l.Bytes, l.Intact, l.DPIHitsDuringDownload, onSession,
 			strings.Join(l.Blocked, ","), stopped)
 	}
 	tw.Flush()

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/quic-go/quic-go"
 
@@ -53,6 +54,9 @@ type CensorChildConfig struct {
 	Bootstrap []string `json:"bootstrap,omitempty"`
 	// Bridge is the bridge line handed to the censored consumer out of band.
 	Bridge string `json:"bridge,omitempty"`
+	// BridgeSecret makes a provider the lab's bridge: it listens only on
+	// WSS port 443, behind a gate that wants this secret.
+	BridgeSecret []byte `json:"bridge_secret,omitempty"`
 	// Consumer: the origin, how much to fetch and how many offers exist.
 	Origin     string `json:"origin,omitempty"`
 	FetchBytes int64  `json:"fetch_bytes,omitempty"`
@@ -139,6 +143,11 @@ func RunCensorChild(ctx context.Context, arg string, out io.Writer) error {
 		// Providers also look like the web: libp2p over WebSocket inside
 		// TLS on port 443, as `provide --wss` offers it.
 		oc.Host.WSS = []string{"/ip4/0.0.0.0/tcp/443/tls/ws"}
+		if cfg.BridgeSecret != nil {
+			// The bridge, as `provide --bridge-gate` runs it: nothing but
+			// the gate on 443, which shows a prober a web page.
+			oc.Host.Listen, oc.Host.BridgeSecret = nil, cfg.BridgeSecret
+		}
 		// A public provider answers discovery, so a bridge line naming it
 		// is enough to join.
 		oc.DHTServer = true
@@ -160,7 +169,8 @@ func RunCensorChild(ctx context.Context, arg string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := server.New(server.Config{Node: node, MaxSessions: 64, Policy: policy, Logger: node.Logger()}); err != nil {
+	if _, err := server.New(server.Config{Node: node, MaxSessions: 64, Policy: policy, StreamOnly: cfg.BridgeSecret != nil,
+		Logger: node.Logger()}); err != nil {
 		return err
 	}
 	if err := emit(childEvent{Event: "ready", ID: node.ID().String(), Addrs: addrStrings(node)}); err != nil {
@@ -204,6 +214,9 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 	}
 	// What `connect --bridge` does: the bridge first, then the list.
 	oc.Bootstrap = append([]peer.AddrInfo{line.AddrInfo()}, boot...)
+	if line.Secret != nil {
+		oc.Host.BridgeSecrets = [][]byte{line.Secret}
+	}
 	oc.Host.Reachability = overlay.ReachabilityPrivate
 	start := time.Now()
 	r.Stage = "join"
@@ -445,9 +458,10 @@ func probeTarget(ctx context.Context, proto, target string) []ProbeResult {
 	id := proto + ":" + target
 	if proto == "tcp" {
 		p := ProbeResult{Target: id, Probe: "multistream"}
-		ok, detail := probeMultistream(ctx, target)
-		p.Answered, p.Detail = ok, detail
-		return []ProbeResult{p}
+		p.Answered, p.Detail = probeMultistream(ctx, target)
+		w := ProbeResult{Target: id, Probe: "wss-multistream"}
+		w.Answered, w.Detail = probeWSS(ctx, target)
+		return []ProbeResult{p, w}
 	}
 	wg := ProbeResult{Target: id, Probe: "wireguard"}
 	wg.Answered, wg.Detail = probeWireGuard(target)
@@ -477,6 +491,38 @@ func probeMultistream(ctx context.Context, target string) (bool, string) {
 		return true, "answered /multistream/1.0.0"
 	}
 	return false, fmt.Sprintf("answered %q", buf)
+}
+
+// probeWSS speaks TLS to target, asks for a WebSocket upgrade as libp2p's
+// WebSocket transport does, and sends multistream's header inside: a
+// libp2p WSS listener echoes it, a web server refuses the upgrade.
+func probeWSS(ctx context.Context, target string) (bool, string) {
+	d := websocket.Dialer{
+		TLSClientConfig:  &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}, //nolint:gosec // a probe, it checks no identity
+		HandshakeTimeout: probeTimeout,
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	c, resp, err := d.DialContext(ctx, "wss://"+target+"/", nil)
+	if err != nil {
+		if resp != nil {
+			return false, fmt.Sprintf("no WebSocket: HTTP %s", resp.Status)
+		}
+		return false, err.Error()
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(probeTimeout))
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte(multistreamHeader)); err != nil {
+		return false, "WebSocket upgraded, then " + err.Error()
+	}
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		return false, "WebSocket upgraded, then " + err.Error()
+	}
+	if strings.HasPrefix(string(msg), multistreamHeader) {
+		return true, "answered /multistream/1.0.0 inside TLS and WebSocket"
+	}
+	return false, fmt.Sprintf("WebSocket upgraded, answered %q", msg)
 }
 
 // probeWireGuard sends a 148-byte message shaped like a WireGuard handshake

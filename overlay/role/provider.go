@@ -151,7 +151,7 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 		}
 	}
 	if p.Sessions, err = server.New(server.Config{Node: p.Node, MaxSessions: cfg.MaxSessions, Policy: cfg.Policy,
-		Resolver: cfg.Resolver, Payments: payments, Logger: log}); err != nil {
+		Resolver: cfg.Resolver, Payments: payments, StreamOnly: cfg.Node.Host.BridgeSecret != nil, Logger: log}); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -38,6 +38,9 @@ func (s *Server) open(c network.Conn, req session.Request) session.Reply {
 	if req.WGKey.IsZero() {
 		return session.Reject(session.RejectBadRequest, "no WireGuard key")
 	}
+	if s.cfg.StreamOnly && req.Transport != wgpath.Stream {
+		return session.Reject(session.RejectPolicy, "this provider is a bridge: it carries sessions only inside the libp2p connection; use the stream transport")
+	}
 	link := wgpath.Link{Transport: req.Transport, Conn: c, Mux: s.mux}
 	switch req.Transport {
 	case wgpath.UDPMux:
@@ -299,6 +302,9 @@ func (s *Server) handleTunnel(st network.Stream) {
 // after it moved is answered OK, so a consumer whose reply was lost can
 // repeat the request.
 func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
+	if s.cfg.StreamOnly {
+		return session.Reject(session.RejectPolicy, "this provider is a bridge: its sessions stay on the stream transport")
+	}
 	ps := s.lookup(from, req.Session)
 	if ps == nil {
 		return noSession(req.Session)

@@ -63,6 +63,10 @@ type Config struct {
 	// Payments, if set, makes sessions pay through the hermes hubs the
 	// proposal lists; nil serves free sessions.
 	Payments *Payments
+	// StreamOnly refuses every transport but stream (RejectPolicy, so the
+	// consumer moves on at once): a bridge's sessions stay inside its one
+	// gated TLS connection, with no UDP flow for a censor to see or probe.
+	StreamOnly bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
