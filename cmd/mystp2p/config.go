@@ -145,8 +145,11 @@ func loadConfig(e env, fs *flag.FlagSet, r nodeRole, args []string) error {
 		path, explicit = filepath.Join(fs.Lookup("data-dir").Value.String(), ConfigFile), false
 	}
 	c, err := readConfig(path, r)
-	if errors.Is(err, os.ErrNotExist) && !explicit {
-		return nil
+	if errors.Is(err, os.ErrNotExist) {
+		if !explicit {
+			return nil
+		}
+		return exitUsage{err}
 	}
 	if err != nil {
 		return err
@@ -179,7 +182,7 @@ func configErr(path string, format string, args ...any) error {
 func readConfig(path string, r nodeRole) (*configFile, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, exitUsage{fmt.Errorf("config file %s does not exist (write one with mystp2p config init --role %s, or leave out --config): %w", path, r, err)}
+		return nil, fmt.Errorf("config file %s: %w (write one with mystp2p config init --role %s, or leave out --config)", path, os.ErrNotExist, r)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
@@ -285,7 +288,7 @@ func tomlFlagValues(v any) (vals []string, list bool, err error) {
 		for _, e := range a {
 			s, err := tomlScalar(e)
 			if err != nil {
-				return nil, true, fmt.Errorf("a list of %w", err)
+				return nil, true, fmt.Errorf("in the list: %w", err)
 			}
 			vals = append(vals, s)
 		}
@@ -308,9 +311,17 @@ func tomlScalar(v any) (string, error) {
 		return strconv.FormatInt(v, 10), nil
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64), nil
-	default:
-		return "", fmt.Errorf("%T values are not settings: want a string, a number or true/false", v)
 	}
+	kind := "date or time"
+	switch v.(type) {
+	case map[string]any:
+		kind = "table"
+	case []map[string]any:
+		kind = "table array"
+	case []any:
+		kind = "list"
+	}
+	return "", fmt.Errorf("a %s is not a value a flag takes: want a string, a number or true/false", kind)
 }
 
 // repeatable reports whether a flag may be given several times, so that

@@ -44,6 +44,8 @@ on the command line wins, then an environment variable, then the file.
 // exitUsage marks errors caused by how the command was called (exit code 2).
 type exitUsage struct{ error }
 
+func (u exitUsage) Unwrap() error { return u.error }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
