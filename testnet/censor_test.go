@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,10 +29,10 @@ func init() {
 	os.Exit(0)
 }
 
-// Levels 0 to 3 carry a consumer through the censor: discovery through the
-// bridge line, a 16 MiB download intact, and (but for level 2, see below)
-// no DPI rule matching while it ran. Level 4 (active probing) is reported, not
-// asserted, until bridges stay silent to probers. Whether each level met
+// Every level carries a consumer through the censor: discovery through the
+// bridge line, a 16 MiB download intact, no DPI rule matching a packet to
+// or from the session's provider while it ran, and at level 4 a bridge the
+// active prober could not tell from a web server. Whether each level met
 // its time budget is the report's business, not this test's.
 func TestCensorLevels(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -42,7 +43,7 @@ func TestCensorLevels(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rep, err := RunCensor(ctx, CensorConfig{Levels: []int{0, 1, 2, 3}, Logger: os.Stderr, Debug: os.Getenv("MYSTP2P_LAB_DEBUG") != ""})
+	rep, err := RunCensor(ctx, CensorConfig{Levels: []int{0, 1, 2, 3, 4}, Logger: os.Stderr, Debug: os.Getenv("MYSTP2P_LAB_DEBUG") != ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +51,11 @@ func TestCensorLevels(t *testing.T) {
 	if rep.Bridge == "" {
 		t.Error("report has no bridge line")
 	}
-	if len(rep.Levels) != 4 || len(rep.Checks) != 4 {
-		t.Fatalf("report has %d levels and %d checks, want 4 and 4", len(rep.Levels), len(rep.Checks))
+	if len(rep.Levels) != 5 || len(rep.Checks) != 5 {
+		t.Fatalf("report has %d levels and %d checks, want 5 and 5", len(rep.Levels), len(rep.Checks))
+	}
+	if strings.Contains(rep.Bridge, "secret") || !rep.BridgeGated {
+		t.Errorf("report bridge %q gated %v: want the gated bridge's line", rep.Bridge, rep.BridgeGated)
 	}
 	for i, lv := range rep.Levels {
 		if lv.Level != i || lv.Description == "" || lv.Stage == "" || lv.OffersMade != 3 {
@@ -79,18 +83,27 @@ func TestCensorLevels(t *testing.T) {
 		t.Errorf("level 0 passed with an incomplete session: %+v", l0)
 	}
 	for _, lv := range rep.Levels {
-		// At level 2 the consumer's libp2p still dials other peers' plain
-		// TCP addresses in the background, and the multistream rule counts
-		// those attempts during the download; the report says so, and the
-		// test leaves that level's DPI count to it.
-		hits := lv.DPIHitsDuringDownload
-		if lv.Level == 2 {
-			hits = 0
-		}
-		if lv.Stage != "done" || lv.Bytes != 16<<20 || !lv.Intact || hits != 0 ||
+		if lv.Stage != "done" || lv.Bytes != 16<<20 || !lv.Intact || lv.DPIOnSession || lv.ProviderAddr == "" ||
 			lv.OffersDiscovered*10 < lv.OffersReachable*9 {
-			t.Errorf("level %d did not get through: stage %s, %d bytes intact %v, %d DPI hits, %d of %d offers; %q",
-				lv.Level, lv.Stage, lv.Bytes, lv.Intact, lv.DPIHitsDuringDownload, lv.OffersDiscovered, lv.OffersReachable, lv.Failures)
+			t.Errorf("level %d did not get through: stage %s, %d bytes intact %v, DPI on the session %v (%d hits on %v), %d of %d offers; %q",
+				lv.Level, lv.Stage, lv.Bytes, lv.Intact, lv.DPIOnSession, lv.DPIHitsDuringDownload, lv.DPIPeersDuringDownload,
+				lv.OffersDiscovered, lv.OffersReachable, lv.Failures)
 		}
+	}
+	l4 := rep.Levels[4]
+	if l4.BridgeBlocked || len(l4.Probes) == 0 {
+		t.Errorf("level 4: bridge blocked %v after %d probes; want probes and the bridge left alone", l4.BridgeBlocked, len(l4.Probes))
+	}
+	bridgeProbed := false
+	for _, p := range l4.Probes {
+		if strings.Contains(p.Target, l4.ProviderAddr+":443") {
+			bridgeProbed = true
+			if p.Answered {
+				t.Errorf("level 4: the bridge answered the %s probe: %s", p.Probe, p.Detail)
+			}
+		}
+	}
+	if !l4.BridgeUsed || !bridgeProbed {
+		t.Errorf("level 4: bridge used %v, probed %v: want the session on the bridge, and the bridge probed", l4.BridgeUsed, bridgeProbed)
 	}
 }
