@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,9 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/mystp2p/mystp2p/overlay"
 
 	"github.com/mystp2p/mystp2p/overlay/bridge"
 	"github.com/mystp2p/mystp2p/overlay/role"
@@ -190,5 +195,74 @@ func TestPeerCacheWarning(t *testing.T) {
 	}
 	if raw, _ := os.ReadFile(filepath.Join(dir, PeerCacheFile)); strings.Contains(string(raw), "garbage") {
 		t.Fatalf("file not rewritten: %s", raw)
+	}
+}
+
+// A provider run as a bridge (`provide --bridge-gate --wss …`) serves
+// libp2p only to consumers whose bridge line carries its secret: with the
+// line from `bridge --secret` a consumer connects and fetches; with the
+// same line minus the secret it cannot even join, and a plain HTTPS
+// request gets a web page.
+func TestBridgeGateProvider(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	net, err := testnet.Start(ctx, testnet.Config{Providers: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	boot := net.Relay.AddrInfo().Addrs[0].String() + "/p2p/" + net.Relay.ID().String()
+
+	dir, id := newDataDir(t, "provider")
+	t.Setenv("MYSTP2P_PASSPHRASE", "pw")
+	if _, _, err := runCmd(t, ctx, "provide", "--data-dir", dir, "--country", "NL", "--price-hour", "0", "--price-gib", "0", "--bridge-gate", "--bootstrap", boot); err == nil ||
+		!strings.Contains(err.Error(), "--wss") {
+		t.Fatalf("--bridge-gate without --wss: %v, want an error naming --wss", err)
+	}
+	startCmd(t, ctx, "provide", "provide", "--data-dir", dir, "--country", "NL", "--price-hour", "0", "--price-gib", "0",
+		"--bootstrap", boot, "--bridge-gate", "--wss", "/ip4/127.0.0.1/tcp/0/tls/ws",
+		"--exit-policy", "allow-loopback", "--log-level", "error")
+	var line string
+	tstest.WaitFor(t, 60*time.Second, "the bridge's local API", func() bool {
+		out, _, err := runCmd(t, ctx, "bridge", "--data-dir", dir, "--secret")
+		line = strings.TrimSpace(out)
+		return err == nil
+	})
+	l, err := bridge.Parse(line)
+	if err != nil || l.Secret == nil {
+		t.Fatalf("bridge --secret printed %q: %v", line, err)
+	}
+	for _, a := range l.Addrs {
+		if !overlay.IsWSS(a) {
+			t.Fatalf("the bridge line offers %s: a bridge listens only behind its gate", a)
+		}
+	}
+	// A prober gets a web page.
+	_, hp, err := manet.DialArgs(l.Addrs[0][:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // a probe
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + hp + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("HTTPS probe of the bridge: %s %q, want a web page", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	// Without the secret the line is no use.
+	bare := l
+	bare.Secret = nil
+	if out, _, err := runCmd(t, ctx, "proposals", "--data-dir", t.TempDir(), "--bridge", bare.String(), "--wait", "100ms"); err == nil {
+		t.Fatalf("proposals through the bridge without its secret worked: %q", out)
+	}
+	cons := startCmd(t, ctx, "connect", "connect", "--ephemeral", "--bridge", line, "--provider", id.PeerID().String(),
+		"--socks", "127.0.0.1:0", "--log-level", "error")
+	socks := socksReady(t, cons, id.PeerID())
+	n, err := testnet.FetchThroughSOCKS(ctx, socks, net.Origin.URL()+"bytes/100000", io.Discard)
+	if err != nil || n != 100000 {
+		t.Fatalf("fetch through the bridge %s: %d bytes, %v", socks, n, err)
 	}
 }
