@@ -361,3 +361,37 @@ func TestSessionObfuscationNegotiated(t *testing.T) {
 		t.Fatal("ParseObfsMode accepted a bad mode")
 	}
 }
+
+// A StreamOnly provider (a bridge) refuses the UDP transports as policy, so
+// a consumer that lets Connect choose lands on the stream transport at
+// once, and one that insists on UDP gets the reason.
+func TestSessionStreamOnly(t *testing.T) {
+	r := newRelay(t)
+	boot := []peer.AddrInfo{r.AddrInfo()}
+	prov := newTestNode(t, overlay.Config{Bootstrap: boot})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sp, err := prov.Advertise(ctx, testOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve(t, prov, server.Config{MaxSessions: 2, Policy: loopbackPolicy(t), StreamOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	cons := newTestNode(t, overlay.Config{Bootstrap: boot})
+	for _, tr := range []wgpath.Transport{wgpath.UDP} {
+		_, err := client.Connect(ctx, cons, client.Config{Proposal: sp, Transport: tr})
+		var rej *session.RejectedError
+		if !errors.As(err, &rej) || rej.Code != session.RejectPolicy || !strings.Contains(rej.Error(), "bridge") {
+			t.Fatalf("%s on a stream-only provider: %v, want a policy rejection naming the bridge", tr, err)
+		}
+	}
+	s, err := client.Connect(ctx, cons, client.Config{Proposal: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Transport() != wgpath.Stream {
+		t.Fatalf("transport %s, want stream", s.Transport())
+	}
+}
