@@ -39,16 +39,21 @@ type HermesConfig struct {
 	SettleInterval time.Duration
 	// OnConsumersSettled hears what each pull moved.
 	OnConsumersSettled func(moved *big.Int)
+	// WatchInterval is how often the chain is read for consumers'
+	// withdrawals and the hub's own leave (0: hermes.DefaultWatchInterval).
+	WatchInterval time.Duration
 	// LocalAPI serves the bridge line (GET /v1/bridge) on the local API in
 	// DataDir, which must then be set (it may be, along with Store).
 	LocalAPI bool
 }
 
-// Hermes is a running hermes hub: its node, hub service, settler and store.
+// Hermes is a running hermes hub: its node, hub service, settler, chain
+// watcher and store.
 type Hermes struct {
 	Node    *overlay.Node
 	Hub     *hermes.Hub
 	Settler *hermes.Settler
+	Watcher *hermes.Watcher
 	Store   *hermes.Store
 
 	log     *slog.Logger
@@ -117,6 +122,12 @@ func StartHermes(ctx context.Context, cfg HermesConfig) (_ *Hermes, err error) {
 		return nil, err
 	}
 	h.closers.push(h.Settler.Close)
+	// Consumers' withdrawals are settled before they are due.
+	if h.Watcher, err = hermes.NewWatcher(hermes.WatcherConfig{Chain: cfg.Chain, Hub: h.Hub, Settler: h.Settler,
+		Interval: cfg.WatchInterval, Log: log.With("role", "watcher")}); err != nil {
+		return nil, err
+	}
+	h.closers.push(h.Watcher.Close)
 	// The terms are re-announced until the node closes.
 	terms := &overlay.HermesTerms{ChainID: cfg.Chain.ChainID(), Registry: cfg.Chain.Registry().Hex(), FeeBp: cfg.FeeBp}
 	actx, cancel := context.WithCancel(context.Background())
@@ -143,7 +154,7 @@ func (h *Hermes) SettleConsumers(ctx context.Context) (*big.Int, error) {
 	return h.Settler.SettleConsumers(ctx, h.Hub)
 }
 
-// Close closes the local API, then stops advertising, the settler, the node, the hub and the store,
+// Close closes the local API, then stops advertising, the watcher, the settler, the node, the hub and the store,
 // in that order. It does not pull consumers' promises first: call
 // SettleConsumers for that. It is idempotent.
 func (h *Hermes) Close() error { return h.closers.close() }
