@@ -12,10 +12,15 @@ import (
 )
 
 func cmdAccount(ctx context.Context, e env, args []string) error {
-	if len(args) > 0 && args[0] == "topup" {
-		return cmdTopUp(ctx, e, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "topup":
+			return cmdTopUp(ctx, e, args[1:])
+		case "withdraw":
+			return cmdAccountWithdraw(ctx, e, args[1:])
+		}
 	}
-	fs := newFlagSet(e, "account", "account [topup] --chain-rpc URL --contract ADDR [--hermes ID] [--bootstrap ADDR] [flags]")
+	fs := newFlagSet(e, "account", "account [topup|withdraw] --chain-rpc URL --contract ADDR [--hermes ID] [--bootstrap ADDR] [flags]")
 	var (
 		idf     idFlags
 		nf      netFlags
@@ -177,6 +182,11 @@ func cmdTopUp(ctx context.Context, e env, args []string) error {
 	}
 	if err := needHermes(ctx, chain, h.addr, h.String()); err != nil {
 		return err
+	}
+	if st, err := chain.Hub(ctx, h.addr); err != nil {
+		return err
+	} else if st.Leaving() {
+		return fmt.Errorf("hermes %s is leaving (it announced so on chain) and takes no top-ups: pick another hermes (`mystp2p proposals --service hermes`)", h)
 	}
 	if err := needFunds(ctx, chain, id.Address(), value, "a top-up"); err != nil {
 		return err

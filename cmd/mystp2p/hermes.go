@@ -13,7 +13,15 @@ import (
 )
 
 func cmdHermes(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "hermes", "hermes --chain-rpc URL --contract ADDR [--fee-bp 250] [--stake N] --bootstrap ADDR [flags]")
+	if len(args) > 0 {
+		switch args[0] {
+		case "withdraw":
+			return cmdHermesWithdraw(ctx, e, args[1:])
+		case "leave":
+			return cmdHermesLeave(ctx, e, args[1:])
+		}
+	}
+	fs := newFlagSet(e, "hermes", "hermes [withdraw|leave] --chain-rpc URL --contract ADDR [--fee-bp 250] [--stake N] --bootstrap ADDR [flags]")
 	var (
 		idf idFlags
 		nf  netFlags
