@@ -18,6 +18,26 @@
 // provider's beneficiary (amount − settled) − (fee − feeSettled); the hermes
 // pulls consumer funds with Settler.SettleConsumers.
 //
+// # Funds owed stay owed
+//
+// The Registry keeps what it holds for a hermes apart (HubState): consumer
+// funds the hermes pulled are owed to providers, and only provider
+// settlements take from them; fees become the hermes's as providers settle
+// (Chain.HermesWithdraw takes those and nothing else); the stake pays
+// providers who settle before the consumer funds behind their promises are
+// pulled, and comes back only by leaving: Chain.AnnounceLeave, wait the
+// Registry's leave delay, Chain.WithdrawStake. A leaving hermes takes no
+// top-ups, and its Hub issues no new promises (ErrHermesLeaving); providers
+// settle and the hub pulls consumer promises as before.
+//
+// A consumer withdraws what its channel still holds in two steps too:
+// Chain.AnnounceWithdrawal, wait the withdraw delay, Chain.Withdraw. The
+// hub's Watcher reads the chain every Interval, refuses new promises on the
+// channel (ErrConsumerWithdrawing) and settles the ones it holds before the
+// withdrawal is due, so that the consumer takes back only what it did not
+// promise. A withdrawal or leave asked for too early fails with a
+// *NotDueError saying how many blocks to wait.
+//
 // # Amounts
 //
 // Promise amounts and fees are cumulative over a channel's life. The
@@ -58,9 +78,14 @@
 //
 // # Limits
 //
-// Consumers cannot withdraw from a channel (a hermes relies on every
-// deposit it has seen); a withdrawal with a time lock is future work. A
-// consumer's promises are cumulative over its channel, and the hermes
+// A hub settles a withdrawing consumer's promises only if its Watcher runs
+// during the withdraw delay: a hub down for the whole delay loses what the
+// consumer promised since its last settlement (its stake has paid the
+// providers). It can settle only promises whose R it knows; one promise
+// per provider may wait for its R (ErrUnrevealedR). The Registry cannot
+// tell a provider from an identity of the hermes's own: owed funds are
+// safe from fee withdrawals and from leaving, not from promises the hermes
+// signs to itself. A consumer's promises are cumulative over its channel, and the hermes
 // accepts a promise only if its increase equals what its own agreement
 // adds. Sessions paying through one hermes at the same time therefore
 // depend on each other: a payment that arrives before an earlier one of
@@ -72,7 +97,7 @@
 // # Wiring
 //
 // A hermes node: NewChain, OpenStore, NewHub(HubConfig{…, Balances: chain}),
-// Hub.Serve(host). A consumer: HubClient.Consumer → NewWallet, NewPayer(host),
+// Hub.Serve(host), a Settler with Hub set, and NewWatcher. A consumer: HubClient.Consumer → NewWallet, NewPayer(host),
 // Payer.Pay(Terms) per session. A provider: NewHubClient for the consumer's
 // hermes, NewInvoicer(InvoicerConfig) per session with OnNotPaying closing
 // the session, and a Settler.
