@@ -187,6 +187,11 @@ func readConfig(path string, r nodeRole) (*configFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
 	}
+	return decodeConfig(path, b, r)
+}
+
+// decodeConfig decodes the config file read from path, as readConfig.
+func decodeConfig(path string, b []byte, r nodeRole) (*configFile, error) {
 	var m map[string]any
 	if _, err := toml.Decode(string(b), &m); err != nil {
 		return nil, exitUsage{fmt.Errorf("config file %s: %w (fix it, or write a fresh one with mystp2p config init --role %s --force)", path, err, r)}

@@ -330,11 +330,7 @@ func FuzzConfigFile(f *testing.F) {
 	f.Add([]byte("a.b.c = 1\n[[relay]]\nx = 1979-05-27T07:32:00Z\n"))
 	fs := relayRole.flagsOf()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		path := filepath.Join(t.TempDir(), ConfigFile)
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c, err := readConfig(path, relayRole)
+		c, err := decodeConfig(ConfigFile, b, relayRole)
 		if err != nil {
 			return
 		}
