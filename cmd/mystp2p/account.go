@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/overlay"
 )
@@ -66,6 +68,9 @@ func cmdAccount(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "identity %s (peer %s)\nchain %d, registry %s\nether (gas) %s\ntokens      %s\n",
 		addr.Hex(), id.PeerID(), chain.ChainID(), chain.Registry().Hex(), tokens(gas), tokens(tok))
+	if err := printHub(ctx, e, chain, addr); err != nil {
+		return err
+	}
 
 	// What each hermes says this identity may spend needs the network.
 	spendable := map[string]string{}
@@ -115,7 +120,7 @@ func cmdAccount(ctx context.Context, e env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HERMES\tDEPOSITED\tHELD\tSPENDABLE AT HERMES")
+	fmt.Fprintln(tw, "HERMES\tDEPOSITED\tHELD\tSPENDABLE AT HERMES\tWITHDRAWAL")
 	for _, h := range hubs {
 		ch, err := chain.ConsumerChannel(ctx, addr, h.addr)
 		if err != nil {
@@ -125,9 +130,27 @@ func cmdAccount(ctx context.Context, e env, args []string) error {
 		if !ok {
 			sp = "(give --bootstrap to ask the hermes)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h, tokens(ch.Deposited()), tokens(ch.Balance), sp)
+		wd := "-"
+		if ch.Withdrawing() {
+			wd = "due at " + blocksLeft(ctx, chain, ch.WithdrawBlock)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h, tokens(ch.Deposited()), tokens(ch.Balance), sp, wd)
 	}
 	return tw.Flush()
+}
+
+// printHub shows what the Registry holds for addr if it is a hermes.
+func printHub(ctx context.Context, e env, chain *hermes.Chain, addr common.Address) error {
+	st, err := chain.Hub(ctx, addr)
+	if err != nil || !st.Registered {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "hermes: stake %s, owed to providers %s, fees earned %s (withdraw with `mystp2p hermes withdraw`), fees waiting for consumer funds %s\n",
+		tokens(st.Stake), tokens(st.Owed), tokens(st.Fees), tokens(st.FeesPending))
+	if st.Leaving() {
+		fmt.Fprintf(e.stdout, "hermes is leaving: stake due at %s (`mystp2p hermes leave --complete`)\n", blocksLeft(ctx, chain, st.LeaveBlock))
+	}
+	return nil
 }
 
 // hubBalance asks a hermes what this node's channel with it may still spend.

@@ -100,6 +100,8 @@ func TestWithdrawCLI(t *testing.T) {
 		"account", "withdraw", "--data-dir", consDir, "--hermes", hub)
 	run("announce again", `under way \(10 tokens held\): due at block \d+, \d+ blocks from now`,
 		"account", "withdraw", "--data-dir", consDir, "--hermes", hub)
+	run("account during the withdrawal", hub+`\s+10\s+10\s+\(give --bootstrap to ask the hermes\)\s+due at block \d+, \d+ blocks from now`,
+		"account", "--data-dir", consDir, "--hermes", hub)
 	// The hermes settles a promise of 2 tokens during the delay.
 	cp, cr := signedPromise(t, consID, consID.Address(), hubID.Address(), tok(2), new(big.Int))
 	if err := c.SettlePromise(ctx, hubID, consID.Address(), hubID.Address(), cp, cr); err != nil {
@@ -122,6 +124,7 @@ func TestWithdrawCLI(t *testing.T) {
 	if err := c.SettleProvider(ctx, provID, provID.Address(), hubID.Address(), pp, pr); err != nil {
 		t.Fatal(err)
 	}
+	run("hermes account", `(?m)^hermes: stake 5, owed to providers 0, fees earned 0.5 `, "account", "--data-dir", hubDir)
 	wantErr("more than the fees", "holds 0.5 tokens of earned fees", "hermes", "withdraw", "--data-dir", hubDir, "--amount", "1")
 	run("fees", `^withdrew 0.5 tokens of earned fees to `+hub, "hermes", "withdraw", "--data-dir", hubDir, "--all")
 
