@@ -135,6 +135,8 @@ type CensorRule struct {
 type censorRuleSpec struct {
 	name, kind, match, action string
 	iptables                  []string
+	// table is the iptables table of an iptables rule ("": filter).
+	table string
 }
 
 func nftRule(name, kind, match, action string) censorRuleSpec {
@@ -158,6 +160,8 @@ var censorLevelDescriptions = [CensorLevels]string{
 const (
 	censorQueueNum = 7
 	censorDropMark = 0x1ee7
+	// censorCaptureQueueNum is the level-4 capture's queue.
+	censorCaptureQueueNum = 8
 )
 
 // censorRules returns the level's rules, in chain order.
@@ -166,6 +170,12 @@ func censorRules(level int, bootstrap []netip.Addr) []censorRuleSpec {
 	lan := fmt.Sprintf("iifname %q", "lan0")
 	if level >= 4 {
 		rs = append(rs,
+			// The first packets of every flow the region starts go to the
+			// capture (in mangle, before the filter table's QUIC queue), so
+			// the prober can replay what the consumer sent.
+			censorRuleSpec{name: "capture-first-packets", kind: "capture", table: "mangle",
+				iptables: []string{"-i", "lan0", "-m", "connbytes", "--connbytes", "1:4", "--connbytes-dir", "original",
+					"--connbytes-mode", "packets", "-j", "NFQUEUE", "--queue-num", fmt.Sprint(censorCaptureQueueNum), "--queue-bypass"}},
 			nftRule("learn-tcp", "learn", lan+" ct state new tcp flags syn", "add @seen_tcp { ip daddr . tcp dport }"),
 			// Every datagram, not only new flows: the consumer's UDP socket keeps
 			// its port, so its flows may still be in conntrack from the
@@ -288,12 +298,18 @@ func (c *censor) apply(ctx context.Context, rules []censorRuleSpec) error {
 			if _, err := exec.LookPath("iptables"); err != nil {
 				return fmt.Errorf("rule %s needs iptables (apt-get install -y iptables): %w", r.name, err)
 			}
-			if _, err := c.run(ctx, "", "iptables", "-w", "-F", "FORWARD"); err != nil {
-				return err
+			for _, t := range iptablesTables {
+				if _, err := c.run(ctx, "", "iptables", "-w", "-t", t, "-F", "FORWARD"); err != nil {
+					return err
+				}
 			}
 			c.iptables = true
 		}
-		args := append([]string{"-w", "-A", "FORWARD", "-m", "comment", "--comment", r.name}, r.iptables...)
+		table := r.table
+		if table == "" {
+			table = "filter"
+		}
+		args := append([]string{"-w", "-t", table, "-A", "FORWARD", "-m", "comment", "--comment", r.name}, r.iptables...)
 		if _, err := c.run(ctx, "", "iptables", args...); err != nil {
 			return err
 		}
@@ -301,12 +317,19 @@ func (c *censor) apply(ctx context.Context, rules []censorRuleSpec) error {
 	return nil
 }
 
+// iptablesTables are the tables the censor's iptables rules use.
+var iptablesTables = []string{"filter", "mangle"}
+
 // iptablesCounters reads the counters of the iptables FORWARD rules, by
 // their comment.
 func (c *censor) iptablesCounters(ctx context.Context, res map[string][2]uint64) error {
-	out, err := c.run(ctx, "", "iptables", "-w", "-nvx", "-L", "FORWARD")
-	if err != nil {
-		return err
+	var out string
+	for _, t := range iptablesTables {
+		o, err := c.run(ctx, "", "iptables", "-w", "-t", t, "-nvx", "-L", "FORWARD")
+		if err != nil {
+			return err
+		}
+		out += o
 	}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
@@ -610,7 +633,7 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	if level >= 4 {
 		lv.Approximations = append(lv.Approximations,
 			"prober: learns destinations from nft sets filled by the forward chain (no conntrack-tools); "+
-				"replays no captured WireGuard initiations (nftables copies no payloads), sends a shaped one instead")
+				"replays the first payload the region sent on each flow (TCP and UDP), once, from the censor's own address")
 	}
 	fail := func(format string, a ...any) { lv.Failures = append(lv.Failures, fmt.Sprintf(format, a...)) }
 	rules := censorRules(level, bootstrapIPs)
@@ -639,15 +662,21 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 		}
 	}
 	if level >= 4 {
-		p, err := start(censorHost, true, CensorChildConfig{Role: censorRoleProber, ResultFile: probesFile}, nil)
-		if err == nil {
-			procs = append(procs, p)
-			_, err = p.wait(ctx, "ready", 10*time.Second)
-		}
-		if err != nil {
-			lv.Error = err.Error()
-			fail("prober: %v", err)
-			return lv
+		captureFile := filepath.Join(tmp, fmt.Sprintf("captures-%d.json", level))
+		for _, cc := range []CensorChildConfig{
+			{Role: censorRoleCapture, ResultFile: captureFile},
+			{Role: censorRoleProber, ResultFile: probesFile, CaptureFile: captureFile},
+		} {
+			p, err := start(censorHost, true, cc, nil)
+			if err == nil {
+				procs = append(procs, p)
+				_, err = p.wait(ctx, "ready", 10*time.Second)
+			}
+			if err != nil {
+				lv.Error = err.Error()
+				fail("%s: %v", cc.Role, err)
+				return lv
+			}
 		}
 	}
 	resultFile := filepath.Join(tmp, fmt.Sprintf("consumer-%d.json", level))
@@ -709,6 +738,9 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 		text := r.match + " " + r.action
 		if r.iptables != nil {
 			text = "iptables -A FORWARD " + strings.Join(r.iptables, " ")
+			if r.table != "" {
+				text = "iptables -t " + r.table + " -A FORWARD " + strings.Join(r.iptables, " ")
+			}
 		}
 		cr := CensorRule{Name: r.name, Kind: r.kind, Rule: text, Packets: cnt[r.name][0], Bytes: cnt[r.name][1]}
 		if b, ok := before[r.name]; ok {

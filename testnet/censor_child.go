@@ -39,6 +39,7 @@ const (
 	censorRoleConsumer = "consumer"
 	censorRoleProber   = "prober"
 	censorRoleFilter   = "quic-filter"
+	censorRoleCapture  = "capture"
 )
 
 // CensorChildCommand is the subcommand of `mystp2p testnet` that runs one
@@ -64,7 +65,9 @@ type CensorChildConfig struct {
 	// ResultFile is where the consumer writes its censorSession and the
 	// prober its probes (JSON), before the "result" event.
 	ResultFile string `json:"result_file,omitempty"`
-	Debug      bool   `json:"debug,omitempty"`
+	// CaptureFile is where the prober finds the capture's first payloads.
+	CaptureFile string `json:"capture_file,omitempty"`
+	Debug       bool   `json:"debug,omitempty"`
 }
 
 // censorSession is what the censored consumer measured.
@@ -90,7 +93,7 @@ type censorSession struct {
 // ProbeResult is one active probe of the censor's prober.
 type ProbeResult struct {
 	Target   string `json:"target"` // proto:addr:port
-	Probe    string `json:"probe"`  // multistream, wireguard, quic-libp2p
+	Probe    string `json:"probe"`  // multistream, wss-multistream, wireguard, quic-libp2p, replay
 	Answered bool   `json:"answered"`
 	Detail   string `json:"detail,omitempty"`
 }
@@ -116,6 +119,8 @@ func RunCensorChild(ctx context.Context, arg string, out io.Writer) error {
 		return runProber(ctx, cfg, emit)
 	case censorRoleFilter:
 		return runQUICFilter(ctx, emit)
+	case censorRoleCapture:
+		return runCapture(ctx, cfg, emit)
 	}
 	level := slog.LevelWarn
 	if cfg.Debug {
@@ -381,7 +386,7 @@ func runProber(ctx context.Context, cfg CensorChildConfig, emit func(childEvent)
 				}
 				seen[key] = true
 				wg.Go(func() {
-					for _, p := range probeTarget(ctx, proto, target) {
+					for _, p := range probeTarget(ctx, proto, target, cfg.CaptureFile) {
 						record(p)
 						if p.Answered {
 							host, _, _ := net.SplitHostPort(target)
@@ -454,20 +459,32 @@ func nftSetElems(ctx context.Context, set string) ([]string, error) {
 // probeTarget speaks to one destination as a censor would: libp2p
 // multistream over TCP; a WireGuard-shaped handshake initiation and a QUIC
 // handshake offering ALPN "libp2p" over UDP.
-func probeTarget(ctx context.Context, proto, target string) []ProbeResult {
+func probeTarget(ctx context.Context, proto, target, captureFile string) []ProbeResult {
 	id := proto + ":" + target
+	var out []ProbeResult
 	if proto == "tcp" {
 		p := ProbeResult{Target: id, Probe: "multistream"}
 		p.Answered, p.Detail = probeMultistream(ctx, target)
 		w := ProbeResult{Target: id, Probe: "wss-multistream"}
 		w.Answered, w.Detail = probeWSS(ctx, target)
-		return []ProbeResult{p, w}
+		out = append(out, p, w)
+	} else {
+		wg := ProbeResult{Target: id, Probe: "wireguard"}
+		wg.Answered, wg.Detail = probeWireGuard(target)
+		q := ProbeResult{Target: id, Probe: "quic-libp2p"}
+		q.Answered, q.Detail = probeQUIC(ctx, target)
+		out = append(out, wg, q)
 	}
-	wg := ProbeResult{Target: id, Probe: "wireguard"}
-	wg.Answered, wg.Detail = probeWireGuard(target)
-	q := ProbeResult{Target: id, Probe: "quic-libp2p"}
-	q.Answered, q.Detail = probeQUIC(ctx, target)
-	return []ProbeResult{wg, q}
+	if captureFile != "" {
+		r := ProbeResult{Target: id, Probe: "replay"}
+		if payload := readCapture(ctx, captureFile, id, probeTimeout); payload != nil {
+			r.Answered, r.Detail = probeReplay(ctx, proto, target, payload)
+		} else {
+			r.Detail = "nothing captured to replay"
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 const multistreamHeader = "\x13/multistream/1.0.0\n"

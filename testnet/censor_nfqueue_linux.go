@@ -67,3 +67,40 @@ func runQUICFilter(ctx context.Context, emit func(childEvent) error) error {
 	<-ctx.Done()
 	return nil
 }
+
+// runCapture is the level-4 censor's recorder, in the censor's namespace:
+// iptables queues the first packets of every flow the region starts to
+// NFQUEUE censorCaptureQueueNum, and the capture keeps the first payload
+// of each (see captures) for the prober to replay. It accepts every packet.
+func runCapture(ctx context.Context, cfg CensorChildConfig, emit func(childEvent) error) error {
+	nf, err := nfqueue.Open(&nfqueue.Config{
+		NfQueue:      censorCaptureQueueNum,
+		MaxPacketLen: 0xffff,
+		MaxQueueLen:  1024,
+		Copymode:     nfqueue.NfQnlCopyPacket,
+		AfFamily:     unix.AF_INET,
+	})
+	if err != nil {
+		return fmt.Errorf("open NFQUEUE %d: %w", censorCaptureQueueNum, err)
+	}
+	defer nf.Close()
+	c := newCaptures(cfg.ResultFile)
+	hook := func(a nfqueue.Attribute) int {
+		if a.PacketID == nil {
+			return 0
+		}
+		if a.Payload != nil {
+			c.add(*a.Payload)
+		}
+		_ = nf.SetVerdict(*a.PacketID, nfqueue.NfAccept)
+		return 0
+	}
+	if err := nf.RegisterWithErrorFunc(ctx, hook, func(error) int { return 0 }); err != nil {
+		return fmt.Errorf("NFQUEUE %d: %w", censorCaptureQueueNum, err)
+	}
+	if err := emit(childEvent{Event: "ready"}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}

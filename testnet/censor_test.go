@@ -94,16 +94,17 @@ func TestCensorLevels(t *testing.T) {
 	if l4.BridgeBlocked || len(l4.Probes) == 0 {
 		t.Errorf("level 4: bridge blocked %v after %d probes; want probes and the bridge left alone", l4.BridgeBlocked, len(l4.Probes))
 	}
-	bridgeProbed := false
+	bridgeProbes := map[string]bool{}
 	for _, p := range l4.Probes {
 		if strings.Contains(p.Target, l4.ProviderAddr+":443") {
-			bridgeProbed = true
+			bridgeProbes[p.Probe] = true
 			if p.Answered {
 				t.Errorf("level 4: the bridge answered the %s probe: %s", p.Probe, p.Detail)
 			}
 		}
 	}
-	if !l4.BridgeUsed || !bridgeProbed {
-		t.Errorf("level 4: bridge used %v, probed %v: want the session on the bridge, and the bridge probed", l4.BridgeUsed, bridgeProbed)
+	if !l4.BridgeUsed || !bridgeProbes["multistream"] || !bridgeProbes["wss-multistream"] || !bridgeProbes["replay"] {
+		t.Errorf("level 4: bridge used %v, probed with %v: want the session on the bridge, probed with multistream, WSS and a replay",
+			l4.BridgeUsed, bridgeProbes)
 	}
 }
