@@ -258,11 +258,30 @@ func TestBridgeGateProvider(t *testing.T) {
 	if out, _, err := runCmd(t, ctx, "proposals", "--data-dir", t.TempDir(), "--bridge", bare.String(), "--wait", "100ms"); err == nil {
 		t.Fatalf("proposals through the bridge without its secret worked: %q", out)
 	}
-	cons := startCmd(t, ctx, "connect", "connect", "--ephemeral", "--bridge", line, "--provider", id.PeerID().String(),
-		"--socks", "127.0.0.1:0", "--log-level", "error")
-	socks := socksReady(t, cons, id.PeerID())
+	cdir := t.TempDir()
+	cctx, stopConnect := context.WithCancel(ctx)
+	defer stopConnect()
+	var cons syncBuffer
+	connected := make(chan error, 1)
+	go func() {
+		connected <- run(cctx, []string{"connect", "--ephemeral", "--data-dir", cdir, "--bridge", line, "--provider", id.PeerID().String(),
+			"--socks", "127.0.0.1:0", "--log-level", "error"}, strings.NewReader(""), &cons, &cons)
+	}()
+	socks := socksReady(t, &cons, id.PeerID())
 	n, err := testnet.FetchThroughSOCKS(ctx, socks, net.Origin.URL()+"bytes/100000", io.Discard)
 	if err != nil || n != 100000 {
 		t.Fatalf("fetch through the bridge %s: %d bytes, %v", socks, n, err)
+	}
+	stopConnect()
+	if err := <-connected; err != nil {
+		t.Fatalf("connect: %v\n%s", err, cons.String())
+	}
+
+	// The consumer's peer cache remembers the bridge and its secret: with
+	// the relay gone and no line given, the next run still gets in.
+	net.Relay.Close()
+	out, _, err := runCmd(t, ctx, "proposals", "--data-dir", cdir, "--wait", "2s")
+	if err != nil || !strings.Contains(out, id.PeerID().String()) {
+		t.Fatalf("proposals through the cached bridge: %v\n%s", err, out)
 	}
 }

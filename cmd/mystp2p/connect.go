@@ -136,7 +136,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hc.BridgeSecrets = bridges.secrets()
+	hc.BridgeSecrets = bridges.remember(cache)
 	cons, err := role.StartConsumer(ctx, role.ConsumerConfig{
 		Node: overlay.Config{
 			Host:      hc,

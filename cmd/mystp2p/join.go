@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -56,6 +58,28 @@ func (b bridgeFlag) secrets() [][]byte {
 	for _, s := range b {
 		if l, err := bridge.Parse(s); err == nil && l.Secret != nil && len(out) < gate.MaxSecrets {
 			out = append(out, l.Secret)
+		}
+	}
+	return out
+}
+
+// remember records the bridge lines' secrets in cache (nil: none), so a
+// later run reaches those bridges without the lines, and returns the
+// secrets for this run's WSS dials: the lines' first, then the cache's.
+func (b bridgeFlag) remember(cache *peercache.Cache) [][]byte {
+	out := b.secrets()
+	if cache == nil {
+		return out
+	}
+	now := time.Now()
+	for _, s := range b {
+		if l, err := bridge.Parse(s); err == nil && l.Secret != nil {
+			cache.SetBridgeSecret(l.AddrInfo(), l.Secret, now)
+		}
+	}
+	for _, s := range cache.BridgeSecrets(gate.MaxSecrets) {
+		if len(out) < gate.MaxSecrets && !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, s) }) {
+			out = append(out, s)
 		}
 	}
 	return out

@@ -84,7 +84,7 @@ func cmdProposals(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hc.BridgeSecrets = bridges.secrets()
+	hc.BridgeSecrets = bridges.remember(cache)
 	node, err := overlay.New(ctx, overlay.Config{
 		Host:      hc,
 		Bootstrap: bootstrap,

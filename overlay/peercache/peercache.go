@@ -99,12 +99,17 @@ type Entry struct {
 	LastFailure time.Time // zero if never failed
 	// Failures counts the failures since the last success.
 	Failures int
+	// BridgeSecret is the secret from the peer's bridge line, for a bridge
+	// that answers only those who prove it (nil for other peers). The file
+	// is mode 0600 for it, as the line itself would be.
+	BridgeSecret []byte
 }
 
 func (e *Entry) clone() Entry {
 	c := *e
 	c.Addrs = slices.Clone(e.Addrs)
 	c.Roles = slices.Clone(e.Roles)
+	c.BridgeSecret = slices.Clone(e.BridgeSecret)
 	return c
 }
 
@@ -262,6 +267,8 @@ type filePeer struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastFailure time.Time `json:"last_failure,omitzero"`
 	Failures    int       `json:"failures,omitempty"`
+	// BridgeSecret is base64 in JSON.
+	BridgeSecret []byte `json:"bridge_secret,omitempty"`
 }
 
 // load fills c from data and sets c.loadErr. It never fails.
@@ -344,6 +351,9 @@ func (c *Cache) decodeEntry(raw json.RawMessage, now time.Time) (*Entry, bool) {
 		LastSuccess: fp.LastSuccess,
 		LastFailure: fp.LastFailure,
 		Failures:    max(fp.Failures, 0),
+	}
+	if n := len(fp.BridgeSecret); n >= MinBridgeSecretLen && n <= MaxBridgeSecretLen {
+		e.BridgeSecret = fp.BridgeSecret
 	}
 	for _, s := range fp.Addrs {
 		a, err := ma.NewMultiaddr(s)
@@ -476,6 +486,56 @@ func (c *Cache) Failed(id peer.ID, now time.Time) {
 		e.Failures++
 		c.gen++
 	}
+}
+
+// Bridge secret lengths the cache keeps; others are dropped.
+const (
+	MinBridgeSecretLen = 16
+	MaxBridgeSecretLen = 64
+)
+
+// SetBridgeSecret records the secret of the bridge line that names ai and
+// the sighting of ai as a bridge, so that a later run can reach that
+// bridge through its gate without the line. A secret of another length
+// than MinBridgeSecretLen to MaxBridgeSecretLen bytes is ignored.
+func (c *Cache) SetBridgeSecret(ai peer.AddrInfo, secret []byte, now time.Time) {
+	if n := len(secret); n < MinBridgeSecretLen || n > MaxBridgeSecretLen {
+		return
+	}
+	c.Seen(ai, RoleBridge, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.peers[ai.ID]; e != nil && !c.closed && !bytes.Equal(e.BridgeSecret, secret) {
+		e.BridgeSecret = slices.Clone(secret)
+		c.gen++
+	}
+}
+
+// BridgeSecrets returns up to n bridge secrets the cache holds, of the
+// best peers first.
+func (c *Cache) BridgeSecrets(n int) [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var es []*Entry
+	for _, e := range c.peers {
+		if e.BridgeSecret != nil {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b *Entry) int {
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
+	var out [][]byte
+	for _, e := range es[:min(n, len(es))] {
+		out = append(out, slices.Clone(e.BridgeSecret))
+	}
+	return out
 }
 
 // Get returns a copy of what the cache knows of id.
@@ -649,6 +709,8 @@ func (c *Cache) snapshot() ([]byte, uint64, error) {
 			LastSuccess: e.LastSuccess.Round(0),
 			LastFailure: e.LastFailure.Round(0),
 			Failures:    e.Failures,
+
+			BridgeSecret: e.BridgeSecret,
 		}
 		for _, a := range e.Addrs {
 			fp.Addrs = append(fp.Addrs, a.String())

@@ -136,7 +136,8 @@ func TestRoundTrip(t *testing.T) {
 
 func sameEntry(a, b Entry) bool {
 	if a.ID != b.ID || fmt.Sprint(a.Roles) != fmt.Sprint(b.Roles) || a.Failures != b.Failures || len(a.Addrs) != len(b.Addrs) ||
-		!a.FirstSeen.Equal(b.FirstSeen) || !a.LastSeen.Equal(b.LastSeen) || !a.LastSuccess.Equal(b.LastSuccess) || !a.LastFailure.Equal(b.LastFailure) {
+		!a.FirstSeen.Equal(b.FirstSeen) || !a.LastSeen.Equal(b.LastSeen) || !a.LastSuccess.Equal(b.LastSuccess) || !a.LastFailure.Equal(b.LastFailure) ||
+		!bytes.Equal(a.BridgeSecret, b.BridgeSecret) {
 		return false
 	}
 	for i := range a.Addrs {
@@ -564,5 +565,40 @@ func newForTest() *Cache {
 	return &Cache{
 		path: "fuzz", log: slog.New(slog.DiscardHandler), maxPeers: 20, maxAge: MaxAge,
 		maxFailures: MaxFailures, backoff: FailureBackoff, now: clock, peers: make(map[peer.ID]*Entry),
+	}
+}
+
+// A bridge's secret survives a save and a reopen, and is handed out for
+// the next run's dials; bad lengths are not kept.
+func TestBridgeSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peers.json")
+	c := open(t, path)
+	secret := bytes.Repeat([]byte{5}, 32)
+	c.SetBridgeSecret(ai(t, 1, addr(1)), secret, t0)
+	c.SetBridgeSecret(ai(t, 2, addr(2)), []byte("short"), t0)
+	c.Seen(ai(t, 3, addr(3)), RoleRelay, t0)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, path)
+	e, ok := c.Get(testID(t, 1))
+	if !ok || !bytes.Equal(e.BridgeSecret, secret) || !slices.Contains(e.Roles, RoleBridge) {
+		t.Fatalf("bridge entry after reopen: %+v", e)
+	}
+	if got := c.BridgeSecrets(8); len(got) != 1 || !bytes.Equal(got[0], secret) {
+		t.Fatalf("BridgeSecrets = %x, want the one secret", got)
+	}
+	if got := c.BridgeSecrets(0); len(got) != 0 {
+		t.Fatalf("BridgeSecrets(0) = %x", got)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("cache file mode %v, want 0600: it holds a secret", st.Mode().Perm())
+	}
+	if bytes.Count(b, []byte("bridge_secret")) != 1 {
+		t.Fatalf("file holds %d secrets, want 1:\n%s", bytes.Count(b, []byte("bridge_secret")), b)
 	}
 }
