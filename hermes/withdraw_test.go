@@ -412,3 +412,58 @@ func TestWatcherStopsLeavingHub(t *testing.T) {
 		t.Fatalf("exchange with a leaving hub: %v", err)
 	}
 }
+
+func TestWatcherConfigAndClose(t *testing.T) {
+	w := newWatchWorld(t)
+	for name, cfg := range map[string]WatcherConfig{
+		"no chain":          {Hub: w.hub, Settler: w.settler},
+		"no hub":            {Chain: w.chain, Settler: w.settler},
+		"no settler":        {Chain: w.chain, Hub: w.hub},
+		"negative interval": {Chain: w.chain, Hub: w.hub, Settler: w.settler, Interval: -time.Second},
+	} {
+		if _, err := NewWatcher(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	base := tstest.Goroutines()
+	wa, err := NewWatcher(WatcherConfig{Chain: w.chain, Hub: w.hub, Settler: w.settler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := wa.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := base.Leaked(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRegistryParamsValidation(t *testing.T) {
+	tc := newTestChain(t)
+	ctx := context.Background()
+	for name, p := range map[string]RegistryParams{
+		"no minimum stake":       {WithdrawDelay: 1, LeaveDelay: 1},
+		"negative minimum stake": {MinStake: big.NewInt(-1), WithdrawDelay: 1, LeaveDelay: 1},
+		"no withdraw delay":      {MinStake: big.NewInt(1), LeaveDelay: 1},
+		"no leave delay":         {MinStake: big.NewInt(1), WithdrawDelay: 1},
+	} {
+		if _, err := Deploy(ctx, tc.sim.Client(), tc.deployer, p, func() { tc.sim.Commit() }); err == nil {
+			t.Errorf("%s: deployed", name)
+		}
+	}
+	d, err := Deploy(ctx, tc.sim.Client(), tc.deployer, RegistryParams{MinStake: big.NewInt(1), WithdrawDelay: 3, LeaveDelay: 4}, func() { tc.sim.Commit() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewChain(ctx, tc.sim.Client(), d.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err1 := c.WithdrawDelay(ctx)
+	ld, err2 := c.LeaveDelay(ctx)
+	if wd != 3 || ld != 4 || err1 != nil || err2 != nil {
+		t.Fatalf("delays %d, %d (%v, %v), want 3 and 4", wd, ld, err1, err2)
+	}
+}
