@@ -28,13 +28,19 @@ import (
 //
 // A peer's role is bootstrap when it is in Config.Bootstrap, relay when it
 // is a static relay, provider or hermes when its proposal is known, and
-// none otherwise. When no bootstrap peer answers, join dials the cache's
-// best candidates, a few at a time, and joins through the first that answer.
+// none otherwise. When no bootstrap peer answers at once, join dials the
+// cache's best candidates too, a few at a time, and joins through the first
+// peer that answers.
 const (
 	// CacheCandidates is how many cached peers join tries at most.
 	CacheCandidates = 20
 	// cacheDialBatch is how many cached peers join dials at once.
 	cacheDialBatch = 4
+	// cacheHeadStart is how long the bootstrap peers have to answer
+	// before join dials cached peers too.
+	cacheHeadStart = time.Second
+	// cacheBatchStagger is the wait between batches of cached peers.
+	cacheBatchStagger = 500 * time.Millisecond
 	// cacheDialTimeout bounds one dial of a cached peer.
 	cacheDialTimeout = 5 * time.Second
 	// bootstrapDialTimeout bounds one dial of a bootstrap peer.
@@ -176,114 +182,105 @@ func isCircuit(a ma.Multiaddr) bool {
 }
 
 // join connects to the bootstrap peers; at least one must answer. When
-// none does, it tries the peer cache's best candidates and joins through
-// those that answer.
+// none has answered within cacheHeadStart (or all have failed), it also
+// dials the peer cache's best candidates, cacheDialBatch more every
+// cacheBatchStagger (or at once when every dial in flight has failed), and
+// joins through the first peer that answers: a blocked address, which
+// fails only by timing out, holds nothing up.
 func (n *Node) join(ctx context.Context) error {
 	cache := n.cfg.PeerCache
 	if len(n.cfg.Bootstrap) == 0 && (cache == nil || cache.Len() == 0) {
 		return nil // the first node of a network
 	}
-	// Every bootstrap peer is dialled at once, and the first to answer is
-	// enough: a blocked address must not hold the join up for its whole
-	// timeout. The other dials go on in the background, until they end or
-	// the node closes.
-	type dialed struct {
-		ai  peer.AddrInfo
-		err error
+	var cands []peer.AddrInfo
+	if cache != nil {
+		cands = cache.Candidates(CacheCandidates, n.cfg.Now())
+		cands = slices.DeleteFunc(cands, func(ai peer.AddrInfo) bool {
+			return ai.ID == n.ID() || slices.ContainsFunc(n.cfg.Bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID })
+		})
 	}
-	results := make(chan dialed, len(n.cfg.Bootstrap))
-	for _, ai := range n.cfg.Bootstrap {
+	// The dials go on in the background after join returns, until they
+	// end or the node closes; results is big enough for all of them.
+	type dialed struct {
+		ai     peer.AddrInfo
+		cached bool
+		err    error
+	}
+	results := make(chan dialed, len(n.cfg.Bootstrap)+len(cands))
+	dial := func(ai peer.AddrInfo, cached bool) {
+		timeout := bootstrapDialTimeout
+		if cached {
+			timeout = cacheDialTimeout
+		}
 		n.wg.Go(func() {
-			cctx, cancel := context.WithTimeout(n.ctx, bootstrapDialTimeout)
+			cctx, cancel := context.WithTimeout(n.ctx, timeout)
 			err := n.host.Connect(cctx, ai)
 			cancel()
 			if err != nil && cache != nil {
 				cache.Failed(ai.ID, n.cfg.Now())
 			}
-			results <- dialed{ai, err}
+			results <- dialed{ai, cached, err}
 		})
 	}
+	for _, ai := range n.cfg.Bootstrap {
+		dial(ai, false)
+	}
+	pending, tried := len(n.cfg.Bootstrap), 0
+	next := time.NewTimer(cacheHeadStart)
+	defer next.Stop()
+	dialBatch := func() {
+		batch := cands[:min(cacheDialBatch, len(cands))]
+		cands = cands[len(batch):]
+		for _, ai := range batch {
+			dial(ai, true)
+		}
+		pending += len(batch)
+		tried += len(batch)
+		next.Reset(cacheBatchStagger)
+	}
+	if pending == 0 {
+		dialBatch()
+	}
 	var errs []error
-	joined := false
-	for range n.cfg.Bootstrap {
+	for pending > 0 {
 		select {
 		case r := <-results:
-			if r.err != nil {
-				errs = append(errs, fmt.Errorf("bootstrap %s: %w", r.ai.ID, r.err))
-			} else {
-				joined = true
+			pending--
+			if r.err == nil {
+				if r.cached {
+					n.log.Info("joined through the peer cache", "peer", r.ai.ID, "cached_dialled", tried)
+					if n.peers != nil {
+						n.peers.setRole(r.ai.ID, peercache.RoleBootstrap)
+					}
+					n.cfg.Bootstrap = append(n.cfg.Bootstrap, r.ai)
+				}
+				if err := n.dht.Bootstrap(ctx); err != nil {
+					return fmt.Errorf("dht bootstrap: %w", err)
+				}
+				return nil
+			}
+			what := "bootstrap"
+			if r.cached {
+				what = "cached peer"
+			}
+			errs = append(errs, fmt.Errorf("%s %s: %w", what, r.ai.ID, r.err))
+		case <-next.C:
+			if len(cands) > 0 {
+				dialBatch()
 			}
 		case <-ctx.Done():
 			return fmt.Errorf("join: %w", ctx.Err())
 		}
-		if joined {
-			break
+		if pending == 0 && len(cands) > 0 {
+			dialBatch()
 		}
 	}
-	if !joined {
-		if cache == nil {
-			return fmt.Errorf("%w: %w", ErrNoBootstrap, errors.Join(errs...))
-		}
-		tried, joined, err := n.joinCached(ctx)
-		if len(joined) == 0 {
-			errs = append(errs, err)
-			return fmt.Errorf("%w: %d bootstrap peer(s) and %d peer(s) from the peer cache did not answer: %w",
-				ErrNoBootstrap, len(n.cfg.Bootstrap), tried, errors.Join(errs...))
-		}
-		n.log.Info("joined through the peer cache", "bootstrap_failed", len(n.cfg.Bootstrap), "peers", len(joined))
-		n.cfg.Bootstrap = append(n.cfg.Bootstrap, joined...)
+	if cache == nil {
+		return fmt.Errorf("%w: %w", ErrNoBootstrap, errors.Join(errs...))
 	}
-	if err := n.dht.Bootstrap(ctx); err != nil {
-		return fmt.Errorf("dht bootstrap: %w", err)
+	if tried == 0 {
+		errs = append(errs, errors.New("the peer cache has no candidates"))
 	}
-	return nil
-}
-
-// joinCached dials the cache's candidates (other than the bootstrap peers
-// just tried), cacheDialBatch at a time, until a batch reaches at least
-// one. It returns how many it tried and those that answered, which the
-// node treats as bootstrap peers from then on.
-func (n *Node) joinCached(ctx context.Context) (tried int, joined []peer.AddrInfo, err error) {
-	cands := n.cfg.PeerCache.Candidates(CacheCandidates, n.cfg.Now())
-	cands = slices.DeleteFunc(cands, func(ai peer.AddrInfo) bool {
-		return ai.ID == n.ID() || slices.ContainsFunc(n.cfg.Bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID })
-	})
-	if len(cands) == 0 {
-		return 0, nil, errors.New("the peer cache has no candidates")
-	}
-	var errs []error
-	for batch := range slices.Chunk(cands, cacheDialBatch) {
-		if ctx.Err() != nil {
-			errs = append(errs, ctx.Err())
-			break
-		}
-		tried += len(batch)
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, ai := range batch {
-			wg.Go(func() {
-				cctx, cancel := context.WithTimeout(ctx, cacheDialTimeout)
-				err := n.host.Connect(cctx, ai)
-				cancel()
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					n.cfg.PeerCache.Failed(ai.ID, n.cfg.Now())
-					errs = append(errs, fmt.Errorf("cached peer %s: %w", ai.ID, err))
-					return
-				}
-				joined = append(joined, ai)
-			})
-		}
-		wg.Wait()
-		if len(joined) > 0 {
-			break
-		}
-	}
-	for _, ai := range joined {
-		if n.peers != nil {
-			n.peers.setRole(ai.ID, peercache.RoleBootstrap)
-		}
-	}
-	return tried, joined, errors.Join(errs...)
+	return fmt.Errorf("%w: %d bootstrap peer(s) and %d peer(s) from the peer cache did not answer: %w",
+		ErrNoBootstrap, len(n.cfg.Bootstrap), tried, errors.Join(errs...))
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,4 +159,31 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A bootstrap address that drops packets, as a censor's block does, fails
+// only by timing out; the join does not wait for that but reaches a
+// cached peer within the head start.
+func TestJoinDoesNotWaitForBlockedBootstrap(t *testing.T) {
+	r := newRelay(t)
+	path := filepath.Join(t.TempDir(), "peers.json")
+	cache := openCache(t, path, nil)
+	cache.Seen(r.AddrInfo(), peercache.RoleRelay, time.Now())
+	// A bound UDP socket that never answers: a QUIC dial to it hangs until
+	// its timeout, like a dial to a blocked address.
+	silent, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	blocked := peer.AddrInfo{ID: mustID(t).PeerID(),
+		Addrs: []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", silent.LocalAddr().(*net.UDPAddr).Port))}}
+	start := time.Now()
+	c := newTestNode(t, Config{Bootstrap: []peer.AddrInfo{blocked}, PeerCache: cache})
+	if c.Host().Network().Connectedness(r.ID()) != network.Connected {
+		t.Fatal("not connected to the cached relay")
+	}
+	if d := time.Since(start); d > bootstrapDialTimeout/2 {
+		t.Fatalf("join took %s: it waited for the blocked bootstrap's timeout (%s)", d, bootstrapDialTimeout)
+	}
 }
