@@ -79,6 +79,11 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	if err := registerHermes(ctx, e, chain, id, stakeAmount); err != nil {
 		return err
 	}
+	if st, err := chain.Hub(ctx, id.Address()); err != nil {
+		return err
+	} else if st.Leaving() {
+		fmt.Fprintf(e.stdout, "this hermes is leaving (stake due at block %d): it issues no new promises, and pulls the consumer promises it holds so that its providers are paid\n", st.LeaveBlock)
+	}
 	reg, stopMetrics, err := nf.serveMetrics(e)
 	if err != nil {
 		return err
