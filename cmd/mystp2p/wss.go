@@ -41,7 +41,7 @@ func (f *netFlags) registerWSS(fs *flag.FlagSet) {
 	fs.StringVar(&f.wssCert, "wss-cert", "", "PEM certificate (chain) for --wss (default: a self-signed certificate made at start)")
 	fs.StringVar(&f.wssKey, "wss-key", "", "PEM private key for --wss-cert")
 	f.gate.fs = fs
-	fs.BoolVar(&f.gate.on, "bridge-gate", false, "run as a bridge: serve --wss only to dialers holding this node's bridge secret (the line `mystp2p bridge --secret` prints), show everyone else a web page, and listen on nothing else unless --listen is given")
+	fs.BoolVar(&f.gate.on, "bridge-gate", false, "run as a bridge: serve --wss only to dialers holding this node's bridge secret (the line \"mystp2p bridge --secret\" prints), show everyone else a web page, and listen on nothing else unless --listen is given")
 }
 
 // gateFlag is --bridge-gate. The secret lives in the data directory, which
