@@ -33,6 +33,8 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	feeBp := fs.Uint("fee-bp", 250, "fee in basis points of what consumers pay providers (250 = 2.5 %)")
 	stake := fs.String("stake", "", "register this identity as a hermes with this stake in tokens, if it is not registered yet")
 	settleEvery := fs.Duration("settle-interval", 10*time.Minute, "how often to pull consumers' promised funds into the hermes pool on chain")
+	watchEvery := fs.Duration("watch-interval", hermes.DefaultWatchInterval,
+		"how often to read the chain for consumers' withdrawals, whose promises must be settled before they are due (keep it well below the registry's withdraw delay)")
 	dhtModeF := fs.String("dht-mode", "auto", dhtModeHelp)
 	dhtServer := fs.Bool("dht-server", false, "deprecated: the same as --dht-mode server")
 	ttl := fs.Duration("proposal-ttl", overlay.DefaultProposalTTL, "advertisement lifetime; re-announced every third of it")
@@ -44,6 +46,9 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	}
 	if *settleEvery < time.Second {
 		return exitUsage{fmt.Errorf("--settle-interval %s: at least 1s", *settleEvery)}
+	}
+	if *watchEvery < time.Second {
+		return exitUsage{fmt.Errorf("--watch-interval %s: at least 1s", *watchEvery)}
 	}
 	var stakeAmount *big.Int
 	if *stake != "" {
@@ -107,6 +112,7 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 			Logger:      log,
 		},
 		Chain: chain, Store: store, DataDir: idf.dataDir, LocalAPI: true, FeeBp: uint16(*feeBp), SettleInterval: *settleEvery,
+		WatchInterval: *watchEvery,
 		OnConsumersSettled: func(moved *big.Int) {
 			fmt.Fprintf(e.stdout, "pulled %s tokens of consumer promises into the pool\n", tokens(moved))
 		},

@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay/role"
@@ -111,11 +112,15 @@ func amount(t *testing.T, s string) *big.Int {
 // provider earns. The provider and then the hermes are killed with
 // SIGKILL in the middle of the session and restarted: nothing earned is
 // lost, the session goes on paying, the provider settles to its
-// beneficiary, and the books balance on chain to the base unit.
+// beneficiary, and the books balance on chain to the base unit. Then the
+// consumer withdraws what it did not spend (the running hermes settles its
+// promises first) and the hermes withdraws its fees.
 func TestPaymentsCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	chain, err := devchain.New(ctx, devchain.Config{Listen: "127.0.0.1:0", MinStake: big.NewInt(params.Ether)})
+	// A block a second; the hermes reads the chain every second, well
+	// within the withdraw delay.
+	chain, err := devchain.New(ctx, devchain.Config{Listen: "127.0.0.1:0", MinStake: big.NewInt(params.Ether), WithdrawDelay: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +150,7 @@ func TestPaymentsCLI(t *testing.T) {
 	m, _ := relay.Match(0, `^\s+(/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$`, time.Minute)
 	boot := m[1]
 
-	hubArgs := append([]string{"hermes", "--data-dir", hubDir, "--bootstrap", boot, "--fee-bp", "250", "--settle-interval", "1h"}, fixedListen(t)...)
+	hubArgs := append([]string{"hermes", "--data-dir", hubDir, "--bootstrap", boot, "--fee-bp", "250", "--settle-interval", "1h", "--watch-interval", "1s"}, fixedListen(t)...)
 	// A hermes that is not registered says how to register.
 	out, _, err := runCmd(t, ctx, append(hubArgs[:len(hubArgs):len(hubArgs)], "--log-level", "error")...)
 	if err == nil || !strings.Contains(err.Error(), "--stake") {
@@ -286,12 +291,47 @@ func TestPaymentsCLI(t *testing.T) {
 		t.Fatalf("beneficiary holds %s, the provider %s (funded with %s); provider earned %s", got, own, hundred, final.Earned)
 	}
 
-	// The hermes pulls the consumer's promises into its pool on the way out.
-	phase("hermes stops")
-	interrupt(t, hub)
-	ch, err := chain.Chain.ConsumerChannel(ctx, consID.Address(), hubID.Address())
+	// The consumer withdraws: the running hermes sees the announcement and
+	// pulls the consumer's promises before the withdrawal is due.
+	phase("consumer withdraws")
+	out, _, err = runCmd(t, ctx, "account", "withdraw", "--data-dir", consDir, "--hermes", hubAddr)
+	if err != nil || !strings.Contains(out, "withdrawal announced") {
+		t.Fatalf("account withdraw: %v\n%s", err, out)
+	}
+	var ch hermes.ChannelState
+	// The watcher's settlement shows on chain only (no event reaches this test).
+	tstest.WaitForNoError(t, time.Minute, "the hermes settles the withdrawing consumer's promises", func() error {
+		if ch, err = chain.Chain.ConsumerChannel(ctx, consID.Address(), hubID.Address()); err != nil {
+			return err
+		}
+		if got := tokens(ch.Settled); got != m[1] {
+			return fmt.Errorf("settled %s of the %s tokens the consumer promised", got, m[1])
+		}
+		return nil
+	})
+	head, err := chain.Chain.BlockNumber(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if head >= ch.WithdrawBlock {
+		t.Fatalf("the hermes settled at block %d, the withdrawal was due at %d", head, ch.WithdrawBlock)
+	}
+	chain.Mine(int(ch.WithdrawBlock - head))
+	out, _, err = runCmd(t, ctx, "account", "withdraw", "--data-dir", consDir, "--hermes", hubAddr, "--complete")
+	unspent := new(big.Int).Sub(new(big.Int).Mul(big.NewInt(10), ether), ch.Settled)
+	if err != nil || !strings.Contains(out, "withdrew "+tokens(unspent)+" tokens") {
+		t.Fatalf("account withdraw --complete: %v\n%s\nwant %s tokens back", err, out, tokens(unspent))
+	}
+
+	// Nothing is left for the hermes to pull on the way out.
+	phase("hermes stops")
+	interrupt(t, hub)
+	ch, err = chain.Chain.ConsumerChannel(ctx, consID.Address(), hubID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Balance.Sign() != 0 || ch.Withdrawing() {
+		t.Fatalf("consumer channel after the withdrawal %+v", ch)
 	}
 	hs, err := chain.Chain.Hub(ctx, hubID.Address())
 	if err != nil {
@@ -303,8 +343,20 @@ func TestPaymentsCLI(t *testing.T) {
 	if mismatch.Sign() != 0 || spent.Sign() == 0 {
 		t.Fatalf("books: consumer spent %s, provider settled %s, hermes fees %s, mismatch %s", spent, got, fees, mismatch)
 	}
-	if fees.Cmp(amount(t, final.Fee)) != 0 {
-		t.Fatalf("hermes pool holds %s in fees, the provider's promises carry %s", fees, final.Fee)
+	if fees.Cmp(amount(t, final.Fee)) != 0 || hs.Fees.Cmp(fees) != 0 {
+		t.Fatalf("hermes pool holds %s beyond its stake and %s in fees, the provider's promises carry %s", fees, hs.Fees, final.Fee)
+	}
+	phase("hermes withdraws its fees")
+	out, _, err = runCmd(t, ctx, "hermes", "withdraw", "--data-dir", hubDir, "--all")
+	if err != nil || !strings.Contains(out, "withdrew "+tokens(fees)+" tokens of earned fees") {
+		t.Fatalf("hermes withdraw: %v\n%s", err, out)
+	}
+	hubTokens, err := chain.Chain.TokenBalance(ctx, hubID.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := new(big.Int).Add(new(big.Int).Sub(hundred, hs.Stake), fees); hubTokens.Cmp(want) != 0 {
+		t.Fatalf("hermes holds %s tokens after withdrawing its fees, want %s", hubTokens, want)
 	}
 	phase("provider stops")
 	interrupt(t, prov)
