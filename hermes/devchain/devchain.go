@@ -52,11 +52,12 @@ type Config struct {
 	BlockEvery time.Duration
 }
 
-// Delays of the development chain's Registry, in blocks: short, for trying
-// withdrawals by hand.
+// Delays of the development chain's Registry, in blocks: a minute and two
+// at DefaultBlockEvery, short for trying withdrawals by hand and long
+// against a hermes's default watch interval (10 s).
 const (
-	DefaultWithdrawDelay = 10
-	DefaultLeaveDelay    = 20
+	DefaultWithdrawDelay = 60
+	DefaultLeaveDelay    = 120
 )
 
 // DefaultBlockEvery is how often a served chain mines a block when

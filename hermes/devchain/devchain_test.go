@@ -14,6 +14,7 @@ import (
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/hermes/devchain"
 	"github.com/mystp2p/mystp2p/identity"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 func TestConfigRejected(t *testing.T) {
@@ -155,4 +156,46 @@ func mustID(t *testing.T) *identity.Identity {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestBlocksPass: a served chain mines a block every BlockEvery with no
+// transaction waiting, and Mine adds blocks at once; the Registry has the
+// configured delays.
+func TestBlocksPass(t *testing.T) {
+	ctx := context.Background()
+	c, err := devchain.New(ctx, devchain.Config{MinStake: big.NewInt(1), Listen: "127.0.0.1:0", BlockEvery: 20 * time.Millisecond,
+		WithdrawDelay: 7, LeaveDelay: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if d, err := c.Chain.WithdrawDelay(ctx); err != nil || d != 7 {
+		t.Fatalf("withdraw delay %d, %v; want 7", d, err)
+	}
+	if d, err := c.Chain.LeaveDelay(ctx); err != nil || d != 9 {
+		t.Fatalf("leave delay %d, %v; want 9", d, err)
+	}
+	start, err := c.Chain.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Blocks have no event to wait on here: read the head until it moves.
+	tstest.WaitFor(t, 10*time.Second, "blocks mined with nothing to mine", func() bool {
+		n, err := c.Chain.BlockNumber(ctx)
+		return err == nil && n >= start+3
+	})
+
+	idle, err := devchain.New(ctx, devchain.Config{MinStake: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idle.Close() })
+	before, _ := idle.Chain.BlockNumber(ctx)
+	idle.Mine(4)
+	if after, _ := idle.Chain.BlockNumber(ctx); after != before+4 {
+		t.Fatalf("Mine(4) went from block %d to %d", before, after)
+	}
+	if d, err := idle.Chain.WithdrawDelay(ctx); err != nil || d != devchain.DefaultWithdrawDelay {
+		t.Fatalf("default withdraw delay %d, %v", d, err)
+	}
 }
