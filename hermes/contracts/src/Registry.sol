@@ -32,6 +32,11 @@ interface IERC20 {
 ///   repaid first by the next pulls; fees of such settlements wait in
 ///   feesPending until pulled funds back them). The hermes gets it back only
 ///   by leaving: announceLeave, wait leaveDelay blocks, withdrawStake.
+/// Every step keeps owed − lent − feesPending = consumer funds pulled −
+/// provider promises settled (amount, fee included), and owed is zero while
+/// lent or feesPending is not. So once every consumer promise behind the
+/// providers' promises is pulled, owed is exactly what providers still hold
+/// unsettled, whatever the hermes withdrew.
 ///
 /// Leaving: from announceLeave on the hermes takes no top-ups, so it cannot
 /// sell new channel capacity; promises it already holds keep working:
