@@ -94,6 +94,10 @@ type Config struct {
 	Mode Mode
 	// Bootstrap peers to join through. Required unless this node is the first.
 	Bootstrap []peer.AddrInfo
+	// BootstrapFunc, if set, is asked for the bootstrap peers instead,
+	// each time the routing table runs low: a node that joined through
+	// peers it found later (its peer cache) refills from those.
+	BootstrapFunc func() []peer.AddrInfo
 	// RecordTTL is the lifetime of provider and value records that this node
 	// stores for others and publishes itself; 0 means DefaultRecordTTL.
 	RecordTTL time.Duration
@@ -143,10 +147,14 @@ func New(h host.Host, cfg Config) (*DHT, error) {
 		return nil, fmt.Errorf("dht: unknown %v", cfg.Mode)
 	}
 	gc := min(cfg.RecordTTL/4, time.Minute)
+	boot := kad.BootstrapPeers(cfg.Bootstrap...)
+	if cfg.BootstrapFunc != nil {
+		boot = kad.BootstrapPeersFunc(cfg.BootstrapFunc)
+	}
 	k, err := kad.New(h,
 		kad.ProtocolPrefix(ProtocolPrefix),
 		kad.Mode(mode),
-		kad.BootstrapPeers(cfg.Bootstrap...),
+		boot,
 		kad.NamespacedValidator(RecordNamespace, cfg.Validator),
 		kad.MaxRecordAge(cfg.RecordTTL),
 		kad.ValueGCInterval(gc),
@@ -272,7 +280,10 @@ func (d *DHT) PutRecord(ctx context.Context, name string, value []byte) error {
 
 // GetRecord fetches the best record stored under name.
 func (d *DHT) GetRecord(ctx context.Context, name string) ([]byte, error) {
-	v, err := d.kad.GetValue(ctx, RecordKey(name))
+	// The first valid record is enough: records are signed and expire, so
+	// waiting for more would only wait for the peers that do not answer
+	// (a blocked DHT server times out rather than refusing).
+	v, err := d.kad.GetValue(ctx, RecordKey(name), kad.Quorum(1))
 	if err != nil {
 		return nil, fmt.Errorf("get record %s: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package overlay
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -102,6 +103,9 @@ func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error)
 	defer cancel()
 
 	var wg sync.WaitGroup
+	// Alongside the DHT, the peers we joined through tell us the offers
+	// they know: all a consumer behind a censor may be able to reach.
+	wg.Go(func() { n.exchangeWithBootstrap(ctx) })
 	sem := make(chan struct{}, 16)
 	for ai := range n.dht.FindProviders(ctx, ns[len(ns)-1], 0) {
 		if ai.ID == n.ID() {
@@ -116,11 +120,24 @@ func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error)
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if _, err := n.FetchProposal(ctx, ai); err == nil {
-				return
+			// From the provider and from the DHT at once, first answer
+			// wins: a provider the network between us blocks fails only
+			// by timing out, while its record is a query away.
+			fctx, stop := context.WithCancel(ctx)
+			defer stop()
+			errs := make(chan error, 2)
+			go func() { _, err := n.FetchProposal(fctx, ai); errs <- err }()
+			go func() { _, err := n.FetchRecord(fctx, ai.ID); errs <- err }()
+			var failed []error
+			for range 2 {
+				if err := <-errs; err != nil {
+					failed = append(failed, err)
+				} else {
+					stop()
+				}
 			}
-			if _, err := n.FetchRecord(ctx, ai.ID); err != nil {
-				n.log.Debug("no proposal for provider", "provider", ai.ID, "err", err)
+			if len(failed) == 2 {
+				n.log.Debug("no proposal for provider", "provider", ai.ID, "err", errors.Join(failed...))
 			}
 		})
 	}

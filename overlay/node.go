@@ -90,6 +90,12 @@ type Node struct {
 		closed bool
 	}
 
+	// exchanges rate-limits Discover's offer exchanges per peer.
+	exchanges exchangeLimiter
+	// bootMu guards cfg.Bootstrap, which join extends with the cached
+	// peer it joined through while the DHT may read it.
+	bootMu sync.Mutex
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -136,11 +142,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.dht, err = dht.New(n.host, dht.Config{
-		Mode:      cfg.dhtMode(),
-		Bootstrap: cfg.Bootstrap,
-		RecordTTL: cfg.RecordTTL,
-		Validator: recordValidator{now: cfg.Now},
-		Logger:    n.log,
+		Mode:          cfg.dhtMode(),
+		Bootstrap:     cfg.Bootstrap,
+		BootstrapFunc: n.Bootstrap,
+		RecordTTL:     cfg.RecordTTL,
+		Validator:     recordValidator{now: cfg.Now},
+		Logger:        n.log,
 	}); err != nil {
 		return nil, err
 	}
@@ -154,6 +161,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.host.SetStreamHandler(ProtocolProposal, guard.Handler(n.log, ProtocolProposal, n.serveProposal))
+	n.host.SetStreamHandler(ProtocolOffers, guard.Handler(n.log, ProtocolOffers, n.serveOffers))
 	if err := n.startPeerCache(); err != nil {
 		return nil, err
 	}
@@ -202,7 +210,11 @@ func (n *Node) Logger() *slog.Logger { return n.log }
 func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
 
 // Bootstrap is a copy of the peers the node joined the network through.
-func (n *Node) Bootstrap() []peer.AddrInfo { return slices.Clone(n.cfg.Bootstrap) }
+func (n *Node) Bootstrap() []peer.AddrInfo {
+	n.bootMu.Lock()
+	defer n.bootMu.Unlock()
+	return slices.Clone(n.cfg.Bootstrap)
+}
 
 // StaticRelays is a copy of the relays the node reserves a slot with.
 func (n *Node) StaticRelays() []peer.AddrInfo { return slices.Clone(n.cfg.Host.StaticRelays) }
@@ -244,6 +256,7 @@ func (n *Node) Close() error {
 		}
 		if n.host != nil {
 			n.host.RemoveStreamHandler(ProtocolProposal)
+			n.host.RemoveStreamHandler(ProtocolOffers)
 		}
 		if n.peers != nil {
 			n.peers.stop()

@@ -38,7 +38,7 @@ const (
 	cacheDialBatch = 4
 	// cacheHeadStart is how long the bootstrap peers have to answer
 	// before join dials cached peers too.
-	cacheHeadStart = time.Second
+	cacheHeadStart = 300 * time.Millisecond
 	// cacheBatchStagger is the wait between batches of cached peers.
 	cacheBatchStagger = 500 * time.Millisecond
 	// cacheDialTimeout bounds one dial of a cached peer.
@@ -252,7 +252,9 @@ func (n *Node) join(ctx context.Context) error {
 					if n.peers != nil {
 						n.peers.setRole(r.ai.ID, peercache.RoleBootstrap)
 					}
+					n.bootMu.Lock()
 					n.cfg.Bootstrap = append(n.cfg.Bootstrap, r.ai)
+					n.bootMu.Unlock()
 				}
 				if err := n.dht.Bootstrap(ctx); err != nil {
 					return fmt.Errorf("dht bootstrap: %w", err)
