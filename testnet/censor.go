@@ -113,7 +113,10 @@ type CensorLevel struct {
 	Blocked                []string      `json:"blocked"`
 	BridgeBlocked          bool          `json:"bridge_blocked"`
 	Probes                 []ProbeResult `json:"probes,omitempty"`
-	Error                  string        `json:"error,omitempty"`
+	// CacheRun is the second consumer at this level: the same user with
+	// no bridge line, only the peer cache its earlier runs left.
+	CacheRun *CensorLevel `json:"cache_run,omitempty"`
+	Error    string       `json:"error,omitempty"`
 }
 
 // CensorRule is one nftables rule of the censor and its counter.
@@ -679,19 +682,53 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 			}
 		}
 	}
-	resultFile := filepath.Join(tmp, fmt.Sprintf("consumer-%d.json", level))
+	// One data directory's peer cache for every run of the scenario, as a
+	// real user's: each run starts from what the runs before it saw.
+	peerCache := filepath.Join(tmp, "consumer-peers.json")
+	runCensoredConsumer(ctx, cen, &lv, "bridge", CensorChildConfig{Bridge: line.String(), PeerCache: peerCache}, rules,
+		cfg, tmp, bootstrap, providerIP, origin, line, start, logw)
+	// The same user again, with only its peer cache from the runs before:
+	// no bridge line.
+	cr := CensorLevel{Level: level, Description: lv.Description, OffersMade: providers, OffersReachable: providers}
+	runCensoredConsumer(ctx, cen, &cr, "cache", CensorChildConfig{PeerCache: peerCache}, rules,
+		cfg, tmp, bootstrap, providerIP, origin, line, start, logw)
+	lv.CacheRun = &cr
+	if !cr.Pass {
+		lv.Pass = false
+		for _, f := range cr.Failures {
+			lv.Failures = append(lv.Failures, "peer-cache run: "+f)
+		}
+	}
+	return lv
+}
+
+// runCensoredConsumer runs one censored consumer at a level whose censor
+// is up, and fills l with what it and the censor measured.
+func runCensoredConsumer(ctx context.Context, cen *censor, l *CensorLevel, run string, cc CensorChildConfig, rules []censorRuleSpec,
+	cfg CensorConfig, tmp string, bootstrap []string, providerIP map[string]netip.Addr, origin string, line bridge.Line,
+	start startCensorChildFunc, logw io.Writer) {
+	level, providers := l.Level, len(providerIP)
+	fail := func(format string, a ...any) { l.Failures = append(l.Failures, fmt.Sprintf(format, a...)) }
+	probesFile := filepath.Join(tmp, fmt.Sprintf("probes-%d.json", level))
+	var procs []*childProc
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	resultFile := filepath.Join(tmp, fmt.Sprintf("consumer-%d-%s.json", level, run))
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		fail("%v", err)
-		return lv
+		return
 	}
 	defer pw.Close()
-	c, err := start(censorHost, false, CensorChildConfig{Role: censorRoleConsumer, Bootstrap: bootstrap, Bridge: line.String(),
-		Origin: origin, FetchBytes: cfg.FetchBytes, Offers: providers, ResultFile: resultFile}, pr)
+	cc.Role, cc.Bootstrap, cc.Origin, cc.FetchBytes, cc.Offers, cc.ResultFile = censorRoleConsumer, bootstrap, origin, cfg.FetchBytes, providers, resultFile
+	c, err := start(censorHost, false, cc, pr)
 	pr.Close()
 	if err != nil {
 		fail("%v", err)
-		return lv
+		return
 	}
 	procs = append(procs, c)
 	budget := censorJoinTimeout + censorDiscoverTimeout + censorConnectTimeout + 15*time.Second
@@ -710,7 +747,7 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 		}
 	}
 	if err != nil {
-		lv.Error = err.Error()
+		l.Error = err.Error()
 	}
 	if level >= 4 {
 		// Give the prober time to finish probing what the consumer dialled.
@@ -722,13 +759,13 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	var s censorSession
 	if b, rerr := os.ReadFile(resultFile); rerr == nil {
 		_ = json.Unmarshal(b, &s)
-	} else if lv.Error == "" {
-		lv.Error = "the consumer wrote no result: " + rerr.Error()
+	} else if l.Error == "" {
+		l.Error = "the consumer wrote no result: " + rerr.Error()
 	}
 	if s.Error != "" {
-		lv.Error = s.Error
+		l.Error = s.Error
 	}
-	lv.Error = strings.Join(strings.Fields(lv.Error), " ")
+	l.Error = strings.Join(strings.Fields(l.Error), " ")
 	cnt, cerr := cen.counters(ctx)
 	if cerr != nil {
 		fail("censor counters: %v", cerr)
@@ -747,15 +784,15 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 			cr.DuringDownload = after[r.name][0] - b[0]
 		}
 		if r.kind == "dpi" {
-			lv.DPIHitsDuringDownload += cr.DuringDownload
+			l.DPIHitsDuringDownload += cr.DuringDownload
 		}
-		lv.Rules = append(lv.Rules, cr)
+		l.Rules = append(l.Rules, cr)
 	}
-	if lv.Blocked, err = cen.blocked(ctx); err != nil {
+	if l.Blocked, err = cen.blocked(ctx); err != nil {
 		fail("censor blocked set: %v", err)
 	}
 	if before != nil && len(rules) > 0 {
-		if lv.DPIPeersDuringDownload, err = cen.addrSet(ctx, "dpi_far"); err != nil {
+		if l.DPIPeersDuringDownload, err = cen.addrSet(ctx, "dpi_far"); err != nil {
 			fail("censor dpi_far set: %v", err)
 		}
 	}
@@ -765,26 +802,25 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 			bridgeIP = ip
 		}
 	}
-	lv.BridgeBlocked = slices.Contains(lv.Blocked, bridgeIP)
+	l.BridgeBlocked = slices.Contains(l.Blocked, bridgeIP)
 	if level >= 4 {
 		if b, err := os.ReadFile(probesFile); err == nil {
-			_ = json.Unmarshal(b, &lv.Probes)
-			lv.Probes = slices.DeleteFunc(lv.Probes, func(p ProbeResult) bool { return p.Probe == "start" })
+			_ = json.Unmarshal(b, &l.Probes)
+			l.Probes = slices.DeleteFunc(l.Probes, func(p ProbeResult) bool { return p.Probe == "start" })
 		}
 	}
 
-	lv.Stage, lv.ReadyMS, lv.JoinMS, lv.DiscoverMS, lv.SessionMS = s.Stage, s.ReadyMS, s.JoinMS, s.DiscoverMS, s.SessionMS
-	lv.OffersDiscovered, lv.Provider, lv.BridgeUsed = s.Discovered, s.Provider, s.Provider != "" && s.Provider == line.Peer.String()
-	lv.Path, lv.Transport, lv.Obfuscated, lv.ExitAddr, lv.Bytes, lv.Intact = s.Path, s.Transport, s.Obfuscated, s.ExitAddr, s.Bytes, s.Intact
+	l.Stage, l.ReadyMS, l.JoinMS, l.DiscoverMS, l.SessionMS = s.Stage, s.ReadyMS, s.JoinMS, s.DiscoverMS, s.SessionMS
+	l.OffersDiscovered, l.Provider, l.BridgeUsed = s.Discovered, s.Provider, s.Provider != "" && s.Provider == line.Peer.String()
+	l.Path, l.Transport, l.Obfuscated, l.ExitAddr, l.Bytes, l.Intact = s.Path, s.Transport, s.Obfuscated, s.ExitAddr, s.Bytes, s.Intact
 	if ip, ok := providerIP[s.Provider]; ok {
-		lv.ProviderAddr = ip.String()
-		lv.DPIOnSession = slices.Contains(lv.DPIPeersDuringDownload, lv.ProviderAddr)
+		l.ProviderAddr = ip.String()
+		l.DPIOnSession = slices.Contains(l.DPIPeersDuringDownload, l.ProviderAddr)
 	}
-	judgeCensorLevel(&lv, cfg.FetchBytes, before != nil)
+	judgeCensorLevel(l, cfg.FetchBytes, before != nil)
 	if cfg.Debug {
-		fmt.Fprintf(logw, "--- level %d consumer stderr:\n%s\n", level, c.stderr.String())
+		fmt.Fprintf(logw, "--- level %d %s consumer stderr:\n%s\n", level, run, c.stderr.String())
 	}
-	return lv
 }
 
 // waitEither waits for the consumer's "ready" or, when it gave up, its
@@ -884,7 +920,7 @@ func (r *CensorReport) WriteJSON(path string) error {
 func (r *CensorReport) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "level\tpass\tstage\tready ms\toffers\ttransport\tobfs\tbytes\tintact\tdpi hits (session)\tblocked\tstopped by")
-	for _, l := range r.Levels {
+	row := func(name string, l CensorLevel) {
 		pass := "FAIL"
 		if l.Pass {
 			pass = "PASS"
@@ -901,9 +937,15 @@ func (r *CensorReport) WriteTable(w io.Writer) {
 		if l.DPIOnSession {
 			onSession = "YES"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%d/%d\t%s\t%v\t%d\t%v\t%d (%s)\t%s\t%s\n", l.Level, pass, l.Stage, l.ReadyMS,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%d/%d\t%s\t%v\t%d\t%v\t%d (%s)\t%s\t%s\n", name, pass, l.Stage, l.ReadyMS,
 			l.OffersDiscovered, l.OffersMade, transport, l.Obfuscated, l.Bytes, l.Intact, l.DPIHitsDuringDownload, onSession,
 			strings.Join(l.Blocked, ","), stopped)
+	}
+	for _, l := range r.Levels {
+		row(fmt.Sprintf("%d line", l.Level), l)
+		if l.CacheRun != nil {
+			row(fmt.Sprintf("%d cache", l.Level), *l.CacheRun)
+		}
 	}
 	tw.Flush()
 	for _, l := range r.Levels {

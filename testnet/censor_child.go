@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,8 @@ import (
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/bridge"
+	"github.com/mystp2p/mystp2p/overlay/bridge/gate"
+	"github.com/mystp2p/mystp2p/overlay/peercache"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/relay"
@@ -65,6 +69,8 @@ type CensorChildConfig struct {
 	// ResultFile is where the consumer writes its censorSession and the
 	// prober its probes (JSON), before the "result" event.
 	ResultFile string `json:"result_file,omitempty"`
+	// PeerCache is the consumer's peer cache file (its data directory's).
+	PeerCache string `json:"peer_cache,omitempty"`
 	// CaptureFile is where the prober finds the capture's first payloads.
 	CaptureFile string `json:"capture_file,omitempty"`
 	Debug       bool   `json:"debug,omitempty"`
@@ -209,18 +215,41 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 		}
 		return emit(childEvent{Event: "result"})
 	}
-	line, err := bridge.Parse(cfg.Bridge)
-	if err != nil {
-		return report(fmt.Errorf("bridge line: %w", err))
+	var line bridge.Line
+	if cfg.Bridge != "" {
+		var err error
+		if line, err = bridge.Parse(cfg.Bridge); err != nil {
+			return report(fmt.Errorf("bridge line: %w", err))
+		}
 	}
 	boot, err := relay.ParsePeers(cfg.Bootstrap)
 	if err != nil {
 		return report(err)
 	}
-	// What `connect --bridge` does: the bridge first, then the list.
-	oc.Bootstrap = append([]peer.AddrInfo{line.AddrInfo()}, boot...)
+	// What `connect --bridge` does: the bridge first, then the list; the
+	// line's secret, then the peer cache's.
+	oc.Bootstrap = boot
+	if line.Peer != "" {
+		oc.Bootstrap = append([]peer.AddrInfo{line.AddrInfo()}, boot...)
+	}
 	if line.Secret != nil {
 		oc.Host.BridgeSecrets = [][]byte{line.Secret}
+	}
+	if cfg.PeerCache != "" {
+		cache, err := peercache.Open(cfg.PeerCache)
+		if err != nil {
+			return report(err)
+		}
+		defer cache.Close()
+		if line.Secret != nil {
+			cache.SetBridgeSecret(line.AddrInfo(), line.Secret, time.Now())
+		}
+		for _, s := range cache.BridgeSecrets(gate.MaxSecrets) {
+			if !slices.ContainsFunc(oc.Host.BridgeSecrets, func(o []byte) bool { return bytes.Equal(o, s) }) {
+				oc.Host.BridgeSecrets = append(oc.Host.BridgeSecrets, s)
+			}
+		}
+		oc.PeerCache = cache
 	}
 	oc.Host.Reachability = overlay.ReachabilityPrivate
 	start := time.Now()
@@ -254,6 +283,16 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 	r.Discovered = len(found)
 	r.DiscoverMS = ms(time.Since(dstart))
 	sp := found[line.Peer]
+	if sp == nil && oc.PeerCache != nil {
+		// No line: a bridge the cache remembers, as the peer known to
+		// stand up to probing.
+		for id, p := range found {
+			if e, ok := oc.PeerCache.Get(id); ok && e.BridgeSecret != nil {
+				sp = p
+				break
+			}
+		}
+	}
 	if sp == nil {
 		for _, p := range found {
 			sp = p
