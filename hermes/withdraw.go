@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"time"
 
 	bind "github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -36,6 +37,29 @@ func (c *Chain) BlockNumber(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("read the latest block: %w", err)
 	}
 	return h.Number.Uint64(), nil
+}
+
+// BlockTime is the average time between the last span blocks (fewer on a
+// younger chain; the genesis block, whose time is arbitrary, never counts);
+// zero on a chain of fewer than three blocks.
+func (c *Chain) BlockTime(ctx context.Context, span uint64) (time.Duration, error) {
+	head, err := c.backend.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read the latest block: %w", err)
+	}
+	n := head.Number.Uint64()
+	if n < 2 {
+		return 0, nil
+	}
+	span = min(span, n-1)
+	if span == 0 {
+		return 0, nil
+	}
+	old, err := c.backend.HeaderByNumber(ctx, new(big.Int).SetUint64(n-span))
+	if err != nil {
+		return 0, fmt.Errorf("read block %d: %w", n-span, err)
+	}
+	return time.Duration(head.Time-old.Time) * time.Second / time.Duration(span), nil
 }
 
 // WithdrawDelay is how many blocks a consumer's withdrawal waits for.

@@ -467,3 +467,22 @@ func TestRegistryParamsValidation(t *testing.T) {
 		t.Fatalf("delays %d, %d (%v, %v), want 3 and 4", wd, ld, err1, err2)
 	}
 }
+
+func TestBlockTime(t *testing.T) {
+	tc := newTestChain(t)
+	ctx := context.Background()
+	tc.mine(3)
+	if err := tc.sim.AdjustTime(100 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tc.mine(1)
+	// AdjustTime mines the block it moves; then one more.
+	bt, err := tc.chain.BlockTime(ctx, 2)
+	if err != nil || bt < 50*time.Second {
+		t.Fatalf("block time over the last two blocks %s, %v; want at least 50s", bt, err)
+	}
+	all, err := tc.chain.BlockTime(ctx, 1_000_000) // more than the chain has
+	if err != nil || all <= 0 || all > bt {
+		t.Fatalf("block time over the whole chain %s, %v; want between 0 and %s", all, err, bt)
+	}
+}

@@ -84,6 +84,7 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	if err := registerHermes(ctx, e, chain, id, stakeAmount); err != nil {
 		return err
 	}
+	warnWatchInterval(ctx, e, chain, *watchEvery)
 	if st, err := chain.Hub(ctx, id.Address()); err != nil {
 		return err
 	} else if st.Leaving() {
@@ -167,4 +168,22 @@ func registerHermes(ctx context.Context, e env, chain *hermes.Chain, id *identit
 	}
 	fmt.Fprintf(e.stdout, "registered %s as a hermes with a stake of %s tokens\n", id.Address().Hex(), tokens(stake))
 	return nil
+}
+
+// warnWatchInterval warns when the registry's withdraw delay, at the
+// chain's recent block time, leaves the hub fewer than three looks at the
+// chain to settle a withdrawing consumer's promises.
+func warnWatchInterval(ctx context.Context, e env, chain *hermes.Chain, every time.Duration) {
+	delay, err := chain.WithdrawDelay(ctx)
+	if err != nil {
+		return
+	}
+	bt, err := chain.BlockTime(ctx, 100)
+	if err != nil || bt == 0 {
+		return
+	}
+	if window := time.Duration(delay) * bt; window < 3*every {
+		fmt.Fprintf(e.stderr, "warning: consumers' withdrawals are due %d blocks (about %s) after they are announced, and --watch-interval %s reads the chain too seldom to settle their promises in time: lower it below %s\n",
+			delay, window.Round(time.Second), every, (window / 3).Round(time.Second))
+	}
 }
