@@ -29,8 +29,9 @@ func init() {
 	os.Exit(0)
 }
 
-// Every level carries a consumer through the censor: discovery through the
-// bridge line, a 16 MiB download intact, no DPI rule matching a packet to
+// Every level carries a consumer through the censor, twice: once with the
+// bridge line, once with only the peer cache of the runs before. Each
+// time: discovery, a 16 MiB download intact, no DPI rule matching a packet to
 // or from the session's provider while it ran, and at level 4 a bridge the
 // active prober could not tell from a web server. Whether each level met
 // its time budget is the report's business, not this test's.
@@ -81,6 +82,16 @@ func TestCensorLevels(t *testing.T) {
 		t.Errorf("level 0 (no censor) failed: %q", l0.Failures)
 	} else if l0.Path == "" || l0.Transport == "" || l0.Bytes != 16<<20 || !l0.Intact {
 		t.Errorf("level 0 passed with an incomplete session: %+v", l0)
+	}
+	for _, lv := range rep.Levels {
+		if lv.CacheRun == nil {
+			t.Errorf("level %d has no peer-cache run", lv.Level)
+			continue
+		}
+		if c := lv.CacheRun; c.Stage != "done" || c.Bytes != 16<<20 || !c.Intact || c.DPIOnSession || c.OffersDiscovered*10 < c.OffersReachable*9 {
+			t.Errorf("level %d: the consumer with only its peer cache did not get through: stage %s, %d bytes intact %v, DPI on the session %v, %d of %d offers; %q",
+				lv.Level, c.Stage, c.Bytes, c.Intact, c.DPIOnSession, c.OffersDiscovered, c.OffersReachable, c.Failures)
+		}
 	}
 	for _, lv := range rep.Levels {
 		if lv.Stage != "done" || lv.Bytes != 16<<20 || !lv.Intact || lv.DPIOnSession || lv.ProviderAddr == "" ||
