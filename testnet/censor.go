@@ -113,6 +113,14 @@ type CensorLevel struct {
 	Blocked                []string      `json:"blocked"`
 	BridgeBlocked          bool          `json:"bridge_blocked"`
 	Probes                 []ProbeResult `json:"probes,omitempty"`
+	// DownloadMbps is the download's throughput. At level 0 DirectPath and
+	// DirectMbps are the same download through a provider that is not the
+	// bridge, on the path Connect picked (DirectError if it failed): the
+	// WSS-carried path side by side with the direct one, in one run.
+	DownloadMbps float64 `json:"download_mbps"`
+	DirectPath   string  `json:"direct_path,omitempty"`
+	DirectMbps   float64 `json:"direct_mbps,omitempty"`
+	DirectError  string  `json:"direct_error,omitempty"`
 	// CacheRun is the second consumer at this level: the same user with
 	// no bridge line, only the peer cache its earlier runs left.
 	CacheRun *CensorLevel `json:"cache_run,omitempty"`
@@ -685,7 +693,7 @@ func runCensorLevel(ctx context.Context, cen *censor, level int, cfg CensorConfi
 	// One data directory's peer cache for every run of the scenario, as a
 	// real user's: each run starts from what the runs before it saw.
 	peerCache := filepath.Join(tmp, "consumer-peers.json")
-	runCensoredConsumer(ctx, cen, &lv, "bridge", CensorChildConfig{Bridge: line.String(), PeerCache: peerCache}, rules,
+	runCensoredConsumer(ctx, cen, &lv, "bridge", CensorChildConfig{Bridge: line.String(), PeerCache: peerCache, CompareDirect: level == 0}, rules,
 		cfg, tmp, bootstrap, providerIP, origin, line, start, logw)
 	// The same user again, with only its peer cache from the runs before:
 	// no bridge line.
@@ -813,6 +821,7 @@ func runCensoredConsumer(ctx context.Context, cen *censor, l *CensorLevel, run s
 	l.Stage, l.ReadyMS, l.JoinMS, l.DiscoverMS, l.SessionMS = s.Stage, s.ReadyMS, s.JoinMS, s.DiscoverMS, s.SessionMS
 	l.OffersDiscovered, l.Provider, l.BridgeUsed = s.Discovered, s.Provider, s.Provider != "" && s.Provider == line.Peer.String()
 	l.Path, l.Transport, l.Obfuscated, l.ExitAddr, l.Bytes, l.Intact = s.Path, s.Transport, s.Obfuscated, s.ExitAddr, s.Bytes, s.Intact
+	l.DownloadMbps, l.DirectPath, l.DirectMbps, l.DirectError = s.DownloadMbps, s.DirectPath, s.DirectMbps, s.DirectError
 	if ip, ok := providerIP[s.Provider]; ok {
 		l.ProviderAddr = ip.String()
 		l.DPIOnSession = slices.Contains(l.DPIPeersDuringDownload, l.ProviderAddr)
@@ -919,7 +928,7 @@ func (r *CensorReport) WriteJSON(path string) error {
 // checks.
 func (r *CensorReport) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "level\tpass\tstage\tready ms\toffers\ttransport\tobfs\tbytes\tintact\tdpi hits (session)\tblocked\tstopped by")
+	fmt.Fprintln(tw, "level\tpass\tstage\tready ms\toffers\ttransport\tobfs\tbytes\tintact\tMbit/s\tdpi hits (session)\tblocked\tstopped by")
 	row := func(name string, l CensorLevel) {
 		pass := "FAIL"
 		if l.Pass {
@@ -937,8 +946,8 @@ func (r *CensorReport) WriteTable(w io.Writer) {
 		if l.DPIOnSession {
 			onSession = "YES"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%d/%d\t%s\t%v\t%d\t%v\t%d (%s)\t%s\t%s\n", name, pass, l.Stage, l.ReadyMS,
-			l.OffersDiscovered, l.OffersMade, transport, l.Obfuscated, l.Bytes, l.Intact, l.DPIHitsDuringDownload, onSession,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%d/%d\t%s\t%v\t%d\t%v\t%.0f\t%d (%s)\t%s\t%s\n", name, pass, l.Stage, l.ReadyMS,
+			l.OffersDiscovered, l.OffersMade, transport, l.Obfuscated, l.Bytes, l.Intact, l.DownloadMbps, l.DPIHitsDuringDownload, onSession,
 			strings.Join(l.Blocked, ","), stopped)
 	}
 	for _, l := range r.Levels {
@@ -949,6 +958,13 @@ func (r *CensorReport) WriteTable(w io.Writer) {
 	}
 	tw.Flush()
 	for _, l := range r.Levels {
+		switch {
+		case l.DirectError != "":
+			fmt.Fprintf(w, "level %d: the comparison download through a provider that is not the bridge failed: %s\n", l.Level, l.DirectError)
+		case l.DirectMbps > 0:
+			fmt.Fprintf(w, "level %d throughput: %.0f Mbit/s on %s (the bridge, over WSS) vs %.0f Mbit/s on %s (another provider), one run each\n",
+				l.Level, l.DownloadMbps, l.Path+"/"+l.Transport, l.DirectMbps, l.DirectPath)
+		}
 		for _, a := range l.Approximations {
 			fmt.Fprintf(w, "level %d approximation: %s\n", l.Level, a)
 		}

@@ -69,6 +69,9 @@ type CensorChildConfig struct {
 	// ResultFile is where the consumer writes its censorSession and the
 	// prober its probes (JSON), before the "result" event.
 	ResultFile string `json:"result_file,omitempty"`
+	// CompareDirect has the consumer, after its download, download the
+	// same through another provider than the bridge, for the report.
+	CompareDirect bool `json:"compare_direct,omitempty"`
 	// PeerCache is the consumer's peer cache file (its data directory's).
 	PeerCache string `json:"peer_cache,omitempty"`
 	// CaptureFile is where the prober finds the capture's first payloads.
@@ -92,8 +95,14 @@ type censorSession struct {
 	ExitAddr   string  `json:"exit_addr,omitempty"`
 	Bytes      int64   `json:"bytes"`
 	Intact     bool    `json:"intact"`
-	Stage      string  `json:"stage"`
-	Error      string  `json:"error,omitempty"`
+	// DownloadMbps is the download's throughput; DirectPath, DirectMbps
+	// and DirectError the comparison download (CompareDirect).
+	DownloadMbps float64 `json:"download_mbps"`
+	DirectPath   string  `json:"direct_path,omitempty"`
+	DirectMbps   float64 `json:"direct_mbps,omitempty"`
+	DirectError  string  `json:"direct_error,omitempty"`
+	Stage        string  `json:"stage"`
+	Error        string  `json:"error,omitempty"`
 }
 
 // ProbeResult is one active probe of the censor's prober.
@@ -356,10 +365,12 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 		}
 	}
 	h := sha256.New()
+	fstart := time.Now()
 	r.Bytes, err = socksFetch(fmt.Sprintf("%sbytes/%d", cfg.Origin, cfg.FetchBytes), h)
 	if err != nil {
 		return report(err)
 	}
+	r.DownloadMbps = mbps(r.Bytes, time.Since(fstart))
 	// The origin serves zeros.
 	want := sha256.New()
 	_, _ = io.CopyN(want, zeroReader{}, cfg.FetchBytes)
@@ -368,7 +379,54 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 	if !r.Intact {
 		return report(fmt.Errorf("fetched %d bytes, want %d intact", r.Bytes, cfg.FetchBytes))
 	}
+	if cfg.CompareDirect {
+		r.DirectPath, r.DirectMbps, err = directDownload(ctx, node, found, sp, cfg)
+		if err != nil {
+			r.DirectError = err.Error()
+		}
+	}
 	return report(nil)
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) * 8 / d.Seconds() / 1e6 }
+
+// directDownload measures the same download through another provider
+// than the bridge, on the path Connect picks (with no censor, a direct
+// UDP one), for the report's side-by-side throughput.
+func directDownload(ctx context.Context, node *overlay.Node, found map[peer.ID]*overlay.SignedProposal, bridgeOffer *overlay.SignedProposal,
+	cfg CensorChildConfig) (string, float64, error) {
+	var other *overlay.SignedProposal
+	for id, p := range found {
+		if id != bridgeOffer.Proposal.Provider {
+			other = p
+			break
+		}
+	}
+	if other == nil {
+		return "", 0, errors.New("no provider but the bridge to compare with")
+	}
+	cctx, cancel := context.WithTimeout(ctx, censorConnectTimeout)
+	s, err := client.Connect(cctx, node, client.Config{Proposal: other})
+	cancel()
+	if err != nil {
+		return "", 0, err
+	}
+	defer s.Close()
+	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
+	if err != nil {
+		return "", 0, err
+	}
+	defer socks.Close()
+	path := string(s.Path()) + "/" + string(s.Transport())
+	start := time.Now()
+	n, err := FetchThroughSOCKS(ctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", cfg.Origin, cfg.FetchBytes), io.Discard)
+	if err != nil {
+		return path, 0, err
+	}
+	if n != cfg.FetchBytes {
+		return path, 0, fmt.Errorf("direct download: %d of %d bytes", n, cfg.FetchBytes)
+	}
+	return path, mbps(n, time.Since(start)), nil
 }
 
 type zeroReader struct{}
