@@ -28,8 +28,8 @@ Usage:
   mystp2p connect [flags]             open a session and serve SOCKS5 through it
   mystp2p relay [flags]               run a public bootstrap/relay node
   mystp2p bridge [flags]              print the bridge line of the node running here
-  mystp2p hermes [flags]              run a hermes payment hub
-  mystp2p account [topup] [flags]     show balances, or top up a channel with a hermes
+  mystp2p hermes [withdraw|leave] [flags] run a hermes payment hub, or take its fees or stake out
+  mystp2p account [topup|withdraw] [flags] show balances, or top up or withdraw a channel with a hermes
   mystp2p earnings [flags]            show what this provider earned, per hermes
   mystp2p settle [flags]              settle earnings on chain to the beneficiary
   mystp2p testnet up|run|chain [flags] run a whole network, or a dev chain, on this machine
