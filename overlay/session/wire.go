@@ -32,9 +32,10 @@ const MaxMessage = 4096
 // MaxDialBackAddrs bounds the addresses of one DialBack request.
 const MaxDialBackAddrs = 4
 
-// PingInterval is how often a consumer pings its provider; a provider
-// drops a session after several missed pings.
-const PingInterval = 5 * time.Second
+// PingInterval is how often a consumer pings its provider: often enough
+// that a consumer notices a vanished provider within seconds and moves
+// on. A provider drops a session after its PingTimeout without pings.
+const PingInterval = time.Second
 
 // Kind is what a Request asks for.
 type Kind string

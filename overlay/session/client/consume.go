@@ -121,10 +121,22 @@ func Consume(ctx context.Context, node *overlay.Node, cfg ConsumeConfig) error {
 // fewest local failures, then cheapest.
 func connectBest(ctx context.Context, node *overlay.Node, cfg ConsumeConfig, failures map[peer.ID]int, progress func(string)) (*Session, error) {
 	for attempt := 0; ; attempt++ {
-		progress("discovering providers")
-		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		ps, err := node.Discover(dctx, cfg.Query)
-		cancel()
+		var ps []*overlay.SignedProposal
+		var err error
+		if attempt == 0 && len(failures) > 0 {
+			// A reconnect: the offers already known, at once, rather
+			// than a fresh discovery that may wait on the very provider
+			// (a DHT server too) that just vanished.
+			ps = slices.DeleteFunc(node.Cached(cfg.Query), func(sp *overlay.SignedProposal) bool {
+				return failures[sp.Proposal.Provider] >= 3
+			})
+		}
+		if len(ps) == 0 {
+			progress("discovering providers")
+			dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			ps, err = node.Discover(dctx, cfg.Query)
+			cancel()
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

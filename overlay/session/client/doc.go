@@ -25,9 +25,11 @@
 //  4. Wait for the first WireGuard handshake. A paying session starts
 //     answering invoices before it (Config.Payment), since the provider
 //     invoices from the moment its end of the tunnel exists.
-//  5. Keep alive: ping every session.PingInterval; a refusal or three
-//     missed pings end the session with ErrProviderGone (Session.Done,
-//     Session.Err).
+//  5. Keep alive: ping every session.PingInterval (1 s), each ping bounded
+//     by four smoothed round trips (1 to 5 s), a failed one retried at once;
+//     a refusal or two failures in a row end the session with
+//     ErrProviderGone (Session.Done, Session.Err). Consume then reconnects
+//     to the offers it already knows before it discovers afresh.
 //  6. A relayed session keeps looking for a direct path: once a direct QUIC
 //     connection appears on the shared socket it asks the provider to
 //     upgrade and switches its WireGuard bind in place (Session.Direct is

@@ -245,22 +245,41 @@ func (s *Session) setState(st session.State) {
 // dialBackEvery is how often a relayed session asks its provider to dial it.
 const dialBackEvery = 3 * time.Second
 
-// keepalive pings the provider; three failures in a row end the session.
+// Keepalive timing: a ping every session.PingInterval, each bounded by
+// four times the pings' smoothed round trip (within these limits), and a
+// failed ping is retried at once; pingFailures in a row end the session.
+// A provider that vanished is noticed within about PingInterval plus two
+// ping timeouts.
+const (
+	minPingTimeout = time.Second
+	maxPingTimeout = 5 * time.Second
+	pingFailures   = 2
+)
+
+// keepalive pings the provider until ctx ends; a refusal or pingFailures
+// failures in a row end the session with ErrProviderGone.
 func (s *Session) keepalive(ctx context.Context) {
-	t := time.NewTicker(session.PingInterval)
-	defer t.Stop()
+	rtt := 250 * time.Millisecond
 	fails := 0
+	t := time.NewTimer(session.PingInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		_, err := sessionCall(ctx, s.node.Host(), s.Provider, session.Request{Kind: session.Ping, Session: s.ID})
+		timeout := min(max(4*rtt, minPingTimeout), maxPingTimeout)
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		_, err := sessionCall(pctx, s.node.Host(), s.Provider, session.Request{Kind: session.Ping, Session: s.ID})
+		cancel()
 		var rej *session.RejectedError
 		switch {
 		case err == nil:
+			rtt = (7*rtt + time.Since(start)) / 8
 			fails = 0
+			t.Reset(session.PingInterval)
 			continue
 		case ctx.Err() != nil:
 			return
@@ -268,10 +287,11 @@ func (s *Session) keepalive(ctx context.Context) {
 			s.end(fmt.Errorf("%w: %v", ErrProviderGone, err))
 			return
 		}
-		if fails++; fails >= 3 {
-			s.end(fmt.Errorf("%w: %v", ErrProviderGone, err))
+		if fails++; fails >= pingFailures {
+			s.end(fmt.Errorf("%w: %d pings in a row failed: %v", ErrProviderGone, fails, err))
 			return
 		}
+		t.Reset(0)
 	}
 }
 
