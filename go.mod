@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/coreos/go-systemd/v22 v22.5.0
 	github.com/ethereum/go-ethereum v1.17.10
 	github.com/florianl/go-nfqueue v1.3.2
 	github.com/ipfs/go-cid v0.6.2

@@ -126,7 +126,9 @@ func cmdHermes(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "hermes %s (%s) on chain %d, registry %s, fee %d bp\n", node.ID(), id.Address().Hex(),
 		chain.ChainID(), chain.Registry().Hex(), *feeBp)
 	printAddrs(e.stdout, node.AddrInfo())
+	stopping := notifyServing(e, fmt.Sprintf("hermes %s on chain %d", node.ID(), chain.ChainID()))
 	<-ctx.Done()
+	stopping()
 	fmt.Fprintln(e.stdout, "stopping")
 	// What consumers promised so far goes into the pool before we stop.
 	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)

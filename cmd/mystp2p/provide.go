@@ -161,7 +161,9 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "free service: consumers do not pay")
 	}
 	printAddrs(e.stdout, node.AddrInfo())
+	stopping := notifyServing(e, fmt.Sprintf("providing in %s as %s", p.Country, node.ID()))
 	<-ctx.Done()
+	stopping()
 	fmt.Fprintln(e.stdout, "stopping")
 	return nil
 }

@@ -99,7 +99,9 @@ func cmdRelay(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "relay %s up (%s); bootstrap from:\n", node.ID(), mode)
 	printAddrs(e.stdout, node.AddrInfo())
+	stopping := notifyServing(e, fmt.Sprintf("relay %s up (%s)", node.ID(), mode))
 	<-ctx.Done()
+	stopping()
 	fmt.Fprintln(e.stdout, "stopping")
 	return nil
 }
