@@ -215,35 +215,12 @@ func Deploy(ctx context.Context, backend ChainBackend, from *identity.Identity, 
 	if err := params.check(); err != nil {
 		return Deployment{}, err
 	}
-	id, err := backend.ChainID(ctx)
-	if err != nil {
-		return Deployment{}, fmt.Errorf("read chain ID: %w", err)
-	}
-	opts := bind.NewKeyedTransactor(from.PrivateKey(), id)
-	opts.Context = ctx
-	deploy := func(name string, bin string, input []byte) (common.Address, error) {
-		addr, tx, err := bind.DeployContract(opts, common.FromHex(bin), backend, input)
-		if err != nil {
-			return common.Address{}, fmt.Errorf("deploy %s: %w", name, err)
-		}
-		if mine != nil {
-			mine()
-		}
-		r, err := waitMined(ctx, backend, tx.Hash())
-		if err != nil {
-			return common.Address{}, fmt.Errorf("deploy %s: wait: %w", name, err)
-		}
-		if r.Status != types.ReceiptStatusSuccessful {
-			return common.Address{}, fmt.Errorf("deploy %s: %w", name, ErrReverted)
-		}
-		return addr, nil
-	}
 	var d Deployment
-	if d.Token, err = deploy("token", bindings.TestTokenMetaData.Bin, nil); err != nil {
+	var err error
+	if d.Token, err = DeployTestToken(ctx, backend, from, mine); err != nil {
 		return Deployment{}, err
 	}
-	if d.Registry, err = deploy("registry", bindings.RegistryMetaData.Bin, bindings.NewRegistry().PackConstructor(d.Token, params.MinStake,
-		new(big.Int).SetUint64(params.WithdrawDelay), new(big.Int).SetUint64(params.LeaveDelay))); err != nil {
+	if d.Registry, err = DeployRegistry(ctx, backend, from, d.Token, params, mine); err != nil {
 		return Deployment{}, err
 	}
 	return d, nil

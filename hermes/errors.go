@@ -111,3 +111,10 @@ var ErrHermesLeaving = errors.New("hermes is leaving")
 // channel: the hermes accepts no new promises on it until the withdrawal is
 // complete and the channel topped up again.
 var ErrConsumerWithdrawing = errors.New("consumer is withdrawing its channel")
+
+// ErrNoCode means an address that should hold a contract holds no code:
+// a wrong address, or a contract on another chain.
+var ErrNoCode = errors.New("no contract code at the address")
+
+// ErrNotERC20 means a token address does not answer as an ERC-20 token.
+var ErrNotERC20 = errors.New("not an ERC-20 token")
