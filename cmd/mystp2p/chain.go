@@ -22,28 +22,51 @@ import (
 type chainFlags struct {
 	rpc      string
 	contract string
+	network  string
+	// net is the --network file, once fill has read it.
+	net *networkFile
+	// contractFromFile is set when the Registry's address came from net.
+	contractFromFile bool
 }
 
 func (f *chainFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.rpc, "chain-rpc", "", "Ethereum JSON-RPC URL (http, ws or IPC path; else $MYSTP2P_CHAIN_RPC)")
-	fs.StringVar(&f.contract, "contract", "", "address 0x… of the hermes Registry contract (else $MYSTP2P_CONTRACT)")
+	fs.StringVar(&f.rpc, "chain-rpc", "", "Ethereum JSON-RPC URL (http, ws or IPC path; else from --network, else $MYSTP2P_CHAIN_RPC)")
+	fs.StringVar(&f.contract, "contract", "", "address 0x… of the hermes Registry contract (else from --network, else $MYSTP2P_CONTRACT)")
+	fs.StringVar(&f.network, "network", "", "read the chain's RPC URL and Registry from this network `file`, as `mystp2p chain deploy` writes it")
 }
 
-// fill takes what the flags leave out from the environment.
-func (f *chainFlags) fill(e env) {
+// fill takes what the flags leave out from the --network file, then from
+// the environment.
+func (f *chainFlags) fill(e env) error {
+	if f.network != "" && f.net == nil {
+		n, err := readNetwork(f.network)
+		if err != nil {
+			return err
+		}
+		f.net = n
+		if f.rpc == "" {
+			f.rpc = n.ChainRPC
+		}
+		if f.contract == "" {
+			f.contract, f.contractFromFile = n.Contract, true
+		}
+	}
 	if f.rpc == "" {
 		f.rpc = e.getenv("MYSTP2P_CHAIN_RPC")
 	}
 	if f.contract == "" {
 		f.contract = e.getenv("MYSTP2P_CONTRACT")
 	}
+	return nil
 }
 
 // dial connects to the chain and binds the Registry. Close the client after.
 func (f *chainFlags) dial(ctx context.Context, e env, why string) (*hermes.Chain, func(), error) {
-	f.fill(e)
+	if err := f.fill(e); err != nil {
+		return nil, nil, err
+	}
 	if f.rpc == "" || f.contract == "" {
-		return nil, nil, exitUsage{fmt.Errorf("%s needs --chain-rpc URL and --contract 0x… (the Registry), or $MYSTP2P_CHAIN_RPC and $MYSTP2P_CONTRACT", why)}
+		return nil, nil, exitUsage{fmt.Errorf("%s needs --network FILE, or --chain-rpc URL and --contract 0x… (the Registry), or $MYSTP2P_CHAIN_RPC and $MYSTP2P_CONTRACT", why)}
 	}
 	if !common.IsHexAddress(f.contract) {
 		return nil, nil, exitUsage{fmt.Errorf("--contract %q is not an address (0x + 40 hex digits)", f.contract)}
@@ -54,12 +77,49 @@ func (f *chainFlags) dial(ctx context.Context, e env, why string) (*hermes.Chain
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to chain at %s: %w", f.rpc, err)
 	}
+	if err := f.checkNetwork(dctx, client); err != nil {
+		client.Close()
+		return nil, nil, err
+	}
 	chain, err := hermes.NewChain(dctx, client, common.HexToAddress(f.contract), hermes.WithTxTimeout(5*time.Minute))
 	if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("chain at %s, contract %s: %w (is it the hermes Registry on this chain?)", f.rpc, f.contract, err)
 	}
+	if n := f.net; n != nil && f.contractFromFile && n.Token != "" && chain.Token() != common.HexToAddress(n.Token) {
+		client.Close()
+		return nil, nil, fmt.Errorf("--network %s: registry %s holds token %s, the file says %s: the file is not for this contract",
+			f.network, chain.Registry().Hex(), chain.Token().Hex(), n.Token)
+	}
 	return chain, client.Close, nil
+}
+
+// checkNetwork refuses a chain whose ID is not the --network file's, and
+// a Registry address from the file that holds no code there.
+func (f *chainFlags) checkNetwork(ctx context.Context, client *ethclient.Client) error {
+	n := f.net
+	if n == nil {
+		return nil
+	}
+	if n.ChainID != 0 {
+		id, err := client.ChainID(ctx)
+		if err != nil {
+			return fmt.Errorf("chain at %s: read chain ID: %w", f.rpc, err)
+		}
+		if !id.IsUint64() || id.Uint64() != n.ChainID {
+			return fmt.Errorf("--network %s is for chain %d, but %s serves chain %s: give the RPC URL of chain %d", f.network, n.ChainID, f.rpc, id, n.ChainID)
+		}
+	}
+	if f.contractFromFile {
+		code, err := client.CodeAt(ctx, common.HexToAddress(f.contract), nil)
+		if err != nil {
+			return fmt.Errorf("chain at %s: read code of %s: %w", f.rpc, f.contract, err)
+		}
+		if len(code) == 0 {
+			return fmt.Errorf("--network %s: no contract at %s on the chain at %s: the file is for another chain, or the chain was reset", f.network, f.contract, f.rpc)
+		}
+	}
+	return nil
 }
 
 // hermesID is a hermes hub named on the command line: by 0x address, or by

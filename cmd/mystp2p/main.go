@@ -32,6 +32,7 @@ Usage:
   mystp2p account [topup|withdraw] [flags] show balances, or top up or withdraw a channel with a hermes
   mystp2p earnings [flags]            show what this provider earned, per hermes
   mystp2p settle [flags]              settle earnings on chain to the beneficiary
+  mystp2p chain deploy [flags]        deploy the payment contracts on a chain and write its network file
   mystp2p testnet up|run|chain [flags] run a whole network, or a dev chain, on this machine
   mystp2p config init --role ROLE     write a commented config file for provider, consumer, relay or hermes
   mystp2p version                     print the version, the commit and the Go version
@@ -156,6 +157,8 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return cmdEarnings(ctx, e, rest)
 	case "settle":
 		return cmdSettle(ctx, e, rest)
+	case "chain":
+		return cmdChain(ctx, e, rest)
 	case "testnet":
 		return cmdTestnet(ctx, e, rest)
 	case "config":
