@@ -173,6 +173,8 @@ func RunCensorChild(ctx context.Context, arg string, out io.Writer) error {
 		oc.DHTServer = true
 	case censorRoleConsumer:
 		return runCensorConsumer(ctx, cfg, oc, emit)
+	case failoverRoleConsumer:
+		return runFailoverConsumer(ctx, cfg, oc, emit)
 	default:
 		return fmt.Errorf("unknown censor lab role %q", cfg.Role)
 	}

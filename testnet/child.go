@@ -79,6 +79,8 @@ type childEvent struct {
 	ID     string         `json:"id,omitempty"`
 	Addrs  []string       `json:"addrs,omitempty"`
 	Result *SessionResult `json:"result,omitempty"`
+	// MS is a duration some events carry, in milliseconds.
+	MS float64 `json:"ms,omitempty"`
 }
 
 // trustLabRanges makes go-libp2p treat the lab's documentation ranges as

@@ -18,7 +18,8 @@ const (
 )
 
 // Scenarios lists the scenarios `testnet run` knows.
-var Scenarios = []string{ScenarioDiscovery, ScenarioSessions, ScenarioPayments, ScenarioNATMatrix + " (with --netns)"}
+var Scenarios = []string{ScenarioDiscovery, ScenarioSessions, ScenarioPayments, ScenarioNATMatrix + " (with --netns)",
+	ScenarioCensor + " (with --netns)", ScenarioFailover + " (with --netns)"}
 
 // ErrUnknownScenario is returned for a scenario name not in Scenarios.
 var ErrUnknownScenario = errors.New("unknown scenario")

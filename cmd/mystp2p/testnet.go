@@ -96,10 +96,14 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 			return runCensorScenario(ctx, e, *level, *fetch, *report, *labDebug)
 		case *scenario == testnet.ScenarioCensor:
 			return exitUsage{fmt.Errorf("--scenario %s needs --netns (and root)", testnet.ScenarioCensor)}
+		case *netns && *scenario == testnet.ScenarioFailover:
+			return runFailoverScenario(ctx, e, *providers, *report, *labDebug)
+		case *scenario == testnet.ScenarioFailover:
+			return exitUsage{fmt.Errorf("--scenario %s needs --netns (and root)", testnet.ScenarioFailover)}
 		case *netns && *scenario == testnet.ScenarioNATMatrix:
 			rep, err = testnet.RunNATMatrix(ctx, testnet.NATMatrixConfig{FetchBytes: *fetch, Logger: e.stderr, Debug: *labDebug})
 		case *netns || *scenario == testnet.ScenarioNATMatrix:
-			return exitUsage{fmt.Errorf("--netns goes with --scenario %s or %s (and back)", testnet.ScenarioNATMatrix, testnet.ScenarioCensor)}
+			return exitUsage{fmt.Errorf("--netns goes with --scenario %s, %s or %s (and back)", testnet.ScenarioNATMatrix, testnet.ScenarioCensor, testnet.ScenarioFailover)}
 		default:
 			rep, err = testnet.Run(ctx, *scenario, cfg)
 		}
@@ -164,6 +168,25 @@ func runCensorScenario(ctx context.Context, e env, level int, fetch int64, repor
 		cfg.Levels = []int{level}
 	}
 	rep, err := testnet.RunCensor(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.WriteTable(e.stdout)
+	if report != "" {
+		if err := rep.WriteJSON(report); err != nil {
+			return err
+		}
+	}
+	if !rep.Pass {
+		return fmt.Errorf("scenario %s failed", rep.Scenario)
+	}
+	return nil
+}
+
+// runFailoverScenario runs the failover lab, prints its table and writes
+// its report.
+func runFailoverScenario(ctx context.Context, e env, providers int, report string, debug bool) error {
+	rep, err := testnet.RunFailover(ctx, testnet.FailoverConfig{Providers: providers, Logger: e.stderr, Debug: debug})
 	if err != nil {
 		return err
 	}
