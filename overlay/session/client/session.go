@@ -353,7 +353,14 @@ func (s *Session) Close() error {
 		s.end(errSessionClosed)
 		s.cancel()
 		s.wg.Wait()
-		sendClose(s)
+		// A provider that stopped answering gets no goodbye: it would
+		// only hold up the move to the next provider by its timeout.
+		s.errMu.Lock()
+		gone := errors.Is(s.err, ErrProviderGone)
+		s.errMu.Unlock()
+		if !gone {
+			sendClose(s)
+		}
 		if s.pay != nil {
 			_ = s.pay.Close()
 		}
