@@ -96,6 +96,9 @@
 //
 // # Wiring
 //
+// The contracts: DeployRegistry for an existing ERC-20 (CheckERC20 first),
+// or Deploy with a fresh TestToken; each waits for its receipt and checks
+// the code at the new address (ErrNoCode, ErrNotERC20).
 // A hermes node: NewChain, OpenStore, NewHub(HubConfig{…, Balances: chain}),
 // Hub.Serve(host), a Settler with Hub set, and NewWatcher. A consumer: HubClient.Consumer → NewWallet, NewPayer(host),
 // Payer.Pay(Terms) per session. A provider: NewHubClient for the consumer's
