@@ -90,26 +90,5 @@ func wantRevert(t *testing.T, err error, reason string) {
 
 // sendEther sends value wei from the deployer to addr.
 func sendEther(tc *testChain, to common.Address, value *big.Int) error {
-	ctx := context.Background()
-	client := tc.sim.Client()
-	nonce, err := client.PendingNonceAt(ctx, tc.deployer.Address())
-	if err != nil {
-		return err
-	}
-	tip := big.NewInt(params.GWei)
-	head, err := client.HeaderByNumber(ctx, nil)
-	if err != nil {
-		return err
-	}
-	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
-	tx := types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000, To: &to, Value: value})
-	signed, err := types.SignTx(tx, types.LatestSignerForChainID(big.NewInt(1337)), tc.deployer.PrivateKey())
-	if err != nil {
-		return err
-	}
-	if err := client.SendTransaction(ctx, signed); err != nil {
-		return err
-	}
-	tc.sim.Commit()
-	return nil
+	return tc.chain.SendEther(context.Background(), tc.deployer, to, value)
 }

@@ -229,27 +229,8 @@ func (c *Chain) MintTokens(ctx context.Context, to common.Address, amount *big.I
 func (c *Chain) SendEther(ctx context.Context, to common.Address, wei *big.Int) error {
 	c.deployerMu.Lock()
 	defer c.deployerMu.Unlock()
-	client := c.backend.Client()
-	nonce, err := client.PendingNonceAt(ctx, c.deployer.Address())
-	if err != nil {
-		return fmt.Errorf("devchain: send ether: %w", err)
+	if err := c.Chain.SendEther(ctx, c.deployer, to, wei); err != nil {
+		return fmt.Errorf("devchain: %w", err)
 	}
-	head, err := client.HeaderByNumber(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("devchain: send ether: %w", err)
-	}
-	tip := big.NewInt(params.GWei)
-	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
-	chainID := big.NewInt(ChainID)
-	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{
-		ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000, To: &to, Value: wei,
-	}), types.LatestSignerForChainID(chainID), c.deployer.PrivateKey())
-	if err != nil {
-		return fmt.Errorf("devchain: send ether: %w", err)
-	}
-	if err := client.SendTransaction(ctx, tx); err != nil {
-		return fmt.Errorf("devchain: send ether: %w", err)
-	}
-	c.commit()
 	return nil
 }
