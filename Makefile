@@ -12,12 +12,44 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build test deps cross bench fuzz lint testnet contracts clean
+# make dist and make deb put their files here (dist/.gitignore keeps them
+# out of git).
+DIST        := dist
+DIST_ARCHES := amd64 arm64
+# make deb builds the .deb for this machine's architecture only.
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+# A Debian version: a tag v1.2.3-4-gabc becomes 1.2.3+4+gabc; an untagged
+# build 0.0.0~dev+<commit>, which sorts before any release.
+DEB_VERSION ?= $(or $(shell echo '$(VERSION)' | sed -n 's/^v\([0-9]\)/\1/p' | tr - +),0.0.0~dev+$(shell echo '$(COMMIT)' | cut -c1-12))
+# Computed once: the .deb's name and its control file must agree even if
+# HEAD moves during the build.
+DEB_VERSION := $(DEB_VERSION)
+deb_file     = $(DIST)/mystp2p_$(DEB_VERSION)_$(1).deb
+
+.PHONY: all build test deps cross bench fuzz lint testnet contracts clean dist deb FORCE
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mystp2p
+
+# Static binaries for Linux on amd64 and arm64, and a .deb of each: the
+# binary, a default provider config and the mystp2p-provider systemd unit
+# (packaging/). Needs dpkg-deb.
+dist: $(DIST_ARCHES:%=$(DIST)/mystp2p-linux-%) $(foreach a,$(DIST_ARCHES),$(call deb_file,$(a)))
+
+deb: $(call deb_file,$(DEB_ARCH))
+
+$(DIST)/mystp2p-linux-%: FORCE
+	@mkdir -p $(DIST) && printf '*\n' >$(DIST)/.gitignore
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $@ ./cmd/mystp2p
+
+# The host's bin/mystp2p writes the default config into the package.
+$(DIST)/mystp2p_$(DEB_VERSION)_%.deb: $(DIST)/mystp2p-linux-% build
+	sh packaging/deb/build.sh $* $< $(BIN) $(DEB_VERSION) $@
+
+FORCE:
+.PRECIOUS: $(DIST)/mystp2p-linux-%
 
 # Tools the tests use: nftables (and iptables, for the censor lab's NFQUEUE
 # rule) for the network-namespace labs (root only; without root those tests
@@ -67,4 +99,4 @@ contracts:
 	bash hermes/contracts/build.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)
