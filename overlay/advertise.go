@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -71,27 +73,53 @@ func (n *Node) Advertise(ctx context.Context, o Offer) (*SignedProposal, error) 
 			n.log.Warn("first DHT announcement failed; will retry", "err", err)
 		}
 	})
+	// Re-sign every ProposalTTL/3, and when the host's addresses change
+	// (a relay reservation, an observed public address): a proposal
+	// signed before then names addresses nobody outside can dial, and
+	// peers pass it on (gossip, offer exchange) until the next one.
+	sub, err := n.host.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return nil, fmt.Errorf("watch local addresses: %w", err)
+	}
 	n.wg.Go(func() {
+		defer sub.Close()
 		t := time.NewTicker(n.cfg.ProposalTTL / 3)
 		defer t.Stop()
+		var soon <-chan time.Time // a pending re-sign after an address change
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-n.ctx.Done():
 				return
-			case <-t.C:
-				sp, err := n.sign(o)
-				if err != nil {
-					n.log.Error("re-sign proposal", "err", err)
+			case <-sub.Out():
+				if soon == nil {
+					soon = time.After(addrChangeDebounce)
+				}
+				continue
+			case <-soon:
+				soon = nil
+				n.current.RLock()
+				same := n.current.sp != nil && slices.Equal(n.current.sp.Proposal.Addrs, n.advertisedAddrs())
+				n.current.RUnlock()
+				if same {
 					continue
 				}
-				n.announce(ctx, sp)
+			case <-t.C:
 			}
+			sp, err := n.sign(o)
+			if err != nil {
+				n.log.Error("re-sign proposal", "err", err)
+				continue
+			}
+			n.announce(ctx, sp)
 		}
 	})
 	return sp, nil
 }
+
+// addrChangeDebounce gathers a burst of address changes into one re-sign.
+const addrChangeDebounce = time.Second
 
 // CurrentProposal is this node's own live proposal, if it advertises.
 func (n *Node) CurrentProposal() *SignedProposal {

@@ -102,6 +102,18 @@ func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// Providers whose proposal gossip brought fresh need no fetch. The set
+	// is taken before the offer exchange below adds to the cache: a
+	// proposal passed on by a bootstrap peer still gets its own fetch,
+	// which also opens the connection a session then uses (sessions to a
+	// provider behind NAT did not come up without it, in the nat-matrix
+	// lab).
+	fresh := map[string]bool{}
+	for _, e := range n.feed.Entries() {
+		if time.Until(e.Expires) > time.Minute {
+			fresh[e.Key] = true
+		}
+	}
 	var wg sync.WaitGroup
 	// Alongside the DHT, the peers we joined through tell us the offers
 	// they know: all a consumer behind a censor may be able to reach.
@@ -114,26 +126,32 @@ func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error)
 		if q.Provider != "" && ai.ID != q.Provider {
 			continue
 		}
-		if e, ok := n.feed.Get(ai.ID.String()); ok && time.Until(e.Expires) > time.Minute {
-			continue // fresh enough from gossip
+		// The DHT's provider record carries the provider's current
+		// addresses (a relay circuit among them, behind NAT), which a
+		// proposal signed earlier may lack: keep them for the session
+		// dial, fetched or not.
+		if len(ai.Addrs) > 0 {
+			n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+		}
+		if fresh[ai.ID.String()] {
+			continue
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			// From the provider and from the DHT at once, first answer
-			// wins: a provider the network between us blocks fails only
-			// by timing out, while its record is a query away.
-			fctx, stop := context.WithCancel(ctx)
-			defer stop()
+			// From the provider and from the DHT at once: a provider the
+			// network between us blocks fails only by timing out, while
+			// its record is a query away. Neither is cancelled when the
+			// other answers: a dial cut short puts the provider's
+			// addresses in the swarm's dial backoff, and the session
+			// dial that follows would fail.
 			errs := make(chan error, 2)
-			go func() { _, err := n.FetchProposal(fctx, ai); errs <- err }()
-			go func() { _, err := n.FetchRecord(fctx, ai.ID); errs <- err }()
+			go func() { _, err := n.FetchProposal(ctx, ai); errs <- err }()
+			go func() { _, err := n.FetchRecord(ctx, ai.ID); errs <- err }()
 			var failed []error
 			for range 2 {
 				if err := <-errs; err != nil {
 					failed = append(failed, err)
-				} else {
-					stop()
 				}
 			}
 			if len(failed) == 2 {

@@ -148,10 +148,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		waitHolePunchReady(ctx, h, holePunchReadyWait)
 	}
 	cfg.Progress("reaching provider")
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := h.Connect(cctx, p.AddrInfo())
-	cancel()
-	if err != nil {
+	if err := reach(ctx, node, &p); err != nil {
 		return nil, fmt.Errorf("reach provider %s: %w", p.Provider, err)
 	}
 	direct := directConn(h, p.Provider)
@@ -199,6 +196,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		tries = []wgpath.Transport{wgpath.Stream}
 	}
 	var s *Session
+	var err error
 	for i, transport := range tries {
 		handshake := 15 * time.Second
 		if i < len(tries)-1 {
@@ -230,6 +228,35 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
 	}
 	return s, nil
+}
+
+// reach connects to the provider at the proposal's addresses and, at the
+// same time, at those the DHT knows for it now: a proposal signed before
+// a relay reservation or an observed public address names only addresses
+// nobody outside can dial, and peers pass it on until the next re-sign.
+// The second Connect joins the dial in flight with the new addresses.
+func reach(ctx context.Context, node *overlay.Node, p *overlay.Proposal) error {
+	h := node.Host()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	looked := make(chan error, 1)
+	go func() {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ai, err := node.DHT().Kad().FindPeer(fctx, p.Provider)
+		if err == nil && len(ai.Addrs) > 0 {
+			err = h.Connect(fctx, ai)
+		}
+		looked <- err
+	}()
+	err := h.Connect(ctx, p.AddrInfo())
+	if err == nil {
+		return nil
+	}
+	if lerr := <-looked; lerr == nil || h.Network().Connectedness(p.Provider) == network.Connected {
+		return nil
+	}
+	return err
 }
 
 // redialAfter is how long Connect waits for a hole punch on its first
