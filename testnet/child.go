@@ -216,13 +216,32 @@ func waitRelayAddr(ctx context.Context, node *overlay.Node, public bool) error {
 	for {
 		for _, a := range node.Host().Addrs() {
 			if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
-				return nil
+				return waitProposalCircuit(ctx, node)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return errors.New("no relay reservation within 30 s")
 		case <-sub.Out():
+		}
+	}
+}
+
+// waitProposalCircuit waits for the node's signed proposal to name its
+// relay circuit: the node re-signs a moment after its addresses change,
+// and a consumer that came before would get the proposal signed without
+// it. Polled: the node announces no event for a re-sign.
+func waitProposalCircuit(ctx context.Context, node *overlay.Node) error {
+	for {
+		if sp := node.CurrentProposal(); sp != nil && slices.ContainsFunc(sp.Proposal.Addrs, func(a string) bool {
+			return strings.Contains(a, "/p2p-circuit")
+		}) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("the proposal did not name the relay circuit within 30 s")
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

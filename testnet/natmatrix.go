@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -192,9 +193,12 @@ func (t *tailBuffer) String() string {
 // NATMatrixConfig configures the namespace scenario.
 type NATMatrixConfig struct {
 	// Exe is the mystp2p binary to run in each namespace (default: this one).
-	Exe        string
-	NATs       []netlab.NAT
-	FetchBytes int64
+	Exe  string
+	NATs []netlab.NAT
+	// ConsumerNATs are the consumers' NATs (default: NATs, plus
+	// udp-blocked when NATs is the default too).
+	ConsumerNATs []netlab.NAT
+	FetchBytes   int64
 	// Logger hears progress; Debug adds every node's stderr to it.
 	Logger io.Writer
 	Debug  bool
@@ -216,6 +220,12 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 	}
 	if len(cfg.NATs) == 0 {
 		cfg.NATs = netlab.NATs
+		if len(cfg.ConsumerNATs) == 0 {
+			cfg.ConsumerNATs = append(slices.Clone(netlab.NATs), netlab.NATUDPBlocked)
+		}
+	}
+	if len(cfg.ConsumerNATs) == 0 {
+		cfg.ConsumerNATs = cfg.NATs
 	}
 	if cfg.FetchBytes == 0 {
 		cfg.FetchBytes = 4 << 20
@@ -236,9 +246,10 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 		return 0
 	}
 	for _, n := range cfg.NATs {
-		hosts = append(hosts,
-			netlab.HostConfig{Name: "p-" + string(n), NAT: n, Port: port(n)},
-			netlab.HostConfig{Name: "c-" + string(n), NAT: n, Port: port(n)})
+		hosts = append(hosts, netlab.HostConfig{Name: "p-" + string(n), NAT: n, Port: port(n)})
+	}
+	for _, n := range cfg.ConsumerNATs {
+		hosts = append(hosts, netlab.HostConfig{Name: "c-" + string(n), NAT: n, Port: port(n)})
 	}
 	lab, err := netlab.New(ctx, netlab.Config{Hosts: hosts})
 	if err != nil {
@@ -277,6 +288,8 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 	}
 	relayAddr := fmt.Sprintf("/ip4/%s/udp/%d/quic-v1/p2p/%s", lab.Addr("relay"), LabPort, rev.ID)
 	boot := []string{relayAddr}
+	// The relay's TCP address, for a consumer on a network that drops UDP.
+	relayTCP := fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", lab.Addr("relay"), LabPort, rev.ID)
 	for i := range observers {
 		host := fmt.Sprintf("obs-%d", i+1)
 		o, err := start(host, "--role", RoleObserver, "--public", "--bootstrap", relayAddr)
@@ -317,12 +330,12 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 		fmt.Fprintf(logw, "provider behind %s: %s %v\n", n, ev.ID, ev.Addrs)
 	}
 
-	rep := &Report{Scenario: ScenarioNATMatrix, Nodes: Nodes{Providers: len(cfg.NATs), Consumers: len(cfg.NATs), Relays: 1}}
+	rep := &Report{Scenario: ScenarioNATMatrix, Nodes: Nodes{Providers: len(cfg.NATs), Consumers: len(cfg.ConsumerNATs), Relays: 1}}
 	// Consumers behind different NATs run in parallel; each runs its pairs
 	// one after another (one consumer process per pair).
-	results := make([][]SessionResult, len(cfg.NATs))
+	results := make([][]SessionResult, len(cfg.ConsumerNATs))
 	var wg sync.WaitGroup
-	for ci, cn := range cfg.NATs {
+	for ci, cn := range cfg.ConsumerNATs {
 		wg.Go(func() {
 			for _, pn := range cfg.NATs {
 				args := []string{"--role", RoleConsumer, "--provider", providers[pn],
@@ -335,7 +348,13 @@ func RunNATMatrix(ctx context.Context, cfg NATMatrixConfig) (_ *Report, err erro
 					args = append(args, "--tun", "mystp2p0")
 				}
 				r := SessionResult{ConsumerNAT: string(cn), ProviderNAT: string(pn)}
-				c, err := startChild(ctx, lab, cfg.Exe, "c-"+string(cn), append(args, common...))
+				args = append(args, common...)
+				if cn == netlab.NATUDPBlocked {
+					// The last --bootstrap wins: the same list and the
+					// relay's TCP address.
+					args = append(args, "--bootstrap", strings.Join(append(slices.Clone(boot), relayTCP), ","))
+				}
+				c, err := startChild(ctx, lab, cfg.Exe, "c-"+string(cn), args)
 				if err == nil {
 					var ev childEvent
 					ev, err = c.wait(ctx, "result", 90*time.Second)

@@ -55,8 +55,9 @@ func TestNATMatrix(t *testing.T) {
 	if !rep.Pass {
 		t.Errorf("nat-matrix failed: %+v", rep.Checks)
 	}
-	if len(rep.Sessions) != len(netlab.NATs)*len(netlab.NATs) && len(natsFromEnv()) == 0 {
-		t.Errorf("%d sessions in the report, want %d", len(rep.Sessions), len(netlab.NATs)*len(netlab.NATs))
+	// Every consumer kind (udp-blocked too) against every provider kind.
+	if want := (len(netlab.NATs) + 1) * len(netlab.NATs); len(rep.Sessions) != want && len(natsFromEnv()) == 0 {
+		t.Errorf("%d sessions in the report, want %d", len(rep.Sessions), want)
 	}
 	if len(rep.Sessions) == 0 {
 		t.Fatal("no sessions in the report")
@@ -71,6 +72,9 @@ func TestNATMatrix(t *testing.T) {
 		}
 		if s.Path == "direct" && s.RelayBytes != 0 {
 			t.Errorf("%s is direct but sent %d bytes through the relay", pair, s.RelayBytes)
+		}
+		if s.ConsumerNAT == string(netlab.NATUDPBlocked) && s.OK && s.Transport != "stream" {
+			t.Errorf("%s used the %s transport on a network that drops UDP", pair, s.Transport)
 		}
 		if s.Path == "relayed" && s.RelayBytes == 0 {
 			t.Errorf("%s is relayed but counted no relay bytes", pair)

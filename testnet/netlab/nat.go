@@ -23,20 +23,28 @@ const (
 	// NATSymmetric is address-and-port-dependent mapping with random ports
 	// (masquerade fully-random) and address-and-port-dependent filtering.
 	NATSymmetric NAT = "symmetric"
+	// NATUDPBlocked is a port-restricted NAT whose router also drops every
+	// UDP datagram to or from the host: a network that lets only TCP
+	// through. Labs use it for consumers.
+	NATUDPBlocked NAT = "udp-blocked"
 )
 
-// NATs lists every behaviour, in the order reports show them.
+// NATs lists every behaviour of a NAT matrix's providers and consumers, in
+// the order reports show them.
 var NATs = []NAT{NATNone, NATFullCone, NATPortRestricted, NATSymmetric}
+
+// allNATs are NATs and the consumer-only kinds.
+var allNATs = append(append([]NAT(nil), NATs...), NATUDPBlocked)
 
 // ParseNAT parses a behaviour name as written on a command line.
 func ParseNAT(s string) (NAT, error) {
-	for _, n := range NATs {
+	for _, n := range allNATs {
 		if string(n) == s {
 			return n, nil
 		}
 	}
-	names := make([]string, len(NATs))
-	for i, n := range NATs {
+	names := make([]string, len(allNATs))
+	for i, n := range allNATs {
 		names[i] = string(n)
 	}
 	return "", fmt.Errorf("unknown NAT behaviour %q (want one of %s)", s, strings.Join(names, ", "))
@@ -58,6 +66,9 @@ func (n NAT) valid() bool {
 // accepts packets from endpoints it has sent to. The netlab tests measure
 // this with real routers.
 func DirectPathPossible(a, b NAT) bool {
+	if a == NATUDPBlocked || b == NATUDPBlocked {
+		return false
+	}
 	hard := func(x, y NAT) bool {
 		return x == NATSymmetric && (y == NATSymmetric || y == NATPortRestricted)
 	}
@@ -81,7 +92,7 @@ const nftTable = "netlab"
 // gets an ICMP error (or a TCP RST) and leaves a conntrack entry that makes
 // the later outgoing flow take another port, so no punch succeeds.
 func rulesetFor(n NAT, hostAddr netip.Addr, port uint16) (string, error) {
-	var pre, masq, dnatAccept string
+	var pre, masq, dnatAccept, block string
 	switch n {
 	case NATFullCone:
 		pre = fmt.Sprintf("\t\tiifname %q udp dport %d dnat to %s:%d\n\t\tiifname %q tcp dport %d dnat to %s:%d\n",
@@ -92,6 +103,9 @@ func rulesetFor(n NAT, hostAddr netip.Addr, port uint16) (string, error) {
 		masq = "masquerade"
 	case NATSymmetric:
 		masq = "masquerade fully-random"
+	case NATUDPBlocked:
+		masq = "masquerade"
+		block = "\t\tmeta l4proto udp drop\n"
 	default:
 		return "", fmt.Errorf("%w: NAT %q has no router", ErrInvalidConfig, n)
 	}
@@ -100,7 +114,7 @@ func rulesetFor(n NAT, hostAddr netip.Addr, port uint16) (string, error) {
 	fmt.Fprintf(&b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n%s\t}\n", pre)
 	fmt.Fprintf(&b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\toifname %q %s\n\t}\n", wanIf, masq)
 	fmt.Fprintf(&b, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname %q ct state established,related accept\n\t\tiifname %q drop\n\t}\n", wanIf, wanIf)
-	fmt.Fprintf(&b, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname %q ct state established,related accept\n%s\t\tiifname %q drop\n\t}\n", wanIf, dnatAccept, wanIf)
+	fmt.Fprintf(&b, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n%s\t\tiifname %q ct state established,related accept\n%s\t\tiifname %q drop\n\t}\n", block, wanIf, dnatAccept, wanIf)
 	b.WriteString("}\n")
 	return b.String(), nil
 }
