@@ -79,11 +79,15 @@ func TestAdvertiseAndDiscover(t *testing.T) {
 	if ps, _ := late.Discover(ctx, Query{Country: "NL"}); len(ps) != 0 {
 		t.Fatalf("NL query returned %d proposals", len(ps))
 	}
-	// The DHT record is there too, signed and valid.
-	rec, err := late.FetchRecord(ctx, prov.ID())
-	if err != nil || rec.Proposal.Provider != prov.ID() {
-		t.Fatalf("dht record: %v", err)
-	}
+	// The DHT record is there too, signed and valid (once the provider's
+	// background put has reached the DHT).
+	tstest.WaitForNoError(t, 20*time.Second, "the provider's DHT record", func() error {
+		rec, err := late.FetchRecord(ctx, prov.ID())
+		if err == nil && rec.Proposal.Provider != prov.ID() {
+			t.Fatalf("dht record of %s names %s", prov.ID(), rec.Proposal.Provider)
+		}
+		return err
+	})
 }
 
 // A provider that serves somebody else's proposal, or garbage, is refused and
