@@ -142,6 +142,12 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 	if payments != nil {
 		p.recover(ctx, rctx, cfg)
 	}
+	// The session server first: a consumer that finds the proposal (a
+	// restarted provider's, at once) must find the protocol too.
+	if p.Sessions, err = server.New(server.Config{Node: p.Node, MaxSessions: cfg.MaxSessions, Policy: cfg.Policy,
+		Resolver: cfg.Resolver, Payments: payments, StreamOnly: cfg.Node.Host.BridgeSecret != nil, Logger: log}); err != nil {
+		return nil, err
+	}
 	if p.Proposal, err = p.Node.Advertise(rctx, cfg.Offer); err != nil {
 		return nil, err
 	}
@@ -149,10 +155,6 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 		if err := p.serveAPI(cfg); err != nil {
 			return nil, err
 		}
-	}
-	if p.Sessions, err = server.New(server.Config{Node: p.Node, MaxSessions: cfg.MaxSessions, Policy: cfg.Policy,
-		Resolver: cfg.Resolver, Payments: payments, StreamOnly: cfg.Node.Host.BridgeSecret != nil, Logger: log}); err != nil {
-		return nil, err
 	}
 	return p, nil
 }

@@ -85,11 +85,26 @@ func Consume(ctx context.Context, node *overlay.Node, cfg ConsumeConfig) error {
 		defer socks.Close()
 	}
 	failures := map[peer.ID]int{}
-	for {
+	retry := time.Duration(0)
+	for hadSession := false; ; {
 		s, err := connectBest(ctx, node, cfg, failures, progress)
+		if err != nil && hadSession && cfg.AutoReconnect && ctx.Err() == nil && reconnectable(err) {
+			// Every known provider refused or failed just now (one that
+			// restarts answers before its sessions do, say): keep the
+			// SOCKS5 listener and try again, backing off to 10 s.
+			retry = min(max(2*retry, time.Second), 10*time.Second)
+			progress(fmt.Sprintf("%v; trying again in %s", err, retry))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(retry):
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		hadSession, retry = true, 0
 		if socks != nil {
 			dialer.set(s.Tunnel)
 			progress(fmt.Sprintf("SOCKS5 ready on %s via %s (%s)", socks.Addr(), s.Provider, s.Path()))
@@ -115,6 +130,14 @@ func Consume(ctx context.Context, node *overlay.Node, cfg ConsumeConfig) error {
 		}
 		progress("reconnecting to the next best provider")
 	}
+}
+
+// reconnectable reports whether another try may succeed where err failed:
+// not for a balance that waiting does not top up, nor for a TUN device
+// this host cannot make.
+func reconnectable(err error) bool {
+	return !errors.Is(err, ErrInsufficientBalance) && !errors.Is(err, tunnel.ErrTUNNeedsRoot) &&
+		!errors.Is(err, tunnel.ErrTUNUnsupported) && !errors.Is(err, tunnel.ErrInterfaceExists)
 }
 
 // connectBest discovers matching proposals and tries them best first:
