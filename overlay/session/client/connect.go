@@ -166,10 +166,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 				_ = c.Close()
 			}
 		}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := h.Connect(cctx, p.AddrInfo())
-		cancel()
-		if err != nil {
+		if err := reach(ctx, node, &p); err != nil {
 			return nil, fmt.Errorf("reach provider %s again: %w", p.Provider, err)
 		}
 		direct = waitDirect(ctx, h, p.Provider, cfg.DirectWait-redialAfter)
