@@ -62,8 +62,11 @@ func providerConfig(t *testing.T, boot peer.AddrInfo) role.ProviderConfig {
 // A free provider starts, advertises, serves sessions and closes without
 // leaving a goroutine behind; Close is idempotent.
 func TestProviderLifecycle(t *testing.T) {
-	boot := startRelay(t)
+	// The check first: cleanups run last-in first-out, so the relay closes
+	// before the check looks (its relay service may start after any
+	// baseline, when its reachability turns public).
 	tstest.CheckGoroutines(t, tstest.LeakTimeout(20*time.Second))
+	boot := startRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := role.StartProvider(ctx, providerConfig(t, boot))
