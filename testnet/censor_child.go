@@ -2,7 +2,6 @@ package testnet
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,7 +16,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -255,11 +253,7 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 		if line.Secret != nil {
 			cache.SetBridgeSecret(line.AddrInfo(), line.Secret, time.Now())
 		}
-		for _, s := range cache.BridgeSecrets(gate.MaxSecrets) {
-			if !slices.ContainsFunc(oc.Host.BridgeSecrets, func(o []byte) bool { return bytes.Equal(o, s) }) {
-				oc.Host.BridgeSecrets = append(oc.Host.BridgeSecrets, s)
-			}
-		}
+		oc.Host.BridgeSecrets = cache.WithBridgeSecrets(oc.Host.BridgeSecrets, gate.MaxSecrets)
 		oc.PeerCache = cache
 	}
 	oc.Host.Reachability = overlay.ReachabilityPrivate
@@ -389,8 +383,6 @@ func runCensorConsumer(ctx context.Context, cfg CensorChildConfig, oc overlay.Co
 	}
 	return report(nil)
 }
-
-func mbps(n int64, d time.Duration) float64 { return float64(n) * 8 / d.Seconds() / 1e6 }
 
 // directDownload measures the same download through another provider
 // than the bridge, on the path Connect picks (with no censor, a direct

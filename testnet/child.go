@@ -334,7 +334,7 @@ func runLabConsumer(ctx context.Context, node *overlay.Node, cfg ChildConfig, em
 	if got != cfg.FetchBytes {
 		return report(fmt.Errorf("fetched %d bytes, want %d", got, cfg.FetchBytes))
 	}
-	r.ThroughputMbps = float64(got*8) / time.Since(fstart).Seconds() / 1e6
+	r.ThroughputMbps = mbps(got, time.Since(fstart))
 	r.RelayBytes = int64(s.RelayBytes() - relayBefore)
 	r.OK = true
 	return report(nil)

@@ -345,7 +345,7 @@ func (p *payNet) runPaidSession(ctx context.Context, c *payConsumer, target *ove
 			return fail(err)
 		}
 	}
-	r.ThroughputMbps = float64(r.Bytes*8) / took.Seconds() / 1e6
+	r.ThroughputMbps = mbps(r.Bytes, took)
 	if err := s.Close(); err != nil {
 		return fail(fmt.Errorf("close session: %w", err))
 	}

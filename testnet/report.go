@@ -132,3 +132,6 @@ func peakRSSMiB() float64 {
 	}
 	return 0
 }
+
+// mbps is n bytes in d as megabits per second.
+func mbps(n int64, d time.Duration) float64 { return float64(n) * 8 / d.Seconds() / 1e6 }

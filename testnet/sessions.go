@@ -156,7 +156,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 	if got != size {
 		return fail(fmt.Errorf("fetched %d bytes, want %d", got, size))
 	}
-	r.ThroughputMbps = float64(got*8) / took.Seconds() / 1e6
+	r.ThroughputMbps = mbps(got, took)
 	r.RelayBytes = int64(s.RelayBytes())
 	r.OK = true
 	return r

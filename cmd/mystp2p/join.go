@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -77,12 +76,7 @@ func (b bridgeFlag) remember(cache *peercache.Cache) [][]byte {
 			cache.SetBridgeSecret(l.AddrInfo(), l.Secret, now)
 		}
 	}
-	for _, s := range cache.BridgeSecrets(gate.MaxSecrets) {
-		if len(out) < gate.MaxSecrets && !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, s) }) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return cache.WithBridgeSecrets(out, gate.MaxSecrets)
 }
 
 // withBridges puts the bridges first in the bootstrap list, each peer once.

@@ -538,6 +538,19 @@ func (c *Cache) BridgeSecrets(n int) [][]byte {
 	return out
 }
 
+// WithBridgeSecrets returns have followed by the cache's bridge secrets
+// that are not in it already, best peers first, up to max in all: the
+// secrets one run's dials prove, those it was given first.
+func (c *Cache) WithBridgeSecrets(have [][]byte, max int) [][]byte {
+	out := slices.Clone(have[:min(len(have), max)])
+	for _, s := range c.BridgeSecrets(max) {
+		if len(out) < max && !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, s) }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Get returns a copy of what the cache knows of id.
 func (c *Cache) Get(id peer.ID) (Entry, bool) {
 	c.mu.Lock()
