@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/netip"
 	"slices"
@@ -63,6 +64,9 @@ type ConsumeConfig struct {
 	TUN *TUNOptions
 	// Payment, if set, pays every session (see Config.Payment).
 	Payment *Payment
+	// Control, if set, lets another goroutine (the local API) watch the
+	// sessions and disconnect, reconnect or switch provider.
+	Control *Control
 }
 
 // Consume discovers providers from node, connects to the best one, and
@@ -84,20 +88,56 @@ func Consume(ctx context.Context, node *overlay.Node, cfg ConsumeConfig) error {
 		}
 		defer socks.Close()
 	}
+	ctl := cfg.Control
+	if ctl == nil {
+		ctl = NewControl()
+	}
 	failures := map[peer.ID]int{}
 	retry := time.Duration(0)
-	for hadSession := false; ; {
-		s, err := connectBest(ctx, node, cfg, failures, progress)
+	query := cfg.Query
+	for hadSession, asked := false, false; ; {
+		actx, cmd := ctl.attempt(ctx)
+		ctl.setState(ConsumerConnecting, nil)
+		qcfg := cfg
+		qcfg.Query = query
+		s, err := connectBest(actx, node, qcfg, failures, progress)
+		ctl.endAttempt()
+		if err != nil && ctx.Err() == nil {
+			if c, ok := cmd(); ok {
+				// Interrupted by the local API.
+				if query, err = ctl.obey(ctx, c, cfg.Query, progress); err != nil {
+					return err
+				}
+				asked = true
+				continue
+			}
+		}
 		if err != nil && hadSession && cfg.AutoReconnect && ctx.Err() == nil && reconnectable(err) {
 			// Every known provider refused or failed just now (one that
 			// restarts answers before its sessions do, say): keep the
 			// SOCKS5 listener and try again, backing off to 10 s.
 			retry = min(max(2*retry, time.Second), 10*time.Second)
 			progress(fmt.Sprintf("%v; trying again in %s", err, retry))
+			ctl.setState(ConsumerReconnecting, err)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
+			case c := <-ctl.cmds:
+				if query, err = ctl.obey(ctx, c, cfg.Query, progress); err != nil {
+					return err
+				}
+				asked = true
 			case <-time.After(retry):
+			}
+			continue
+		}
+		if err != nil && asked && ctx.Err() == nil {
+			// A connect the local API asked for failed: say so there and
+			// wait for the next request rather than end the process.
+			progress(fmt.Sprintf("connect failed: %v", err))
+			ctl.setState(ConsumerDisconnected, err)
+			if query, err = ctl.obey(ctx, ctl.next(ctx), cfg.Query, progress); err != nil {
+				return err
 			}
 			continue
 		}
@@ -111,18 +151,32 @@ func Consume(ctx context.Context, node *overlay.Node, cfg ConsumeConfig) error {
 		} else {
 			progress(fmt.Sprintf("TUN %s ready via %s (%s): all traffic goes through the tunnel", s.TUN.Name(), s.Provider, s.Path()))
 		}
+		ctl.setSession(s)
 		if cfg.OnSession != nil {
 			cfg.OnSession(s)
 		}
 		select {
 		case <-ctx.Done():
 			dialer.set(nil)
-			return s.Close()
+			err := s.Close()
+			ctl.endSession(s, nil)
+			return err
+		case c := <-ctl.cmds:
+			dialer.set(nil)
+			s.Close()
+			ctl.endSession(s, nil)
+			progress(fmt.Sprintf("session with %s closed at the local API's request", s.Provider))
+			if query, err = ctl.obey(ctx, c, cfg.Query, progress); err != nil {
+				return err
+			}
+			asked = true
+			continue
 		case <-s.Done():
 		}
 		dialer.set(nil)
 		why := s.Err()
 		s.Close()
+		ctl.endSession(s, why)
 		failures[s.Provider] += 3
 		progress(fmt.Sprintf("session with %s ended: %v", s.Provider, why))
 		if !cfg.AutoReconnect {
@@ -260,4 +314,188 @@ func (d *sessionDialer) LookupHost(ctx context.Context, host string) ([]netip.Ad
 		return nil, err
 	}
 	return c.LookupHost(ctx, host)
+}
+
+// ConsumerState is where a Consume loop is, as its Control reports it.
+type ConsumerState string
+
+// ConsumerState values.
+const (
+	// ConsumerConnecting: discovering providers or opening a session.
+	ConsumerConnecting ConsumerState = "connecting"
+	// ConsumerConnected: a session is up.
+	ConsumerConnected ConsumerState = "connected"
+	// ConsumerReconnecting: the session ended; trying the next provider.
+	ConsumerReconnecting ConsumerState = "reconnecting"
+	// ConsumerDisconnected: no session, by request or after a failed
+	// requested connect; waiting for Connect.
+	ConsumerDisconnected ConsumerState = "disconnected"
+)
+
+// ConsumerStatus is a snapshot of a Consume loop. Amounts are base units.
+type ConsumerStatus struct {
+	State ConsumerState
+	// Session is the live session, nil unless State is ConsumerConnected.
+	Session *Session
+	// Since is when State was entered.
+	Since time.Time
+	// LastError is why the last session or requested connect ended, if it
+	// failed.
+	LastError error
+	// SpentBefore is what sessions that already ended paid (total + fee).
+	SpentBefore *big.Int
+}
+
+// ErrControlBusy means a request to a Control is still waiting for the
+// Consume loop to take it.
+var ErrControlBusy = errors.New("the previous connect or disconnect request is still being handled; try again in a moment")
+
+// Control steers a running Consume from another goroutine: Status reads
+// its state, Disconnect closes the session and waits, Connect opens one
+// (with a provider given, switching to it). A Control serves one Consume
+// call; without one Consume makes its own.
+type Control struct {
+	cmds chan controlCmd
+
+	mu          sync.Mutex // guards the fields below
+	state       ConsumerState
+	session     *Session
+	since       time.Time
+	lastErr     error
+	spentBefore *big.Int
+	interrupt   context.CancelFunc // cancels the connect attempt under way
+}
+
+// controlCmd is one request: disconnect, or connect (to provider if set).
+type controlCmd struct {
+	disconnect bool
+	provider   peer.ID
+}
+
+// NewControl makes a Control for one Consume call.
+func NewControl() *Control {
+	return &Control{cmds: make(chan controlCmd, 1), state: ConsumerConnecting, since: time.Now(), spentBefore: new(big.Int)}
+}
+
+// Status is a snapshot of the loop.
+func (c *Control) Status() ConsumerStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ConsumerStatus{State: c.state, Session: c.session, Since: c.since, LastError: c.lastErr,
+		SpentBefore: new(big.Int).Set(c.spentBefore)}
+}
+
+// Disconnect asks the loop to close its session (or stop connecting) and
+// wait for Connect. It returns once the request is queued.
+func (c *Control) Disconnect() error { return c.send(controlCmd{disconnect: true}) }
+
+// Connect asks the loop to connect: to provider if it is not empty
+// (closing the current session first), else to the best provider for the
+// loop's query. It returns once the request is queued.
+func (c *Control) Connect(provider peer.ID) error { return c.send(controlCmd{provider: provider}) }
+
+func (c *Control) send(cmd controlCmd) error {
+	select {
+	case c.cmds <- cmd:
+	default:
+		return ErrControlBusy
+	}
+	c.mu.Lock()
+	if c.interrupt != nil {
+		c.interrupt()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// attempt derives the context of one connect attempt, which a request
+// cancels; cmd returns the request that did, if one did.
+func (c *Control) attempt(ctx context.Context) (context.Context, func() (controlCmd, bool)) {
+	actx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	c.interrupt = cancel
+	c.mu.Unlock()
+	return actx, func() (controlCmd, bool) {
+		select {
+		case cmd := <-c.cmds:
+			return cmd, true
+		default:
+			return controlCmd{}, false
+		}
+	}
+}
+
+// endAttempt ends the attempt's context: requests from now on wait in
+// cmds for the loop.
+func (c *Control) endAttempt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.interrupt != nil {
+		c.interrupt()
+		c.interrupt = nil
+	}
+}
+
+// next waits for a request.
+func (c *Control) next(ctx context.Context) controlCmd {
+	select {
+	case cmd := <-c.cmds:
+		return cmd
+	case <-ctx.Done():
+		return controlCmd{disconnect: true}
+	}
+}
+
+// obey carries out cmd: a disconnect waits (disconnected) for a connect.
+// It returns the query the next connect uses: base, narrowed to the
+// provider asked for. It fails only when ctx ends.
+func (c *Control) obey(ctx context.Context, cmd controlCmd, base overlay.Query, progress func(string)) (overlay.Query, error) {
+	for cmd.disconnect {
+		c.setState(ConsumerDisconnected, nil)
+		progress("disconnected; waiting for a connect request on the local API")
+		cmd = c.next(ctx)
+		if ctx.Err() != nil {
+			return base, ctx.Err()
+		}
+	}
+	if cmd.provider != "" {
+		base.Provider = cmd.provider
+	}
+	return base, nil
+}
+
+// setState enters st (not ConsumerConnected: see setSession).
+func (c *Control) setState(st ConsumerState, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != st {
+		c.state, c.since = st, time.Now()
+	}
+	if err != nil {
+		c.lastErr = err
+	}
+}
+
+// setSession records s as the live session.
+func (c *Control) setSession(s *Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state, c.session, c.since, c.lastErr = ConsumerConnected, s, time.Now(), nil
+}
+
+// endSession records that s ended, why (nil: closed on purpose), adding
+// what it paid to SpentBefore.
+func (c *Control) endSession(s *Session, why error) {
+	total, fee := s.Paid()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.spentBefore.Add(c.spentBefore, total)
+	c.spentBefore.Add(c.spentBefore, fee)
+	if c.session == s {
+		c.session = nil
+	}
+	c.state, c.since = ConsumerReconnecting, time.Now()
+	if why != nil {
+		c.lastErr = why
+	}
 }
