@@ -50,7 +50,14 @@ type InvoicerConfig struct {
 	// OnPromise is called after each hermes promise has been stored, e.g.
 	// to trigger settlement (Settler.Notify).
 	OnPromise func(hermes common.Address, p Promise)
-	Log       *slog.Logger
+	// OnInvoice, if set, hears how each invoice sent to the consumer went:
+	// nil once its payment was checked and stored. For metrics; it must
+	// not block.
+	OnInvoice func(err error)
+	// OnExchange, if set, hears how long each request for a hermes
+	// promise took and its error. For metrics; it must not block.
+	OnExchange func(took time.Duration, err error)
+	Log        *slog.Logger
 }
 
 // Invoicer invoices one session's consumer over /mystp2p/pay/1, checks and
@@ -269,6 +276,9 @@ func (v *Invoicer) invoiceLocked(ctx context.Context) (report bool, err error) {
 	v.lastAt = time.Now()
 	if total.Cmp(v.recvTotal) > 0 {
 		err = v.collectLocked(ctx, total)
+		if v.cfg.OnInvoice != nil {
+			v.cfg.OnInvoice(err)
+		}
 	}
 	if err == nil && v.last != nil && v.recvTotal.Cmp(v.paidTotal) > 0 {
 		err = v.exchangeLocked(ctx)
@@ -341,7 +351,11 @@ func (v *Invoicer) exchangeLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	asked := time.Now()
 	hp, err := v.cfg.Hermes.RequestPromise(ctx, v.last, r)
+	if v.cfg.OnExchange != nil {
+		v.cfg.OnExchange(time.Since(asked), err)
+	}
 	if err != nil {
 		return fmt.Errorf("exchange payment at hermes: %w", err)
 	}

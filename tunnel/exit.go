@@ -89,7 +89,7 @@ func (p *Provider) handleTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	defer p.untrack(in, out)
-	proxyTCP(in, out, p.opts.tcpIdle)
+	proxyTCP(throttle(p.ctx, in, p.down), throttle(p.ctx, out, p.up), p.opts.tcpIdle)
 }
 
 // proxyTCP copies both ways, forwarding half-closes, until both
@@ -159,7 +159,7 @@ func (p *Provider) serveUDPFlow(flow flowKey, in *gonet.UDPConn) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	idle := p.opts.udpIdle
-	relay := func(dst, src net.Conn) {
+	relay := func(dst, src net.Conn, bs buckets) {
 		buf := make([]byte, 64<<10)
 		for {
 			src.SetReadDeadline(time.Now().Add(idle))
@@ -175,6 +175,11 @@ func (p *Provider) serveUDPFlow(flow flowKey, in *gonet.UDPConn) {
 				return
 			}
 			last.Store(time.Now().UnixNano())
+			if err := bs.take(p.ctx, n); err != nil {
+				dst.Close()
+				src.Close()
+				return
+			}
 			if _, err := dst.Write(buf[:n]); err != nil {
 				p.logFlow("udp relay write", "dst", flow.dst, "err", err)
 			}
@@ -182,10 +187,10 @@ func (p *Provider) serveUDPFlow(flow flowKey, in *gonet.UDPConn) {
 	}
 	done := make(chan struct{})
 	go func() { // owned: waited for below
-		relay(in, out)
+		relay(in, out, p.down)
 		close(done)
 	}()
-	relay(out, in)
+	relay(out, in, p.up)
 	<-done
 }
 

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,8 +40,15 @@ type ProviderConfig struct {
 	// Optional: binds with a single peer supply it, and WireGuard learns
 	// it from the consumer's first packet anyway.
 	Endpoint string
-	// Policy decides which destinations the exit may dial.
+	// Policy decides which destinations the exit may dial; SetPolicy
+	// replaces it for the flows that come after.
 	Policy *ExitPolicy
+	// LimitUp and LimitDown throttle what the exit forwards, TCP and UDP:
+	// up is the consumer's traffic to the internet, down the answers. Each
+	// byte waits in every bucket of its direction (the session's own, a
+	// provider's total shared by its sessions); none means unlimited.
+	// DNS answered by the provider itself is not throttled.
+	LimitUp, LimitDown []*Bucket
 	// Logger receives session events; nil discards them.
 	Logger *slog.Logger
 	// Resolver answers the consumer's DNS queries; nil uses the host
@@ -61,6 +70,9 @@ type Provider struct {
 	dev    *device.Device
 	bind   *wgpath.SwitchBind
 	denied []netip.Prefix // the tunnel's own ranges, never dialled
+	policy atomic.Pointer[ExitPolicy]
+	up     buckets
+	down   buckets
 
 	logLimit *rateLimiter // per-flow logs
 
@@ -177,6 +189,8 @@ func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) 
 		return nil, fmt.Errorf("%w: ProviderConfig.Bind is missing", ErrInvalidConfig)
 	case cfg.Policy == nil:
 		return nil, fmt.Errorf("%w: ProviderConfig.Policy is missing", ErrInvalidConfig)
+	case slices.Contains(cfg.LimitUp, nil) || slices.Contains(cfg.LimitDown, nil):
+		return nil, fmt.Errorf("%w: ProviderConfig.LimitUp and LimitDown must not hold nil buckets", ErrInvalidConfig)
 	}
 	if err := cfg.Addresses.Validate(); err != nil {
 		return nil, fmt.Errorf("ProviderConfig.Addresses: %w", err)
@@ -204,7 +218,10 @@ func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) 
 		ctx:      ctx,
 		cancel:   cancel,
 		conns:    make(map[net.Conn]struct{}),
+		up:       buckets(cfg.LimitUp),
+		down:     buckets(cfg.LimitDown),
 	}
+	p.policy.Store(cfg.Policy)
 	nd, err := newNetDevice(stackConfig{
 		addrs:     []netip.Addr{cfg.Addresses.Provider, cfg.Addresses.Provider6},
 		terminate: true,
@@ -322,7 +339,17 @@ func (p *Provider) checkDest(proto Proto, dst netip.AddrPort) error {
 			return fmt.Errorf("%w: %s %s (tunnel address)", ErrPolicyDenied, proto, dst)
 		}
 	}
-	return p.cfg.Policy.Check(proto, dst)
+	return p.policy.Load().Check(proto, dst)
+}
+
+// SetPolicy makes the exit apply policy to every flow that starts from now
+// on; flows already open keep going.
+func (p *Provider) SetPolicy(policy *ExitPolicy) error {
+	if policy == nil {
+		return fmt.Errorf("%w: nil exit policy", ErrInvalidConfig)
+	}
+	p.policy.Store(policy)
+	return nil
 }
 
 // refuse tells the consumer why its flow failed, with an ICMP error.

@@ -35,6 +35,10 @@ const (
 	// RejectBalance: the consumer's spendable balance at its hermes is
 	// below what the provider asks to start a session.
 	RejectBalance RejectCode = "insufficient_balance"
+	// RejectMonthlyCap: the provider has carried all the traffic it
+	// allows itself this calendar month (its monthly cap); try another
+	// provider. A live session the cap ended hears it on its next ping.
+	RejectMonthlyCap RejectCode = "monthly_cap"
 )
 
 // RejectedError is a provider's refusal of a request.

@@ -15,6 +15,7 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/mystp2p/mystp2p/hermes"
+	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session"
 	"github.com/mystp2p/mystp2p/tunnel"
 	"github.com/mystp2p/mystp2p/tunnel/wgpath"
@@ -37,6 +38,9 @@ func (s *Server) open(c network.Conn, req session.Request) session.Reply {
 	}
 	if req.WGKey.IsZero() {
 		return session.Reject(session.RejectBadRequest, "no WireGuard key")
+	}
+	if rej, reached := s.capReached(); reached {
+		return rej
 	}
 	if s.cfg.StreamOnly && req.Transport != wgpath.Stream {
 		return session.Reject(session.RejectPolicy, "this provider is a bridge: it carries sessions only inside the libp2p connection; use the stream transport")
@@ -82,7 +86,7 @@ func (s *Server) open(c network.Conn, req session.Request) session.Reply {
 	case wgpath.UDP:
 		udp, err := net.ListenUDP("udp", &net.UDPAddr{})
 		if err != nil {
-			s.drop(ps, "listen udp")
+			s.drop(ps, ending{outcome: overlay.OutcomeFailed, why: "listen udp"})
 			return session.Reject(session.RejectInternal, "open UDP socket: %v", err)
 		}
 		link.UDP = udp
@@ -95,7 +99,7 @@ func (s *Server) open(c network.Conn, req session.Request) session.Reply {
 			case <-ps.attached:
 			case <-ps.ended:
 			case <-t.C:
-				s.drop(ps, "tunnel stream never came")
+				s.drop(ps, ending{outcome: overlay.OutcomeFailed, why: "tunnel stream never came"})
 			case <-s.ctx.Done():
 			}
 		})
@@ -106,7 +110,7 @@ func (s *Server) open(c network.Conn, req session.Request) session.Reply {
 		if u := udpOf(link); u != nil {
 			_ = u.Close()
 		}
-		s.drop(ps, "tunnel")
+		s.drop(ps, ending{outcome: overlay.OutcomeFailed, why: "tunnel"})
 		return *rej
 	}
 	s.log.Info("session opened", "session", ps.id, "consumer", from, "transport", req.Transport, "addr", ps.addrs.Consumer)
@@ -124,14 +128,16 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 	if err != nil {
 		return fail(session.RejectInternal, "generate key: %v", err)
 	}
+	s.limits.Lock() // the session's buckets get the rate in force
+	defer s.limits.Unlock()
 	s.table.Lock()
 	defer s.table.Unlock()
 	switch {
 	case s.table.closed:
 		return fail(session.RejectInternal, "provider is stopping; try another provider")
-	case len(s.table.byID) >= s.cfg.MaxSessions:
-		return fail(session.RejectFull, "provider is full (%d sessions); try another provider", s.cfg.MaxSessions)
-	case s.table.perPeer[from] >= s.cfg.MaxPerConsumer:
+	case len(s.table.byID) >= s.table.max:
+		return fail(session.RejectFull, "provider is full (%d sessions); try another provider", s.table.max)
+	case s.table.perPeer[from] >= min(s.perConsumer, s.table.max):
 		return fail(session.RejectFull, "you already hold %d sessions at this provider, the most it allows one consumer; close one first",
 			s.table.perPeer[from])
 	}
@@ -139,7 +145,10 @@ func (s *Server) insert(from peer.ID, req session.Request, pay *payment) (*provS
 	if err != nil {
 		return fail(session.RejectFull, "no tunnel addresses left: %v", err)
 	}
-	ps := newProvSession(newSessionID(), from, addrs, key, req.WGKey, req.Transport, pay, time.Now())
+	rate := s.limits.cur.SessionRate // validated: the buckets cannot refuse it
+	up, _ := tunnel.NewBucket("session", rate)
+	down, _ := tunnel.NewBucket("session", rate)
+	ps := newProvSession(newSessionID(), from, addrs, key, req.WGKey, req.Transport, pay, up, down, time.Now())
 	if req.Obfs && (req.Transport == wgpath.UDP || req.Transport == wgpath.UDPMux) {
 		// A fresh key per session, for the transports whose datagrams are
 		// WireGuard's own on the wire; on the stream transport they travel
@@ -183,7 +192,7 @@ func (s *Server) claim(ps *provSession) *session.Reply {
 // build starts the tunnel of a claimed session over link: Attaching →
 // Attached, or back to Opening on failure.
 func (s *Server) build(ps *provSession, link wgpath.Link) *session.Reply {
-	bind, _, err := link.Bind()
+	bind, path, err := link.Bind()
 	if err != nil {
 		ps.abortAttach()
 		rep := session.Reject(session.RejectPolicy, "%v", err)
@@ -196,14 +205,15 @@ func (s *Server) build(ps *provSession, link wgpath.Link) *session.Reply {
 		rep := session.Reject(session.RejectInternal, "start tunnel: %v", err)
 		return &rep
 	}
-	ps.finishAttach(tun, udpOf(link), inv)
+	ps.finishAttach(tun, udpOf(link), inv, path)
 	if inv != nil {
 		// A consumer that stops paying loses the session; the watcher ends
 		// it from its own goroutine, as the Invoicer asks.
 		s.wg.Go(func() {
 			select {
 			case <-inv.NotPaying():
-				s.drop(ps, fmt.Sprintf("consumer not paying: %v", inv.Err()))
+				s.drop(ps, ending{outcome: overlay.OutcomeNotPaying, code: session.RejectBalance,
+					why: fmt.Sprintf("consumer not paying: %v", inv.Err())})
 			case <-ps.ended:
 			}
 		})
@@ -223,7 +233,8 @@ func udpOf(l wgpath.Link) *net.UDPConn {
 func (s *Server) startTunnel(ps *provSession, bind conn.Bind) (*tunnel.Provider, *hermes.Invoicer, error) {
 	tun, err := tunnel.NewProvider(tunnel.ProviderConfig{
 		PrivateKey: ps.key, PeerPublicKey: ps.peerKey, Addresses: ps.addrs, Bind: bind,
-		Policy: s.cfg.Policy, Resolver: s.cfg.Resolver,
+		Policy: s.policy.Load(), Resolver: s.cfg.Resolver,
+		LimitUp: []*tunnel.Bucket{ps.up, s.totalUp}, LimitDown: []*tunnel.Bucket{ps.down, s.totalDown},
 		Logger: s.log.With("session", ps.id),
 	})
 	if err != nil {
@@ -294,7 +305,7 @@ func (s *Server) handleTunnel(st network.Stream) {
 	s.met.Rejected.WithLabelValues(string(rej.Code)).Inc()
 	_ = st.Reset()
 	s.log.Warn("attach tunnel stream", "session", ps.id, "err", rej.Message)
-	s.drop(ps, "tunnel")
+	s.drop(ps, ending{outcome: overlay.OutcomeFailed, why: "tunnel"})
 }
 
 // upgrade moves a stream-carried session to the shared QUIC socket once
@@ -342,7 +353,7 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 	if err != nil {
 		return session.Reject(session.RejectPolicy, "%v", err)
 	}
-	if err := ps.switchTransport(bind, wgpath.UDPMux); err != nil {
+	if err := ps.switchTransport(bind, wgpath.UDPMux, obfs != nil); err != nil {
 		_ = bind.Close()
 		return session.Reject(session.RejectInternal, "switch transport: %v", err)
 	}
@@ -404,11 +415,21 @@ func (s *Server) dialBack(from peer.ID, req session.Request) session.Reply {
 	return session.Reply{OK: true, Session: ps.id}
 }
 
+// ending is why a session ends: the outcome its metric counts and the
+// reason logged. For an end the consumer did not ask for, its next ping is
+// refused with code (RejectNoSession if "") and why.
+type ending struct {
+	outcome string
+	code    session.RejectCode
+	why     string
+}
+
 // drop tears ps down: Closing, a final invoice while the tunnel still
 // counts, then the tunnel, its socket and the invoicer, then Closed and out
 // of the table. It waits for an attach or upgrade in flight. It reports
 // false when ps was already closing or closed.
-func (s *Server) drop(ps *provSession, why string) bool {
+func (s *Server) drop(ps *provSession, end ending) bool {
+	why := end.why
 	ps.op.Lock()
 	defer ps.op.Unlock()
 	tun, udp, inv, ok := ps.beginClose()
@@ -432,8 +453,25 @@ func (s *Server) drop(ps *provSession, why string) bool {
 	if inv != nil {
 		s.closeInvoicer(ps, inv)
 	}
+	if tun != nil {
+		s.account(ps, stats, figuresOf(inv))
+	}
+	path := ps.currentPath()
+	_, transport := ps.current()
+	if path == "" {
+		path = wgpath.Direct // never attached: counted where it was asked for
+	}
+	s.met.SessionsEnded.WithLabelValues(overlay.RoleProvider, string(path), string(transport), end.outcome).Inc()
 	ps.end()
 	s.table.Lock()
+	if end.outcome != overlay.OutcomeClosed {
+		code := end.code
+		if code == "" {
+			code = session.RejectNoSession
+		}
+		s.table.gone[ps.id] = goneNote{consumer: ps.consumer, at: s.now(),
+			rep: session.Reject(code, "session %q ended: %s", ps.id, why)}
+	}
 	delete(s.table.byID, ps.id)
 	if s.table.perPeer[ps.consumer]--; s.table.perPeer[ps.consumer] <= 0 {
 		delete(s.table.perPeer, ps.consumer)

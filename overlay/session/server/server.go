@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -49,8 +50,16 @@ type Config struct {
 	// MaxPerConsumer bounds one consumer's concurrent sessions
 	// (0: DefaultMaxPerConsumer, at most MaxSessions).
 	MaxPerConsumer int
-	// Policy is the exit policy for every session (required).
+	// Policy is the exit policy for every session (required); SetPolicy
+	// changes it at run time.
 	Policy *tunnel.ExitPolicy
+	// Limits are the bandwidth controls to start with (zero: none);
+	// SetLimits changes them at run time.
+	Limits Limits
+	// UsageFile is the bbolt file that keeps the month's traffic for
+	// Limits.MonthlyCap across restarts (usually UsageFileName in the
+	// data directory); "" counts in memory only.
+	UsageFile string
 	// Pool hands out tunnel addresses; nil uses the default /16.
 	Pool *tunnel.AddressPool
 	// PingTimeout ends sessions whose consumer went quiet (0: DefaultPingTimeout).
@@ -84,8 +93,24 @@ type Server struct {
 		sync.Mutex
 		byID    map[string]*provSession
 		perPeer map[peer.ID]int
+		max     int // MaxSessions now (SetMaxSessions)
 		closed  bool
+		// gone are sessions this provider ended lately, for the consumer's
+		// next ping to hear why; kept for PingTimeout.
+		gone map[string]goneNote
 	}
+	perConsumer int // Config.MaxPerConsumer, before the bound by max
+
+	// limits are the bandwidth controls in force; the total buckets are
+	// shared by every session. Take limits before table.
+	limits struct {
+		sync.Mutex
+		cur Limits
+	}
+	totalUp, totalDown *tunnel.Bucket
+	policy             atomic.Pointer[tunnel.ExitPolicy]
+	usage              *usage
+	now                func() time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -108,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 	case cfg.PingTimeout < 0 || cfg.AttachTimeout < 0:
 		return nil, errors.New("server: Config.PingTimeout and AttachTimeout must not be negative")
 	}
+	if err := cfg.Limits.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.PingTimeout == 0 {
 		cfg.PingTimeout = DefaultPingTimeout
 	}
@@ -117,7 +145,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxPerConsumer == 0 {
 		cfg.MaxPerConsumer = DefaultMaxPerConsumer
 	}
-	cfg.MaxPerConsumer = min(cfg.MaxPerConsumer, cfg.MaxSessions)
 	if cfg.Payments != nil {
 		if err := cfg.Payments.validate(); err != nil {
 			return nil, err
@@ -134,14 +161,29 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, node: cfg.Node, host: cfg.Node.Host(), mux: cfg.Node.Mux(), met: cfg.Node.Metrics(),
-		log: cfg.Logger.With("peer", cfg.Node.ID().String())}
+		log: cfg.Logger.With("peer", cfg.Node.ID().String()), perConsumer: cfg.MaxPerConsumer, now: time.Now}
 	s.table.byID = map[string]*provSession{}
 	s.table.perPeer = map[peer.ID]int{}
+	s.table.gone = map[string]goneNote{}
+	s.table.max = cfg.MaxSessions
+	s.limits.cur = cfg.Limits
+	s.policy.Store(cfg.Policy)
+	// The limits were validated: the buckets cannot refuse them.
+	s.totalUp, _ = tunnel.NewBucket("total", cfg.Limits.TotalRate)
+	s.totalDown, _ = tunnel.NewBucket("total", cfg.Limits.TotalRate)
+	var err error
+	if s.usage, err = openUsage(cfg.UsageFile, s.now()); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := cfg.Node.OnClose(s.Close); err != nil {
 		s.cancel()
-		return nil, err
+		return nil, errors.Join(err, s.usage.close(s.now()))
 	}
+	s.publishLimits(cfg.Limits)
+	s.met.MaxSessions.Set(float64(cfg.MaxSessions))
+	used, _ := s.usage.get(s.now())
+	s.met.MonthUsage.Set(float64(used))
 	s.host.SetStreamHandler(session.Protocol, guard.Handler(s.log, session.Protocol, s.handleRequest))
 	s.host.SetStreamHandler(session.TunnelProtocol, guard.Handler(s.log, session.TunnelProtocol, s.handleTunnel))
 	s.wg.Go(s.reap)
@@ -157,8 +199,10 @@ func (s *Server) Active() int {
 }
 
 // Close stops taking requests, ends every session (paying ones with a
-// final invoice) and waits for all of it. It is idempotent.
+// final invoice) and waits for all of it, then saves the month's usage.
+// It is idempotent.
 func (s *Server) Close() error {
+	var err error
 	s.once.Do(func() {
 		s.host.RemoveStreamHandler(session.Protocol)
 		s.host.RemoveStreamHandler(session.TunnelProtocol)
@@ -169,11 +213,12 @@ func (s *Server) Close() error {
 			all = append(all, ps)
 		}
 		s.table.Unlock()
-		s.dropAll(all, "provider stopping")
+		s.dropAll(all, ending{outcome: overlay.OutcomeStopping, why: "provider stopping"})
 		s.cancel()
 		s.wg.Wait()
+		err = s.usage.close(s.now())
 	})
-	return nil
+	return err
 }
 
 // handleRequest answers one /mystp2p/session/1 request.
@@ -240,10 +285,28 @@ func noSession(id string) session.Reply {
 	return session.Reject(session.RejectNoSession, "no session %q for you at this provider", id)
 }
 
+// goneNote is why the provider ended a session, for its consumer.
+type goneNote struct {
+	consumer peer.ID
+	rep      session.Reply
+	at       time.Time
+}
+
+// whyGone is the reply to a request for a session the provider ended
+// lately (its reason, to its consumer only), else noSession.
+func (s *Server) whyGone(from peer.ID, id string) session.Reply {
+	s.table.Lock()
+	defer s.table.Unlock()
+	if g, ok := s.table.gone[id]; ok && g.consumer == from {
+		return g.rep
+	}
+	return noSession(id)
+}
+
 func (s *Server) ping(from peer.ID, id string) session.Reply {
 	ps := s.lookup(from, id)
 	if ps == nil {
-		return noSession(id)
+		return s.whyGone(from, id)
 	}
 	if rej := ps.touch(time.Now()); rej != nil {
 		return *rej
@@ -256,14 +319,16 @@ func (s *Server) closeByConsumer(from peer.ID, id string) session.Reply {
 	if ps == nil {
 		return noSession(id)
 	}
-	if !s.drop(ps, "closed by consumer") {
+	if !s.drop(ps, ending{outcome: overlay.OutcomeClosed, why: "closed by consumer"}) {
 		return session.Reject(session.RejectClosing, "session %q is already closing", id)
 	}
 	return session.Reply{OK: true, Session: id}
 }
 
-// reap ends sessions whose consumer stopped pinging. A clock tick is the
-// only signal there is for silence, so this polls once a second.
+// reap ends sessions whose consumer stopped pinging, and accounts every
+// session's traffic (month's usage, cap, metrics). A clock tick is the
+// only signal there is for silence, and the tunnel's counters have no
+// event, so this polls once a second.
 func (s *Server) reap() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -279,15 +344,21 @@ func (s *Server) reap() {
 					stale = append(stale, ps)
 				}
 			}
+			for id, g := range s.table.gone {
+				if now.Sub(g.at) > s.cfg.PingTimeout {
+					delete(s.table.gone, id)
+				}
+			}
 			s.table.Unlock()
-			s.dropAll(stale, "consumer stopped pinging")
+			s.dropAll(stale, ending{outcome: overlay.OutcomeTimeout, why: "consumer stopped pinging"})
+			s.accountAll()
 		}
 	}
 }
 
 // dropAll drops several sessions at once: a paying session's final invoice
 // may take a few seconds.
-func (s *Server) dropAll(all []*provSession, why string) {
+func (s *Server) dropAll(all []*provSession, why ending) {
 	var wg sync.WaitGroup
 	for _, ps := range all {
 		wg.Go(func() { s.drop(ps, why) })

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math/big"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,18 @@ type provSession struct {
 	// answer a repeated upgrade the same way. Guarded by op.
 	upObfs *wgpath.ObfsConfig
 
+	// up and down are the session's own rate limits (Limits.SessionRate);
+	// SetLimits changes their rate in place.
+	up, down *tunnel.Bucket
+
+	// acct is what was last added to the month's usage and the metrics.
+	acct struct {
+		sync.Mutex
+		up, down uint64
+		paid     *big.Int
+		promises int
+	}
+
 	attached chan struct{} // closed on the move to Attached
 	ended    chan struct{} // closed on the move to Closed
 	dialing  atomic.Bool   // a dial back is running
@@ -48,6 +61,8 @@ type provSession struct {
 	mu        sync.Mutex
 	state     session.State
 	transport wgpath.Transport
+	path      wgpath.Path // set in Attached
+	obfsNow   bool        // the path now is obfuscated
 	lastPing  time.Time
 	tun       *tunnel.Provider // set in Attached
 	udp       *net.UDPConn     // the session's own socket (UDP transport)
@@ -55,9 +70,9 @@ type provSession struct {
 }
 
 func newProvSession(id string, consumer peer.ID, addrs tunnel.AddressPair, key tunnel.PrivateKey,
-	peerKey tunnel.PublicKey, transport wgpath.Transport, pay *payment, now time.Time) *provSession {
+	peerKey tunnel.PublicKey, transport wgpath.Transport, pay *payment, up, down *tunnel.Bucket, now time.Time) *provSession {
 	return &provSession{
-		id: id, consumer: consumer, addrs: addrs, key: key, peerKey: peerKey, opened: now, pay: pay,
+		id: id, consumer: consumer, addrs: addrs, key: key, peerKey: peerKey, opened: now, pay: pay, up: up, down: down,
 		attached: make(chan struct{}), ended: make(chan struct{}),
 		state: session.Opening, transport: transport, lastPing: now,
 	}
@@ -121,10 +136,10 @@ func (ps *provSession) abortAttach() {
 }
 
 // finishAttach moves Attaching → Attached with what the attach built.
-func (ps *provSession) finishAttach(tun *tunnel.Provider, udp *net.UDPConn, inv *hermes.Invoicer) {
+func (ps *provSession) finishAttach(tun *tunnel.Provider, udp *net.UDPConn, inv *hermes.Invoicer, path wgpath.Path) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	ps.state, ps.tun, ps.udp, ps.inv = session.Attached, tun, udp, inv
+	ps.state, ps.tun, ps.udp, ps.inv, ps.path, ps.obfsNow = session.Attached, tun, udp, inv, path, ps.obfs != nil
 	close(ps.attached)
 }
 
@@ -149,7 +164,7 @@ func (ps *provSession) end() {
 }
 
 // switchTransport moves an Attached session's tunnel to bind in place.
-func (ps *provSession) switchTransport(bind conn.Bind, t wgpath.Transport) error {
+func (ps *provSession) switchTransport(bind conn.Bind, t wgpath.Transport, obfuscated bool) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.state != session.Attached || ps.tun == nil {
@@ -158,7 +173,7 @@ func (ps *provSession) switchTransport(bind conn.Bind, t wgpath.Transport) error
 	if err := ps.tun.SwitchBind(bind, ""); err != nil {
 		return err
 	}
-	ps.transport = t
+	ps.transport, ps.path, ps.obfsNow = t, wgpath.Direct, obfuscated
 	return nil
 }
 
@@ -167,4 +182,63 @@ func (ps *provSession) current() (session.State, wgpath.Transport) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return ps.state, ps.transport
+}
+
+// currentPath is the path the session's tunnel takes now ("" before it
+// is attached).
+func (ps *provSession) currentPath() wgpath.Path {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.path
+}
+
+// tunnel is the session's tunnel, nil unless attached (or closing).
+func (ps *provSession) tunnel() *tunnel.Provider {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.tun
+}
+
+// sample reads the tunnel's and the invoicer's figures; ok is false when
+// there is no tunnel.
+func (ps *provSession) sample() (tunnel.Stats, hermesFigures, bool) {
+	ps.mu.Lock()
+	tun, inv := ps.tun, ps.inv
+	ps.mu.Unlock()
+	if tun == nil {
+		return tunnel.Stats{}, hermesFigures{}, false
+	}
+	return tun.Stats(), figuresOf(inv), true
+}
+
+func figuresOf(inv *hermes.Invoicer) hermesFigures {
+	if inv == nil {
+		return hermesFigures{}
+	}
+	_, promises := inv.Stats()
+	return hermesFigures{paid: inv.Paid(), promises: promises}
+}
+
+// info describes a live session; ok is false once it is closing.
+func (ps *provSession) info() (SessionInfo, bool) {
+	ps.mu.Lock()
+	state, transport, path, tun, inv, obfs := ps.state, ps.transport, ps.path, ps.tun, ps.inv, ps.obfsNow
+	ps.mu.Unlock()
+	if state >= session.Closing {
+		return SessionInfo{}, false
+	}
+	info := SessionInfo{ID: ps.id, Consumer: ps.consumer, Path: string(path), Transport: string(transport),
+		Obfuscated: obfs, Started: ps.opened}
+	if tun != nil {
+		st := tun.Stats()
+		info.BytesUp, info.BytesDown = st.RxBytes, st.TxBytes
+	}
+	if ps.pay != nil {
+		info.Hermes = ps.pay.hub.Peer().String()
+		info.Earned = new(big.Int)
+		if inv != nil {
+			info.Earned = inv.Paid()
+		}
+	}
+	return info, true
 }
