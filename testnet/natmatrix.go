@@ -429,4 +429,24 @@ func judgeMatrix(rep *Report) {
 	if len(failed) > 0 {
 		rep.check("failures", false, "%s", strings.Join(failed, "; "))
 	}
+	connectGoal(rep)
+}
+
+// connectGoalMS is issue 10's target: SOCKS5 ready within 1.5 s of the
+// start of a connect, for every pair.
+const connectGoalMS = 1500
+
+// connectGoal reports the slowest connect against connectGoalMS.
+func connectGoal(rep *Report) {
+	var worst SessionResult
+	for _, s := range rep.Sessions {
+		if s.OK && s.ConnectMS > worst.ConnectMS {
+			worst = s
+		}
+	}
+	if worst.ConnectMS == 0 {
+		return
+	}
+	rep.goal(fmt.Sprintf("every pair ready within %d ms", connectGoalMS), worst.ConnectMS <= connectGoalMS,
+		"slowest %.0f ms (%s→%s, %s)", worst.ConnectMS, worst.ConsumerNAT, worst.ProviderNAT, worst.Path)
 }

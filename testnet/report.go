@@ -13,14 +13,17 @@ import (
 
 // Report is the machine-readable result every scenario writes.
 type Report struct {
-	Scenario   string           `json:"scenario"`
-	Pass       bool             `json:"pass"`
-	Nodes      Nodes            `json:"nodes"`
-	Discovery  *DiscoveryResult `json:"discovery,omitempty"`
-	Sessions   []SessionResult  `json:"sessions,omitempty"`
-	Payments   *PaymentsResult  `json:"payments,omitempty"`
-	Checks     []Check          `json:"checks"`
-	DurationMS int64            `json:"duration_ms"`
+	Scenario  string           `json:"scenario"`
+	Pass      bool             `json:"pass"`
+	Nodes     Nodes            `json:"nodes"`
+	Discovery *DiscoveryResult `json:"discovery,omitempty"`
+	Sessions  []SessionResult  `json:"sessions,omitempty"`
+	Payments  *PaymentsResult  `json:"payments,omitempty"`
+	Checks    []Check          `json:"checks"`
+	// Goals are performance targets, measured on whatever machine ran the
+	// scenario: reported, never part of Pass.
+	Goals      []Goal `json:"goals,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
 	// MemoryMiB is the process's peak resident memory (VmHWM).
 	MemoryMiB float64 `json:"memory_mib"`
 }
@@ -47,6 +50,17 @@ type Check struct {
 	Name   string `json:"name"`
 	Pass   bool   `json:"pass"`
 	Detail string `json:"detail,omitempty"`
+}
+
+// Goal is one performance target and whether this run met it.
+type Goal struct {
+	Name   string `json:"name"`
+	Met    bool   `json:"met"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (r *Report) goal(name string, met bool, format string, a ...any) {
+	r.Goals = append(r.Goals, Goal{Name: name, Met: met, Detail: fmt.Sprintf(format, a...)})
 }
 
 func (r *Report) check(name string, pass bool, format string, a ...any) {
@@ -91,8 +105,12 @@ func (r *Report) WriteTable(w io.Writer) {
 		if !s.OK {
 			status = "FAILED " + s.Error
 		}
-		fmt.Fprintf(tw, "session\t%s→%s %s/%s\tconnect %.0f ms  %d bytes  %.0f Mbit/s  %s\n",
-			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, s.Bytes, s.ThroughputMbps, status)
+		direct := ""
+		if s.DirectMS > 0 {
+			direct = fmt.Sprintf("  direct at %.0f ms", s.DirectMS)
+		}
+		fmt.Fprintf(tw, "session\t%s→%s %s/%s\tconnect %.0f ms%s  %d bytes  %.0f Mbit/s  %s\n",
+			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, direct, s.Bytes, s.ThroughputMbps, status)
 	}
 	if p := r.Payments; p != nil {
 		fmt.Fprintf(tw, "payments\t%d hermes, %d sessions, %d invoices, %d promises\tspent %s = settled %s + fees %s + unsettled %s (mismatch %s)\n",
@@ -104,6 +122,13 @@ func (r *Report) WriteTable(w io.Writer) {
 			mark = "FAILED"
 		}
 		fmt.Fprintf(tw, "check\t%s\t%s  %s\n", c.Name, mark, c.Detail)
+	}
+	for _, g := range r.Goals {
+		mark := "met"
+		if !g.Met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(tw, "goal\t%s\t%s  %s\n", g.Name, mark, g.Detail)
 	}
 	fmt.Fprintf(tw, "took\t%.1f s\tpeak memory %.0f MiB\n", float64(r.DurationMS)/1000, r.MemoryMiB)
 	tw.Flush()

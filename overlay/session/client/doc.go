@@ -10,10 +10,10 @@
 //     address, after this node's own DCUtR handler is up (the provider
 //     punches the moment a relayed connection arrives and gives up at once
 //     if nobody answers).
-//  2. Wait briefly for a direct connection (Config.DirectWait). If no hole
-//     punch has come within 1.5 s, the relayed connection is dialled
-//     afresh, since go-libp2p punches only on an inbound relayed
-//     connection.
+//  2. Wait briefly for a direct connection: until Config.DirectWait (1 s)
+//     from the start, at least 250 ms after reaching the provider. A punch
+//     between cone NATs lands within that; a pair that cannot punch starts
+//     on the relay at once rather than waiting (step 6 moves it later).
 //  3. Try the transports best first, each but the last for a short
 //     handshake trial: udp-mux (WireGuard on the QUIC socket the punch
 //     opened, when the node has a wgpath.Mux), udp (a socket of its own
@@ -33,9 +33,11 @@
 //  6. A relayed session keeps looking for a direct path: once a direct QUIC
 //     connection appears on the shared socket it asks the provider to
 //     upgrade and switches its WireGuard bind in place (Session.Direct is
-//     closed then); every few seconds meanwhile it asks the provider to
-//     dial its public QUIC addresses, which gets through a full-cone NAT
-//     from behind a symmetric one where DCUtR's simultaneous open does not.
+//     closed then). One second after the session came up, and every three
+//     seconds after, it asks the provider to dial its public QUIC addresses
+//     while it dials the provider's: each side's packets open its own NAT
+//     for the other's, which gets two port-restricted NATs through, and a
+//     full-cone NAT from behind a symmetric one, where DCUtR's try did not.
 //  7. Close tells the provider, waits for its acknowledgement (after the
 //     final invoice, for a paying session) and tears the tunnel down.
 //

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.zx2c4.com/wireguard/conn"
@@ -128,7 +129,10 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 	// as connected (no event then), and the dial-back needs a timer anyway.
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	lastDialBack := time.Now()
+	// The first ask comes soon after DCUtR's own try (made as the
+	// session's relayed connection reached the provider) had time to
+	// land, then every dialBackEvery.
+	lastDialBack := time.Now().Add(firstDialBack - dialBackEvery)
 	for {
 		select {
 		case <-ctx.Done():
@@ -141,10 +145,22 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 			lastDialBack = time.Now()
 			addrs := publicQUICAddrs(h)
 			log.Debug("asking for a dial back", "session", s.ID, "addrs", addrs)
+			// Dial the provider's public QUIC addresses while it dials
+			// ours: each side's packets open its own NAT for the other's,
+			// which is a hole punch between two port-restricted NATs. A
+			// provider with a public or full-cone address is reached by
+			// our dial alone, so it goes out even when we know no public
+			// address of ours yet.
+			punched := make(chan struct{})
+			go func() {
+				defer close(punched)
+				dialProvider(ctx, h, s.Provider)
+			}()
 			if len(addrs) > 0 {
 				_, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.DialBack, Session: s.ID, Addrs: addrs})
 				log.Debug("dial back", "session", s.ID, "addrs", addrs, "err", err)
 			}
+			<-punched
 			c = mux.ConnTo(h.Network(), s.Provider)
 		}
 		if c == nil {
@@ -242,8 +258,33 @@ func (s *Session) setState(st session.State) {
 	s.route.state = st
 }
 
-// dialBackEvery is how often a relayed session asks its provider to dial it.
-const dialBackEvery = 3 * time.Second
+// A relayed session asks its provider to dial it firstDialBack after it
+// came up, then every dialBackEvery.
+const (
+	firstDialBack = time.Second
+	dialBackEvery = 3 * time.Second
+)
+
+// dialProvider dials p's public QUIC addresses directly, for at most
+// dialBackTimeout.
+func dialProvider(ctx context.Context, h host.Host, p peer.ID) {
+	ai := peer.AddrInfo{ID: p}
+	for _, a := range h.Peerstore().Addrs(p) {
+		if isPublicQUIC(a) {
+			ai.Addrs = append(ai.Addrs, a)
+		}
+	}
+	if len(ai.Addrs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, dialBackTimeout)
+	defer cancel()
+	_ = h.Connect(network.WithForceDirectDial(ctx, "punch"), ai)
+}
+
+// dialBackTimeout bounds one direct dial of a relayed session's provider;
+// the provider bounds its dial back the same way.
+const dialBackTimeout = 5 * time.Second
 
 // Keepalive timing: a ping every session.PingInterval, each bounded by
 // four times the pings' smoothed round trip (within these limits), and a
