@@ -7,17 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 
 	"github.com/mystp2p/mystp2p/overlay/role"
 )
 
-// The local API of a running node (role.ServeLocalAPI) is how `earnings`
-// and `settle` reach a provider that holds its store open.
+// The local API of a running node (role.ServeLocalAPI, docs/API.md) is how
+// `earnings`, `settle`, `status` and `dashboard` reach a node that holds
+// its stores open.
 
 // errNoAPI means no process serves the local API for the data directory.
 var errNoAPI = errors.New("no running node serves this data directory")
@@ -25,16 +23,9 @@ var errNoAPI = errors.New("no running node serves this data directory")
 // callLocalAPI sends a request to the node running on dataDir and decodes
 // its JSON answer into out. It returns errNoAPI when none runs.
 func callLocalAPI(ctx context.Context, dataDir, method, path string, in, out any) error {
-	raw, err := os.ReadFile(filepath.Join(dataDir, role.APIFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return errNoAPI
-	}
+	info, err := readAPIInfo(dataDir)
 	if err != nil {
 		return err
-	}
-	var info role.APIInfo
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return fmt.Errorf("local API file %s: %w", filepath.Join(dataDir, role.APIFile), err)
 	}
 	var body io.Reader
 	if in != nil {
@@ -64,8 +55,12 @@ func callLocalAPI(ctx context.Context, dataDir, method, path string, in, out any
 	if err != nil {
 		return fmt.Errorf("local API: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("running node: %s", bytes.TrimSpace(b))
+	if resp.StatusCode/100 != 2 {
+		var e role.APIErrorBody
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("running node: %s", e.Error)
+		}
+		return fmt.Errorf("running node: %s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	return json.Unmarshal(b, out)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -44,6 +45,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	tunDNS := fs.Bool("tun-dns", true, "with --tun, resolve names at the provider (rewrites /etc/resolv.conf until exit)")
 	hub := fs.String("hermes", "", "pay providers through the hermes hub with this `ID`, its 0x address or peer ID; top the channel up first with \"mystp2p account topup\" (without it only free providers will do)")
 	maxFee := fs.Uint("max-hermes-fee-bp", 500, "refuse a hermes whose fee is above this, in basis points")
+	localAPI := fs.Bool("local-api", true, "serve the local API and dashboard on loopback (`mystp2p status`, `mystp2p dashboard`; docs/API.md)")
 	if err := parseConfig(e, fs, consumerRole, args); err != nil {
 		return err
 	}
@@ -137,7 +139,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	hc.BridgeSecrets = bridges.remember(cache)
-	cons, err := role.StartConsumer(ctx, role.ConsumerConfig{
+	ccfg := role.ConsumerConfig{
 		Node: overlay.Config{
 			Host:      hc,
 			Bootstrap: bootstrap,
@@ -145,7 +147,19 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 			Logger:    log,
 		},
 		Hermes: hubID.raw, MaxHermesFeeBp: uint16(*maxFee),
-	})
+		LocalAPI: *localAPI && (!*ephemeral || dataDirSet(fs)), DataDir: idf.dataDir, Version: version,
+	}
+	if ccfg.LocalAPI {
+		if err := os.MkdirAll(idf.dataDir, 0o700); err != nil {
+			return fmt.Errorf("data dir for the local API: %w", err)
+		}
+	}
+	cons, err := role.StartConsumer(ctx, ccfg)
+	if errors.Is(err, role.ErrAPIInUse) {
+		fmt.Fprintf(e.stderr, "%v; running without a local API\n", err)
+		ccfg.LocalAPI = false
+		cons, err = role.StartConsumer(ctx, ccfg)
+	}
 	if errors.Is(err, role.ErrNothingToSpend) {
 		return fmt.Errorf("%w: top up with `mystp2p account topup --amount N --hermes %s`", err, hubID.raw)
 	}
@@ -153,6 +167,9 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer cons.Close()
+	if cons.API != nil {
+		fmt.Fprintf(e.stdout, "local API on %s: `mystp2p status` and `mystp2p dashboard` (--data-dir %s) use it\n", cons.API.Addr(), idf.dataDir)
+	}
 	if pay := cons.Payment; pay != nil {
 		st := cons.Hub
 		fmt.Fprintf(e.stdout, "paying through hermes %s: %s tokens to spend, fee %d bp\n", hubID, tokens(st.Spendable()), st.FeeBp)

@@ -32,6 +32,8 @@ Usage:
   mystp2p account [topup|withdraw] [flags] show balances, or top up or withdraw a channel with a hermes
   mystp2p earnings [flags]            show what this provider earned, per hermes
   mystp2p settle [flags]              settle earnings on chain to the beneficiary
+  mystp2p status [flags]              show the node running here and its live sessions
+  mystp2p dashboard [--open] [flags]  print (or open) the link to the running node's web dashboard
   mystp2p chain deploy [flags]        deploy the payment contracts on a chain and write its network file
   mystp2p testnet up|run|chain [flags] run a whole network, or a dev chain, on this machine
   mystp2p config init --role ROLE     write a commented config file for provider, consumer, relay or hermes
@@ -157,6 +159,10 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return cmdEarnings(ctx, e, rest)
 	case "settle":
 		return cmdSettle(ctx, e, rest)
+	case "status":
+		return cmdStatus(ctx, e, rest)
+	case "dashboard":
+		return cmdDashboard(ctx, e, rest)
 	case "chain":
 		return cmdChain(ctx, e, rest)
 	case "testnet":

@@ -2,7 +2,6 @@ package role
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -83,7 +82,7 @@ func (b *Books) Settle(ctx context.Context, req SettleRequest) ([]SettleRow, err
 	}
 	if req.Beneficiary != "" {
 		if !common.IsHexAddress(req.Beneficiary) {
-			return nil, fmt.Errorf("beneficiary %q is not an address", req.Beneficiary)
+			return nil, badRequest("beneficiary %q is not a 0x address", req.Beneficiary)
 		}
 		if err := SetBeneficiary(ctx, b.Chain, b.ID, common.HexToAddress(req.Beneficiary)); err != nil {
 			return nil, err
@@ -111,7 +110,7 @@ func (b *Books) Settle(ctx context.Context, req SettleRequest) ([]SettleRow, err
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 && req.Hermes != "" {
-		return nil, fmt.Errorf("nothing earned through hermes %s", req.Hermes)
+		return nil, &apiError{status: http.StatusNotFound, msg: fmt.Sprintf("nothing earned through hermes %s", req.Hermes)}
 	}
 	return rows, nil
 }
@@ -131,22 +130,51 @@ func SetBeneficiary(ctx context.Context, chain *hermes.Chain, id *identity.Ident
 	return nil
 }
 
-// Handler serves the books on the local API: GET /v1/earnings and
+// register serves the books on the local API: GET /v1/earnings and
 // POST /v1/settle.
-func (b *Books) Handler() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/earnings", func(w http.ResponseWriter, r *http.Request) {
+func (b *Books) register(rs routes) {
+	rs.handle(http.MethodGet, "/v1/earnings", func(w http.ResponseWriter, r *http.Request) {
 		rows, err := b.Earnings()
 		writeJSON(w, rows, err)
 	})
-	mux.HandleFunc("POST /v1/settle", func(w http.ResponseWriter, r *http.Request) {
+	rs.handle(http.MethodPost, "/v1/settle", func(w http.ResponseWriter, r *http.Request) {
 		var req SettleRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		if err := decodeJSON(r, &req, true); err != nil {
+			writeJSON(w, nil, err)
+			return
+		}
+		if err := req.check(); err != nil {
+			writeJSON(w, nil, err)
 			return
 		}
 		rows, err := b.Settle(r.Context(), req)
 		writeJSON(w, rows, err)
 	})
-	return mux
+}
+
+// check refuses a request whose addresses are not addresses.
+func (req SettleRequest) check() error {
+	if req.Hermes != "" && !common.IsHexAddress(req.Hermes) {
+		return badRequest("hermes %q is not a 0x address", req.Hermes)
+	}
+	if req.Beneficiary != "" && !common.IsHexAddress(req.Beneficiary) {
+		return badRequest("beneficiary %q is not a 0x address", req.Beneficiary)
+	}
+	return nil
+}
+
+// TotalEarned is what was earned through every hermes in all.
+func (b *Books) TotalEarned() (*big.Int, error) {
+	es, err := b.Store.Earnings()
+	if err != nil {
+		return nil, err
+	}
+	sum := new(big.Int)
+	for _, e := range es {
+		if e.Promise != nil {
+			sum.Add(sum, e.Promise.Amount)
+			sum.Sub(sum, e.Promise.Fee)
+		}
+	}
+	return sum, nil
 }

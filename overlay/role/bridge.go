@@ -52,10 +52,15 @@ func BridgeSecret(dataDir string) ([]byte, error) {
 	return secret, nil
 }
 
-// handleBridge serves GET /v1/bridge[?secret=1] for node: its bridge line
-// from its current addresses, with the secret in dataDir when asked.
+// handleBridge serves GET /v1/bridge on mux (see bridgeHandler).
 func handleBridge(mux *http.ServeMux, node *overlay.Node, dataDir string) {
-	mux.HandleFunc("GET /v1/bridge", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /v1/bridge", bridgeHandler(node, dataDir))
+}
+
+// bridgeHandler serves GET /v1/bridge[?secret=1] for node: its bridge line
+// from its current addresses, with the secret in dataDir when asked.
+func bridgeHandler(node *overlay.Node, dataDir string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		var secret []byte
 		if r.URL.Query().Get("secret") == "1" {
 			var err error
@@ -66,9 +71,9 @@ func handleBridge(mux *http.ServeMux, node *overlay.Node, dataDir string) {
 		}
 		l, err := bridge.FromAddrInfo(node.AddrInfo(), secret)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
+			writeError(w, http.StatusConflict, err.Error())
 			return
 		}
 		writeJSON(w, BridgeInfo{Line: l.String(), DHTServing: node.DHT().Serving()}, nil)
-	})
+	}
 }

@@ -26,6 +26,12 @@ type ConsumerConfig struct {
 	MaxHermesFeeBp uint16
 	// HermesLookup bounds finding the hub (0: DefaultHermesLookup).
 	HermesLookup time.Duration
+	// LocalAPI serves the consumer's local API and dashboard in DataDir:
+	// status, connect, disconnect, proposals (see docs/API.md).
+	LocalAPI bool
+	DataDir  string
+	// Version is what GET /v1/status reports (empty: the build info's).
+	Version string
 }
 
 // Consumer is a started consumer: its node and, when it pays, its payment
@@ -36,9 +42,14 @@ type Consumer struct {
 	Payment *client.Payment
 	// Hub is what the hub said of the consumer's channel at start.
 	Hub hermes.ConsumerState
+	// Control steers Run's sessions; the local API uses it.
+	Control *client.Control
+	// API is the local API, nil unless ConsumerConfig.LocalAPI.
+	API *LocalAPI
 
-	once sync.Once
-	err  error
+	closers stack
+	once    sync.Once
+	err     error
 }
 
 // ErrNothingToSpend means the consumer's channel with its hub holds
@@ -56,11 +67,13 @@ func StartConsumer(ctx context.Context, cfg ConsumerConfig) (_ *Consumer, err er
 		return nil, errors.New("role: a consumer needs at least one bootstrap peer")
 	case cfg.MaxHermesFeeBp > overlay.MaxHermesFeeBp:
 		return nil, fmt.Errorf("role: ConsumerConfig.MaxHermesFeeBp %d is above %d", cfg.MaxHermesFeeBp, overlay.MaxHermesFeeBp)
+	case cfg.LocalAPI && cfg.DataDir == "":
+		return nil, errors.New("role: the local API needs ConsumerConfig.DataDir")
 	}
 	if cfg.HermesLookup == 0 {
 		cfg.HermesLookup = DefaultHermesLookup
 	}
-	c := &Consumer{}
+	c := &Consumer{Control: client.NewControl()}
 	if c.Node, err = overlay.New(ctx, cfg.Node); err != nil {
 		return nil, err
 	}
@@ -69,36 +82,68 @@ func StartConsumer(ctx context.Context, cfg ConsumerConfig) (_ *Consumer, err er
 			c.Close()
 		}
 	}()
-	if cfg.Hermes == "" {
-		return c, nil
+	if cfg.Hermes != "" {
+		if err := c.payThrough(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
-	fctx, cancel := context.WithTimeout(ctx, cfg.HermesLookup)
-	defer cancel()
-	ad, err := c.Node.FindHermes(fctx, cfg.Hermes)
-	if err != nil {
-		return nil, err
-	}
-	if c.Payment, c.Hub, err = client.PayThrough(fctx, c.Node, ad, cfg.MaxHermesFeeBp); err != nil {
-		return nil, err
-	}
-	if c.Hub.Spendable().Sign() <= 0 {
-		return nil, fmt.Errorf("%w %s (%s tokens deposited, %s promised)", ErrNothingToSpend, cfg.Hermes,
-			overlay.FormatTokens(c.Hub.Deposited), overlay.FormatTokens(c.Hub.Promised))
+	if cfg.LocalAPI {
+		if err := c.serveAPI(cfg); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
 
+// payThrough finds the consumer's hub and sets up its payment.
+func (c *Consumer) payThrough(ctx context.Context, cfg ConsumerConfig) (err error) {
+	fctx, cancel := context.WithTimeout(ctx, cfg.HermesLookup)
+	defer cancel()
+	ad, err := c.Node.FindHermes(fctx, cfg.Hermes)
+	if err != nil {
+		return err
+	}
+	if c.Payment, c.Hub, err = client.PayThrough(fctx, c.Node, ad, cfg.MaxHermesFeeBp); err != nil {
+		return err
+	}
+	if c.Hub.Spendable().Sign() <= 0 {
+		return fmt.Errorf("%w %s (%s tokens deposited, %s promised)", ErrNothingToSpend, cfg.Hermes,
+			overlay.FormatTokens(c.Hub.Deposited), overlay.FormatTokens(c.Hub.Promised))
+	}
+	return nil
+}
+
+// serveAPI serves the consumer's local API and dashboard; it closes
+// before the payment and the node.
+func (c *Consumer) serveAPI(cfg ConsumerConfig) error {
+	rs := routes{}
+	watch, err := watchNode(c.Node, "consumer")
+	if err != nil {
+		return err
+	}
+	c.closers.push(watch.Close)
+	registerStatus(rs, watch, cfg.Version)
+	c.registerConsumer(rs)
+	if c.API, err = ServeLocalAPI(cfg.DataDir, rs, WithDashboard()); err != nil {
+		return err
+	}
+	c.closers.push(c.API.Close)
+	return nil
+}
+
 // Run consumes sessions as cfg says (client.Consume), paying with the
-// consumer's payment, until ctx ends or the session ends for good.
+// consumer's payment and steered by its Control, until ctx ends or the
+// session ends for good. Call it once.
 func (c *Consumer) Run(ctx context.Context, cfg client.ConsumeConfig) error {
-	cfg.Payment = c.Payment
+	cfg.Payment, cfg.Control = c.Payment, c.Control
 	return client.Consume(ctx, c.Node, cfg)
 }
 
-// Close closes the payment, then the node. It is idempotent.
+// Close closes the local API, the payment, then the node. It is
+// idempotent.
 func (c *Consumer) Close() error {
 	c.once.Do(func() {
-		var errs []error
+		errs := []error{c.closers.close()}
 		if c.Payment != nil {
 			errs = append(errs, c.Payment.Close())
 		}

@@ -2,6 +2,11 @@ package role
 
 import (
 	"crypto/rand"
+	"io"
+	"log"
+	"slices"
+	"strings"
+
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mystp2p/mystp2p/overlay/role/dashboard"
 )
 
 // The local API lets other processes of the node's owner (`mystp2p
@@ -37,14 +44,38 @@ type APIInfo struct {
 // LocalAPI is a running local API server.
 type LocalAPI struct {
 	srv  *http.Server
+	addr string
 	file string
 	done chan struct{}
 }
 
+// APIOption configures ServeLocalAPI.
+type APIOption func(*apiOptions)
+
+type apiOptions struct {
+	ui http.Handler
+}
+
+// WithDashboard serves the web dashboard's static page under /ui/ (and
+// redirects / there). The page holds no data: it asks the API for
+// everything with the token the user gives it.
+func WithDashboard() APIOption {
+	return func(o *apiOptions) { o.ui = dashboard.Handler() }
+}
+
 // ServeLocalAPI serves h on a free loopback port for the owner of dataDir.
-// Requests without the bearer token get 401; bodies are capped at
-// APIMaxBody.
-func ServeLocalAPI(dataDir string, h http.Handler) (*LocalAPI, error) {
+// Every request must name the listener in its Host header (a page on a
+// rebound DNS name cannot reach it) and carry no foreign Origin; requests
+// to h without the bearer token get 401; bodies are capped at APIMaxBody.
+func ServeLocalAPI(dataDir string, h http.Handler, opts ...APIOption) (*LocalAPI, error) {
+	var o apiOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	file := filepath.Join(dataDir, APIFile)
+	if inUse(file) {
+		return nil, fmt.Errorf("%w: %s", ErrAPIInUse, dataDir)
+	}
 	var tok [32]byte
 	if _, err := rand.Read(tok[:]); err != nil {
 		return nil, err
@@ -54,22 +85,16 @@ func ServeLocalAPI(dataDir string, h http.Handler) (*LocalAPI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local API: %w", err)
 	}
-	info, _ := json.Marshal(APIInfo{Addr: ln.Addr().String(), Token: token})
-	file := filepath.Join(dataDir, APIFile)
+	addr := ln.Addr().String()
+	info, _ := json.Marshal(APIInfo{Addr: addr, Token: token})
 	if err := writeFileAtomic(file, info, 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("local API: %w", err)
 	}
-	auth := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
-			http.Error(w, "missing or wrong token", http.StatusUnauthorized)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, APIMaxBody)
-		h.ServeHTTP(w, r)
-	})
 	a := &LocalAPI{
-		srv:  &http.Server{Handler: auth, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: APIRequestTimeout + 10*time.Second},
+		srv: &http.Server{Handler: guard(addr, token, h, o.ui), ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout: APIRequestTimeout + 10*time.Second, ErrorLog: log.New(io.Discard, "", 0)},
+		addr: addr,
 		file: file,
 		done: make(chan struct{}),
 	}
@@ -79,6 +104,73 @@ func ServeLocalAPI(dataDir string, h http.Handler) (*LocalAPI, error) {
 	}()
 	return a, nil
 }
+
+// guard checks what every request to the listener at addr must satisfy,
+// serves ui (if set) without the token under /ui/, and h with it.
+func guard(addr, token string, h, ui http.Handler) http.Handler {
+	_, port, _ := net.SplitHostPort(addr)
+	hosts := []string{addr, "localhost:" + port}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(hosts, r.Host) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("Host %q is not this node's API address %s: open the dashboard at http://%s/ui/", r.Host, addr, addr))
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && !slices.Contains(hosts, strings.TrimPrefix(origin, "http://")) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("requests from pages of %s are refused: only the dashboard at http://%s/ui/ may call this API", origin, addr))
+			return
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		if ui != nil {
+			switch {
+			case r.URL.Path == "/":
+				http.Redirect(w, r, "/ui/", http.StatusFound)
+				return
+			case r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/"):
+				ui.ServeHTTP(w, r)
+				return
+			}
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mystp2p"`)
+			msg := "missing token: send Authorization: Bearer <token from api.json in the data directory>"
+			if r.Header.Get("Authorization") != "" {
+				msg = "wrong token: use the one in api.json in the node's data directory (it changes at every start)"
+			}
+			writeError(w, http.StatusUnauthorized, msg)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, APIMaxBody)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ErrAPIInUse means another running node serves the local API of the data
+// directory.
+var ErrAPIInUse = errors.New("another running node serves the local API in this data directory (give this one its own --data-dir)")
+
+// inUse reports whether the API file at path names a listener that
+// answers (a file left by a killed node does not).
+func inUse(path string) bool {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var info APIInfo
+	if json.Unmarshal(raw, &info) != nil || info.Addr == "" {
+		return false
+	}
+	c, err := net.DialTimeout("tcp", info.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// Addr is the API's loopback address.
+func (a *LocalAPI) Addr() string { return a.addr }
 
 // Close stops the server, waits for it and removes its file.
 func (a *LocalAPI) Close() error {
@@ -95,14 +187,4 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// writeJSON answers with v, or with err as a 500 carrying its message.
-func writeJSON(w http.ResponseWriter, v any, err error) {
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,6 +1,7 @@
 package role
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +39,11 @@ type ProviderConfig struct {
 	Offer overlay.Offer
 	// MaxSessions bounds concurrent sessions (required, > 0).
 	MaxSessions int
-	// Policy is the exit policy (required).
-	Policy *tunnel.ExitPolicy
+	// Policy is the exit policy (required); ExitRules, if set, the
+	// --exit-policy rules it was made from (ParseExitRules), which the
+	// local API's settings show and change.
+	Policy    *tunnel.ExitPolicy
+	ExitRules []string
 	// Resolver answers consumers' DNS; nil uses the host's.
 	Resolver tunnel.Resolver
 
@@ -65,6 +70,14 @@ type ProviderConfig struct {
 	// Warn hears conditions the operator should fix (no ether for gas);
 	// nil logs them.
 	Warn func(string)
+	// Version is what GET /v1/status reports (empty: the module version
+	// from the build info).
+	Version string
+	// HistoryInterval is how often the local API's history is sampled
+	// (0: DefaultHistoryInterval); HistoryMax bounds the samples kept per
+	// series (0: DefaultHistoryMax).
+	HistoryInterval time.Duration
+	HistoryMax      int
 }
 
 // Provider is a running provider: its node, session server and books.
@@ -74,6 +87,8 @@ type Provider struct {
 	Proposal *overlay.SignedProposal
 	// Books is nil for a free provider.
 	Books *Books
+	// API is the local API, nil unless ProviderConfig.LocalAPI.
+	API *LocalAPI
 
 	log     *slog.Logger
 	closers stack
@@ -159,28 +174,51 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 	return p, nil
 }
 
-// serveAPI serves the local API: the books (for a free provider, no
-// earnings and nothing to settle) and the bridge line. It closes before
-// the node.
+// serveAPI serves the local API and the dashboard: status, history,
+// earnings and settle (for a free provider, no earnings and nothing to
+// settle) and the bridge line. It samples the history from now on, and
+// closes before the node.
 func (p *Provider) serveAPI(cfg ProviderConfig) error {
-	var mux *http.ServeMux
+	rs := routes{}
 	if p.Books != nil {
-		mux = p.Books.Handler()
+		p.Books.register(rs)
 	} else {
-		mux = http.NewServeMux()
-		mux.HandleFunc("GET /v1/earnings", func(w http.ResponseWriter, r *http.Request) {
+		rs.handle(http.MethodGet, "/v1/earnings", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, []EarningRow{}, nil)
 		})
-		mux.HandleFunc("POST /v1/settle", func(w http.ResponseWriter, r *http.Request) {
+		rs.handle(http.MethodPost, "/v1/settle", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, nil, ErrNoChain)
 		})
 	}
-	handleBridge(mux, p.Node, cfg.DataDir)
-	api, err := ServeLocalAPI(cfg.DataDir, mux)
+	rs.handle(http.MethodGet, "/v1/bridge", bridgeHandler(p.Node, cfg.DataDir))
+	watch, err := watchNode(p.Node, "provider")
+	if err != nil {
+		return err
+	}
+	p.closers.push(watch.Close)
+	registerStatus(rs, watch, cfg.Version)
+	hist, err := OpenHistory(cfg.DataDir, cfg.HistoryMax)
+	if err != nil {
+		return err
+	}
+	p.closers.push(hist.Close)
+	interval := cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)
+	rs.handle(http.MethodGet, "/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, sessionRows(p.Sessions, time.Now()), nil)
+	})
+	(&settings{p: p, srv: p.Sessions, rules: slices.Clone(cfg.ExitRules)}).register(rs)
+	rec := &recorder{h: hist, interval: interval, log: p.log, traffic: (&trafficMeter{srv: p.Sessions}).delta}
+	if p.Books != nil {
+		rec.earned = p.Books.TotalEarned
+	}
+	p.closers.push(startRecorder(rec).Close)
+	registerHistory(rs, hist, interval)
+	api, err := ServeLocalAPI(cfg.DataDir, rs, WithDashboard())
 	if err != nil {
 		return err
 	}
 	p.closers.push(api.Close)
+	p.API = api
 	return nil
 }
 
