@@ -214,6 +214,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	}
 	cfg.Progress("tunnel up (" + up + ")")
 	node.Metrics().Sessions.WithLabelValues("consumer", string(s.Path()), string(s.Transport())).Inc()
+	node.Metrics().ConnectSeconds.WithLabelValues(string(s.Path()), string(s.Transport())).Observe(s.ConnectTime.Seconds())
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })

@@ -68,6 +68,10 @@ type Session struct {
 		direct     chan struct{}       // closed once the path is direct
 	}
 
+	// metered is what meterBytes has counted into the node's metrics:
+	// keepalive feeds it, Close (after keepalive stopped) adds the rest.
+	metered tunnel.Stats
+
 	done    chan struct{}
 	errMu   sync.Mutex
 	err     error
@@ -310,6 +314,7 @@ func (s *Session) keepalive(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.meterBytes()
 		timeout := min(max(4*rtt, minPingTimeout), maxPingTimeout)
 		start := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -402,6 +407,12 @@ func (s *Session) Close() error {
 		if !gone {
 			sendClose(s)
 		}
+		s.meterBytes()
+		outcome := overlay.OutcomeClosed
+		if gone {
+			outcome = overlay.OutcomeTimeout
+		}
+		s.node.Metrics().SessionsEnded.WithLabelValues("consumer", string(s.Path()), string(s.Transport()), outcome).Inc()
 		if s.pay != nil {
 			_ = s.pay.Close()
 		}
@@ -414,6 +425,22 @@ func (s *Session) Close() error {
 		}
 	})
 	return err
+}
+
+// meterBytes adds the tunnel bytes since its last call to the node's
+// SessionBytes, on the path the session is on now. Only keepalive calls
+// it while the session runs, and Close once keepalive has stopped.
+func (s *Session) meterBytes() {
+	st := s.tun.Stats()
+	path := string(s.Path())
+	m := s.node.Metrics().SessionBytes
+	if d := st.TxBytes - s.metered.TxBytes; d > 0 {
+		m.WithLabelValues("consumer", overlay.DirectionUp, path).Add(float64(d))
+	}
+	if d := st.RxBytes - s.metered.RxBytes; d > 0 {
+		m.WithLabelValues("consumer", overlay.DirectionDown, path).Add(float64(d))
+	}
+	s.metered = st
 }
 
 // sendClose tells the provider the session is over, best effort.
