@@ -43,12 +43,6 @@ type ProviderConfig struct {
 	// Policy decides which destinations the exit may dial; SetPolicy
 	// replaces it for the flows that come after.
 	Policy *ExitPolicy
-	// LimitUp and LimitDown throttle what the exit forwards, TCP and UDP:
-	// up is the consumer's traffic to the internet, down the answers. Each
-	// byte waits in every bucket of its direction (the session's own, a
-	// provider's total shared by its sessions); none means unlimited.
-	// DNS answered by the provider itself is not throttled.
-	LimitUp, LimitDown []*Bucket
 	// Logger receives session events; nil discards them.
 	Logger *slog.Logger
 	// Resolver answers the consumer's DNS queries; nil uses the host
@@ -98,6 +92,7 @@ type providerOptions struct {
 	udpIdle     time.Duration
 	tcpIdle     time.Duration
 	now         func() time.Time
+	up, down    buckets
 }
 
 // ProviderOption configures a Provider.
@@ -161,6 +156,21 @@ func WithUDPIdleTimeout(d time.Duration) ProviderOption {
 	}
 }
 
+// WithRateLimits throttles what the exit forwards, TCP and UDP: up is the
+// consumer's traffic towards the internet, down the answers. Each byte
+// waits in every bucket of its direction, in order (typically the
+// session's own, then a provider's total shared by its sessions). DNS the
+// provider answers itself is not throttled. Default: no limits.
+func WithRateLimits(up, down []*Bucket) ProviderOption {
+	return func(o *providerOptions) error {
+		if slices.Contains(up, nil) || slices.Contains(down, nil) {
+			return fmt.Errorf("%w: nil rate-limit bucket", ErrInvalidConfig)
+		}
+		o.up, o.down = slices.Clone(up), slices.Clone(down)
+		return nil
+	}
+}
+
 // WithProviderClock replaces time.Now for metering.
 func WithProviderClock(now func() time.Time) ProviderOption {
 	return func(o *providerOptions) error {
@@ -189,8 +199,6 @@ func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) 
 		return nil, fmt.Errorf("%w: ProviderConfig.Bind is missing", ErrInvalidConfig)
 	case cfg.Policy == nil:
 		return nil, fmt.Errorf("%w: ProviderConfig.Policy is missing", ErrInvalidConfig)
-	case slices.Contains(cfg.LimitUp, nil) || slices.Contains(cfg.LimitDown, nil):
-		return nil, fmt.Errorf("%w: ProviderConfig.LimitUp and LimitDown must not hold nil buckets", ErrInvalidConfig)
 	}
 	if err := cfg.Addresses.Validate(); err != nil {
 		return nil, fmt.Errorf("ProviderConfig.Addresses: %w", err)
@@ -218,8 +226,8 @@ func NewProvider(cfg ProviderConfig, opts ...ProviderOption) (*Provider, error) 
 		ctx:      ctx,
 		cancel:   cancel,
 		conns:    make(map[net.Conn]struct{}),
-		up:       buckets(cfg.LimitUp),
-		down:     buckets(cfg.LimitDown),
+		up:       o.up,
+		down:     o.down,
 	}
 	p.policy.Store(cfg.Policy)
 	nd, err := newNetDevice(stackConfig{

@@ -234,9 +234,8 @@ func (s *Server) startTunnel(ps *provSession, bind conn.Bind) (*tunnel.Provider,
 	tun, err := tunnel.NewProvider(tunnel.ProviderConfig{
 		PrivateKey: ps.key, PeerPublicKey: ps.peerKey, Addresses: ps.addrs, Bind: bind,
 		Policy: s.policy.Load(), Resolver: s.cfg.Resolver,
-		LimitUp: []*tunnel.Bucket{ps.up, s.totalUp}, LimitDown: []*tunnel.Bucket{ps.down, s.totalDown},
 		Logger: s.log.With("session", ps.id),
-	})
+	}, tunnel.WithRateLimits([]*tunnel.Bucket{ps.up, s.totalUp}, []*tunnel.Bucket{ps.down, s.totalDown}))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -148,6 +148,12 @@ func (s *Server) startInvoicer(ps *provSession, stats func() tunnel.Stats) (*her
 		Price: ps.pay.price, Usage: overlay.TunnelUsage(stats),
 		Interval: cfg.Interval, Tick: cfg.Tick, Threshold: cfg.Threshold, MaxUnpaid: cfg.MaxUnpaid,
 		Log: s.log.With("session", ps.id),
+		OnInvoice: func(err error) {
+			s.met.Invoices.WithLabelValues(result(err, "paid")).Inc()
+		},
+		OnExchange: func(took time.Duration, err error) {
+			s.met.HermesExchange.WithLabelValues(result(err, "ok")).Observe(took.Seconds())
+		},
 	}
 	if cfg.Settler != nil {
 		ic.OnPromise = cfg.Settler.Notify
@@ -157,6 +163,14 @@ func (s *Server) startInvoicer(ps *provSession, stats func() tunnel.Stats) (*her
 		return nil, fmt.Errorf("start invoicing: %w", err)
 	}
 	return inv, nil
+}
+
+// result is a metric's result label: ok without err, else "failed".
+func result(err error, ok string) string {
+	if err != nil {
+		return "failed"
+	}
+	return ok
 }
 
 // closeInvoicer stops invoicing an ended session and reports what it paid.
