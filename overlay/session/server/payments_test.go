@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/hermes/hermestest"
@@ -41,6 +42,7 @@ type paidNet struct {
 	beneficiary    *identity.Identity
 	provID, consID *identity.Identity
 	hubID          *identity.Identity
+	provReg        *prometheus.Registry // the provider's metrics
 }
 
 const paidFeeBp = 250
@@ -88,7 +90,8 @@ func newPaidNet(t *testing.T, deposit *big.Int, mod func(*server.Payments)) *pai
 	pn.hubSvc = hub
 	pn.hubAddr = pn.hubID.Address().Hex()
 
-	pn.prov = newTestNode(t, overlay.Config{Host: overlay.HostConfig{Identity: pn.provID}, Bootstrap: boot})
+	pn.provReg = prometheus.NewRegistry()
+	pn.prov = newTestNode(t, overlay.Config{Host: overlay.HostConfig{Identity: pn.provID, Metrics: pn.provReg}, Bootstrap: boot})
 	offer := testOffer
 	offer.Hermes = []string{pn.hubAddr}
 	if pn.proposal, err = pn.prov.Advertise(ctx, offer); err != nil {
@@ -192,6 +195,23 @@ func TestPaidSession(t *testing.T) {
 	}
 	if fee.Cmp(hermes.RequiredFee(total, paidFeeBp)) != 0 {
 		t.Fatalf("fee %s on %s, want %d bp", fee, total, paidFeeBp)
+	}
+	// The provider's metrics saw the same invoices, promises and earnings.
+	earned, _ := new(big.Rat).SetFrac(total, big.NewInt(1e18)).Float64()
+	tstest.WaitFor(t, 10*time.Second, "the session's earnings in the metrics", func() bool {
+		return metricValue(t, pn.provReg, "mystp2p_earned_tokens_total", map[string]string{"hermes": pn.hubAddr}) >= earned*0.999999
+	})
+	if v := metricValue(t, pn.provReg, "mystp2p_earned_tokens_total", nil); v > earned*1.000001 {
+		t.Fatalf("metrics earned %v tokens, the session paid %v", v, earned)
+	}
+	if v := metricValue(t, pn.provReg, "mystp2p_invoices_total", map[string]string{"result": "paid"}); int(v) != got.Invoices {
+		t.Fatalf("metrics count %v paid invoices, the session %d", v, got.Invoices)
+	}
+	if v := metricValue(t, pn.provReg, "mystp2p_promises_total", nil); int(v) != got.Promises {
+		t.Fatalf("metrics count %v promises, the session %d", v, got.Promises)
+	}
+	if v := metricValue(t, pn.provReg, "mystp2p_hermes_exchange_seconds", map[string]string{"result": "ok"}); int(v) < got.Promises {
+		t.Fatalf("%v hermes exchanges timed, %d promises", v, got.Promises)
 	}
 	// The price covers at least the bytes the consumer itself counted.
 	price, _ := overlay.ProposalPrice(&pn.proposal.Proposal)
