@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
@@ -40,6 +42,34 @@ func serveBulk(tb testing.TB, ln net.Listener, size int) {
 	tb.Cleanup(func() { ln.Close(); <-done })
 }
 
+// cpuMeter reports the process's CPU time (user + system, every goroutine
+// and both ends of the tunnel) per GiB moved, as the metric cpu-s/GiB.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU(b *testing.B) *cpuMeter {
+	b.Helper()
+	return &cpuMeter{start: processCPU(b)}
+}
+
+// report adds the metric for bytes moved in total since startCPU.
+func (m *cpuMeter) report(b *testing.B, bytes int64) {
+	b.Helper()
+	if bytes == 0 {
+		return
+	}
+	used := processCPU(b) - m.start
+	b.ReportMetric(used.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
+}
+
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func readAll(b *testing.B, c net.Conn, want int) {
 	b.Helper()
 	n, err := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
@@ -70,12 +100,15 @@ func benchBulkDownload(b *testing.B, transport string) {
 	cons, _ := newSessionPair(b, transport, pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
 	sc := newSOCKS(b, cons)
 	b.SetBytes(benchStreamSize)
-	b.ResetTimer()
+	cpu := startCPU(b)
+	n := int64(0)
 	for b.Loop() {
 		c := sc.connect(b, ipPort(origin))
 		readAll(b, c, benchStreamSize)
 		c.Close()
+		n += benchStreamSize
 	}
+	cpu.report(b, n)
 }
 
 // BenchmarkBareWireGuard is the baseline: wireguard-go's own netstack on
@@ -121,7 +154,8 @@ func BenchmarkBareWireGuard(b *testing.B) {
 	}
 	serveBulk(b, ln, benchStreamSize)
 	b.SetBytes(benchStreamSize)
-	b.ResetTimer()
+	cpu := startCPU(b)
+	n := int64(0)
 	for b.Loop() {
 		c, err := netB.DialTCPAddrPort(netip.AddrPortFrom(addrA, 80))
 		if err != nil {
@@ -129,7 +163,9 @@ func BenchmarkBareWireGuard(b *testing.B) {
 		}
 		readAll(b, c, benchStreamSize)
 		c.Close()
+		n += benchStreamSize
 	}
+	cpu.report(b, n)
 }
 
 // listenPort reads the UDP port a device bound to.

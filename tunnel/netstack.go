@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -29,9 +29,12 @@ const MTU = 1420
 
 const (
 	nicID = 1
-	// outboundQueueLen is the channel endpoint's queue towards WireGuard.
+	// outboundQueueLen is the link endpoint's queue towards WireGuard, in
+	// packets of up to gsoMaxSize bytes.
 	outboundQueueLen = 1024
-	// deviceBatchSize is how many packets one Read hands to WireGuard.
+	// deviceBatchSize is how many packets one Read hands to WireGuard and
+	// one Write takes from it: more than the segments of one
+	// gsoMaxSize packet at the session MTU.
 	deviceBatchSize = 64
 	// tcpBufferMax is the largest TCP send/receive buffer the stacks use;
 	// one WireGuard session rarely has more than a few MiB in flight.
@@ -43,13 +46,25 @@ const (
 // sends are handed to WireGuard. The consumer uses it to originate
 // connections, the provider to terminate them.
 type netDevice struct {
-	ep     *channel.Endpoint
+	ep     *linkEndpoint
 	stack  *stack.Stack
 	events chan tun.Event
 	meter  *meter
 	// inbound, when set, sees every packet before it enters the stack
 	// (the consumer uses it to notice ICMP "administratively prohibited").
 	inbound func(pkt []byte)
+
+	// Read's state: Read is only called from WireGuard's one TUN reader.
+	// pending is an offloaded TCP packet whose segments did not all fit
+	// in the last Read; pendingNext is its next segment.
+	flat        []byte
+	pending     tcpPacket
+	pendingNext int
+
+	// Write's state: WireGuard's receive path calls Write for one peer
+	// from one goroutine at a time; the mutex makes that a guarantee.
+	writeMu  sync.Mutex
+	inbounds []*stack.PacketBuffer // guarded by writeMu
 
 	ctx       context.Context // cancelled by Close; unblocks Read
 	cancel    context.CancelFunc
@@ -81,7 +96,8 @@ func newNetDevice(cfg stackConfig, m *meter) (*netDevice, error) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &netDevice{
-		ep:     channel.New(outboundQueueLen, MTU, ""),
+		ep:     newLinkEndpoint(outboundQueueLen, MTU),
+		flat:   make([]byte, gsoMaxSize),
 		stack:  s,
 		events: make(chan tun.Event, 1),
 		meter:  m,
@@ -156,25 +172,74 @@ func (d *netDevice) Events() <-chan tun.Event { return d.events }
 func (d *netDevice) BatchSize() int { return deviceBatchSize }
 
 // Read hands packets the stack sent to WireGuard: it blocks for the first
-// one, then takes whatever else is already queued, up to len(bufs).
+// one, then takes whatever else is already queued, up to len(bufs). TCP
+// packets the stack left for the link to segment leave as MTU-sized
+// segments with their checksums filled in.
 func (d *netDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	pkt := d.ep.ReadContext(d.ctx)
-	if pkt == nil {
-		return 0, os.ErrClosed
-	}
 	n := 0
-	for {
-		sizes[n] = copyPacket(bufs[n][offset:], pkt)
-		pkt.DecRef()
-		d.meter.addTx(sizes[n])
-		n++
+	if d.pendingNext > 0 {
+		n = d.writePending(bufs, sizes, offset)
 		if n == len(bufs) {
 			return n, nil
 		}
-		if pkt = d.ep.Read(); pkt == nil {
+	}
+	var pkt *stack.PacketBuffer
+	if n == 0 {
+		if pkt = d.ep.read(d.ctx); pkt == nil {
+			return 0, os.ErrClosed
+		}
+	} else if pkt = d.ep.tryRead(); pkt == nil {
+		return n, nil
+	}
+	for {
+		n += d.readPacket(pkt, bufs[n:], sizes[n:], offset)
+		pkt.DecRef()
+		if n == len(bufs) || d.pendingNext > 0 {
+			return n, nil
+		}
+		if pkt = d.ep.tryRead(); pkt == nil {
 			return n, nil
 		}
 	}
+}
+
+// readPacket writes pkt to bufs as one packet, or as segments if the stack
+// left it for the link to segment, and returns how many it wrote. Segments
+// that do not fit stay pending for the next Read.
+func (d *netDevice) readPacket(pkt *stack.PacketBuffer, bufs [][]byte, sizes []int, offset int) int {
+	gso := pkt.GSOOptions
+	if (gso.Type != stack.GSOTCPv4 && gso.Type != stack.GSOTCPv6) || !gso.NeedsCsum {
+		sizes[0] = copyPacket(bufs[0][offset:], pkt)
+		d.meter.addTx(sizes[0])
+		return 1
+	}
+	if pkt.Size() > len(d.flat) {
+		return 0 // the stack was told gsoMaxSize; drop, TCP retransmits
+	}
+	flat := d.flat[:copyPacket(d.flat, pkt)]
+	mss := int(gso.MSS)
+	if mss == 0 {
+		mss = len(flat) // nothing to segment; only the checksum to finish
+	}
+	tp, err := parseTCPForSegmentation(flat, mss)
+	if err != nil {
+		return 0
+	}
+	d.pending, d.pendingNext = tp, 0
+	return d.writePending(bufs, sizes, offset)
+}
+
+// writePending writes the pending packet's next segments to bufs.
+func (d *netDevice) writePending(bufs [][]byte, sizes []int, offset int) int {
+	n, err := d.pending.writeSegments(d.pendingNext, bufs, sizes, offset)
+	for _, s := range sizes[:n] {
+		d.meter.addTx(s)
+	}
+	d.pendingNext += n
+	if err != nil || d.pendingNext == d.pending.segments() {
+		d.pending, d.pendingNext = tcpPacket{}, 0
+	}
+	return n
 }
 
 func copyPacket(dst []byte, pkt *stack.PacketBuffer) int {
@@ -185,8 +250,17 @@ func copyPacket(dst []byte, pkt *stack.PacketBuffer) int {
 	return n
 }
 
-// Write injects packets that WireGuard decrypted into the stack.
+// Write injects packets that WireGuard decrypted into the stack, the whole
+// batch at once, so that GRO can merge the segments of each TCP flow.
 func (d *netDevice) Write(bufs [][]byte, offset int) (int, error) {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	pkts := d.inbounds[:0]
+	defer func() {
+		d.ep.deliverBatch(pkts)
+		clear(pkts)
+		d.inbounds = pkts[:0]
+	}()
 	for _, b := range bufs {
 		p := b[offset:]
 		if len(p) == 0 {
@@ -206,10 +280,25 @@ func (d *netDevice) Write(bufs [][]byte, offset int) (int, error) {
 			d.inbound(p)
 		}
 		pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(p)})
-		d.ep.InjectInbound(proto, pkb)
-		pkb.DecRef()
+		pkb.NetworkProtocolNumber = proto
+		pkb.RXChecksumValidated = lengthsMatch(p)
+		pkts = append(pkts, pkb)
 	}
 	return len(bufs), nil
+}
+
+// lengthsMatch reports whether p's IP header is whole and its length field
+// matches len(p). GRO trusts the lengths of packets whose checksums are
+// marked validated, so only those are.
+func lengthsMatch(p []byte) bool {
+	switch p[0] >> 4 {
+	case 4:
+		return len(p) >= ipv4MinLen && int(p[0]&0x0f)*4 >= ipv4MinLen &&
+			int(binary.BigEndian.Uint16(p[2:])) == len(p)
+	case 6:
+		return len(p) >= ipv6HdrLen && int(binary.BigEndian.Uint16(p[4:]))+ipv6HdrLen == len(p)
+	}
+	return false
 }
 
 // sendOutbound queues a packet built outside the stack (an ICMP error from
