@@ -123,19 +123,50 @@ func (st *settings) get() Settings {
 func (st *settings) put(u SettingsUpdate) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	cur := st.now()
-	if u.PriceHour != nil && *u.PriceHour != cur.PriceHour || u.PriceGiB != nil && *u.PriceGiB != cur.PriceGiB {
-		field := "price_hour"
-		if u.PriceHour == nil || *u.PriceHour == cur.PriceHour {
-			field = "price_gib"
+	plan, err := checkUpdate(u, st.now())
+	if err != nil {
+		return err
+	}
+	// Checked: apply. The server refuses only what was checked.
+	if plan.policy != nil {
+		if err := st.srv.SetPolicy(plan.policy); err != nil {
+			return err
 		}
-		return badRequest("%s: prices are fixed in the signed proposal while the provider runs; restart it with --price-hour/--price-gib to change them", field)
+		st.rules = slices.Clone(*u.ExitPolicy)
+	}
+	if plan.limits != nil {
+		if err := st.srv.SetLimits(*plan.limits); err != nil {
+			return err
+		}
+	}
+	if u.MaxSessions != nil {
+		if err := st.srv.SetMaxSessions(*u.MaxSessions); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settingsPlan is a checked update: what to set.
+type settingsPlan struct {
+	policy *tunnel.ExitPolicy
+	limits *server.Limits
+}
+
+// checkUpdate checks u against cur, naming the first bad field.
+func checkUpdate(u SettingsUpdate, cur settingsNow) (settingsPlan, error) {
+	var plan settingsPlan
+	if u.PriceHour != nil && *u.PriceHour != cur.PriceHour {
+		return plan, badRequest("price_hour: prices are fixed in the signed proposal while the provider runs; restart it with --price-hour to change them")
+	}
+	if u.PriceGiB != nil && *u.PriceGiB != cur.PriceGiB {
+		return plan, badRequest("price_gib: prices are fixed in the signed proposal while the provider runs; restart it with --price-gib to change them")
 	}
 	if u.MaxSessions != nil && (*u.MaxSessions <= 0 || *u.MaxSessions > MaxSessionsLimit) {
-		return badRequest("max_sessions %d: want 1 to %d", *u.MaxSessions, MaxSessionsLimit)
+		return plan, badRequest("max_sessions %d: want 1 to %d", *u.MaxSessions, MaxSessionsLimit)
 	}
-	l := cur.limits
 	if u.Limits != nil {
+		l := cur.limits
 		for _, f := range []struct {
 			name string
 			v    *int64
@@ -146,36 +177,19 @@ func (st *settings) put(u SettingsUpdate) error {
 				continue
 			}
 			if *f.v < 0 {
-				return badRequest("%s %d: must not be negative (0 is unlimited)", f.name, *f.v)
+				return plan, badRequest("%s %d: must not be negative (0 is unlimited)", f.name, *f.v)
 			}
 			*f.dst = *f.v
 		}
+		plan.limits = &l
 	}
-	var policy *tunnel.ExitPolicy
 	if u.ExitPolicy != nil {
 		var err error
-		if policy, err = ParseExitRules(*u.ExitPolicy); err != nil {
-			return badRequest("exit_policy: %v", err)
+		if plan.policy, err = ParseExitRules(*u.ExitPolicy); err != nil {
+			return plan, badRequest("exit_policy: %v", err)
 		}
 	}
-	// Checked: apply. The server refuses only what was checked above.
-	if policy != nil {
-		if err := st.srv.SetPolicy(policy); err != nil {
-			return err
-		}
-		st.rules = slices.Clone(*u.ExitPolicy)
-	}
-	if u.Limits != nil {
-		if err := st.srv.SetLimits(l); err != nil {
-			return err
-		}
-	}
-	if u.MaxSessions != nil {
-		if err := st.srv.SetMaxSessions(*u.MaxSessions); err != nil {
-			return err
-		}
-	}
-	return nil
+	return plan, nil
 }
 
 // settingsNow is what put compares an update with.

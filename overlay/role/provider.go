@@ -187,7 +187,12 @@ func (p *Provider) serveAPI(cfg ProviderConfig) error {
 			writeJSON(w, []EarningRow{}, nil)
 		})
 		rs.handle(http.MethodPost, "/v1/settle", func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, nil, ErrNoChain)
+			var req SettleRequest
+			err := decodeJSON(r, &req, true)
+			if err == nil {
+				err = req.check()
+			}
+			writeJSON(w, nil, cmp.Or(err, ErrNoChain))
 		})
 	}
 	rs.handle(http.MethodGet, "/v1/bridge", bridgeHandler(p.Node, cfg.DataDir))
