@@ -71,10 +71,11 @@ func startAPINet(t *testing.T, paid bool) *apiNet {
 		}
 		t.Cleanup(func() { chain.Close() })
 		hubID := mustID(t)
+		// The hub's stake is its pool: what providers settle is paid from it.
 		if err := chain.Fund(ctx, hubID.Address(), oneToken, oneToken); err != nil {
 			t.Fatal(err)
 		}
-		if err := chain.Chain.RegisterHermes(ctx, hubID, big.NewInt(1)); err != nil {
+		if err := chain.Chain.RegisterHermes(ctx, hubID, oneToken); err != nil {
 			t.Fatal(err)
 		}
 		hub, err := role.StartHermes(ctx, role.HermesConfig{Node: overlay.Config{Host: overlay.HostConfig{Identity: hubID, Listen: loopback},
