@@ -341,6 +341,12 @@ func repeatable(f *flag.Flag) bool {
 
 // valueKind says what a flag's value looks like, for errors.
 func valueKind(f *flag.Flag) string {
+	if sf, ok := f.Value.(*sizeFlag); ok {
+		if sf.perSecond {
+			return `a rate such as "10MiB/s"`
+		}
+		return `a size such as "500GiB"`
+	}
 	g, ok := f.Value.(flag.Getter)
 	if !ok {
 		if repeatable(f) {
@@ -419,3 +425,96 @@ func (f fromConfigError) Error() string {
 	return fmt.Sprintf("%v (key %q in config file %s)", f.error, f.key, f.path)
 }
 func (f fromConfigError) Unwrap() error { return f.error }
+
+// sizeFlag is a number of bytes written for people: "500GiB", "10MB",
+// "1048576". With perSecond it is a rate and may end in "/s" ("10MiB/s").
+// 0 means unlimited.
+type sizeFlag struct {
+	n         int64
+	perSecond bool
+}
+
+// sizeUnits are the units a size takes, case-insensitive: powers of 1000
+// (kB, MB …) and of 1024 (KiB, MiB …).
+var sizeUnits = []struct {
+	name string
+	mult int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"k", 1e3}, {"b", 1},
+}
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v, s.perSecond)
+	if err != nil {
+		return err
+	}
+	s.n = n
+	return nil
+}
+
+func (s *sizeFlag) String() string {
+	if s == nil {
+		return "0"
+	}
+	return formatSize(s.n, s.perSecond)
+}
+
+// parseSize parses a size (or, with perSecond, a rate) in bytes.
+func parseSize(v string, perSecond bool) (int64, error) {
+	in := strings.TrimSpace(v)
+	want := `a size such as "500GiB", "750GB" or "0" for unlimited`
+	if perSecond {
+		want = `a rate such as "10MiB/s", "2.5MB/s" or "0" for unlimited`
+		lower := strings.ToLower(in)
+		if strings.Contains(lower, "bit") || strings.HasSuffix(lower, "bps") {
+			return 0, fmt.Errorf("%q: give bytes per second, not bits (100 Mbit/s is 12.5MB/s)", v)
+		}
+		in = strings.TrimSuffix(strings.TrimSuffix(in, "/s"), "/S")
+	}
+	num, unit := in, ""
+	if i := strings.IndexFunc(in, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }); i >= 0 {
+		num, unit = strings.TrimSpace(in[:i]), strings.ToLower(strings.TrimSpace(in[i:]))
+	}
+	mult := int64(1)
+	if unit != "" {
+		mult = 0
+		for _, u := range sizeUnits {
+			if unit == u.name {
+				mult = u.mult
+				break
+			}
+		}
+		if mult == 0 {
+			return 0, fmt.Errorf("%q: unknown unit %q; want %s", v, unit, want)
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" {
+		return 0, fmt.Errorf("%q is not %s", v, want)
+	}
+	bytes := f * float64(mult)
+	if bytes >= 1<<62 {
+		return 0, fmt.Errorf("%q is too large", v)
+	}
+	return int64(bytes), nil
+}
+
+// formatSize writes n bytes with the largest binary unit that divides it.
+func formatSize(n int64, perSecond bool) string {
+	s := strconv.FormatInt(n, 10)
+	if n != 0 {
+		for _, u := range sizeUnits[:4] {
+			if n%u.mult == 0 {
+				s = strconv.FormatInt(n/u.mult, 10) + map[int64]string{1 << 10: "KiB", 1 << 20: "MiB", 1 << 30: "GiB", 1 << 40: "TiB"}[u.mult]
+			}
+		}
+		if s == strconv.FormatInt(n, 10) {
+			s += "B"
+		}
+	}
+	if perSecond && n != 0 {
+		s += "/s"
+	}
+	return s
+}

@@ -217,6 +217,10 @@ func TestConfigFileErrors(t *testing.T) {
 		{"date", "[relay]\nmax-circuits = 1979-05-27\n", relayRole, []string{`key "max-circuits"`, "date or time is not a value"}},
 		{"syntax", "[relay]\nmax-circuits = = 4\n", relayRole, []string{"line 2", "config init --role relay --force"}},
 		{"duplicate key", "[relay]\nmax-circuits = 4\nmax-circuits = 5\n", relayRole, []string{"max-circuits"}},
+		{"bad rate", "[provider]\nsession-rate = \"fast\"\n", providerRole, []string{`key "session-rate"`, `"fast"`, "10MiB/s"}},
+		{"rate in bits", "[provider]\ntotal-rate = \"100Mbit/s\"\n", providerRole, []string{`key "total-rate"`, "not bits"}},
+		{"bad cap unit", "[provider]\nmonthly-cap = \"500GB/month\"\n", providerRole, []string{`key "monthly-cap"`, "unknown unit", "500GiB"}},
+		{"negative cap", "[provider]\nmonthly-cap = -5\n", providerRole, []string{`key "monthly-cap"`, "500GiB"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.text)
@@ -374,5 +378,82 @@ func TestFlagHelpConsistent(t *testing.T) {
 	_, _, err := runCmd(t, context.Background(), "proposals", "--ephemeral", "--bootstrap", "/ip4/127.0.0.1/tcp/1")
 	if err == nil || !strings.Contains(err.Error(), "--bootstrap") {
 		t.Fatalf("proposals --ephemeral: %v", err)
+	}
+}
+
+// Sizes and rates read as people write them; anything else is refused.
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in        string
+		perSecond bool
+		want      int64
+	}{
+		{"0", false, 0}, {"1048576", false, 1 << 20}, {"500GiB", false, 500 << 30}, {"750GB", false, 750e9},
+		{"1.5 TiB", false, 3 << 39}, {"64kib", false, 64 << 10}, {"2k", false, 2000},
+		{"10MiB/s", true, 10 << 20}, {"2.5MB/s", true, 2_500_000}, {"256KiB", true, 256 << 10}, {"0/s", true, 0},
+	} {
+		got, err := parseSize(tc.in, tc.perSecond)
+		if err != nil || got != tc.want {
+			t.Errorf("parseSize(%q, %v) = %d, %v; want %d", tc.in, tc.perSecond, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in        string
+		perSecond bool
+	}{
+		{"", false}, {"fast", true}, {"-1GiB", false}, {"10MiB/s", false}, {"GiB", false}, {"1e30", false},
+		{"100Mbit/s", true}, {"100Mbps", true}, {"5 parsecs", false}, {"1.2.3MB", false},
+	} {
+		if got, err := parseSize(tc.in, tc.perSecond); err == nil {
+			t.Errorf("parseSize(%q, %v) = %d, want an error", tc.in, tc.perSecond, got)
+		}
+	}
+	for n, want := range map[int64]string{0: "0", 1 << 20: "1MiB", 500 << 30: "500GiB", 1000: "1000B"} {
+		if got := formatSize(n, false); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := formatSize(1536, true); got != "1536B/s" {
+		t.Errorf("formatSize(1536, rate) = %q", got)
+	}
+}
+
+// What formatSize writes, parseSize reads back.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"0", "500GiB", "10MiB/s", "2.5MB", "1e3", " 7 kB ", "1.5TiB"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, in string, perSecond bool) {
+		n, err := parseSize(in, perSecond)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("parseSize(%q) = %d, negative", in, n)
+		}
+		back, err := parseSize(formatSize(n, perSecond), perSecond)
+		if err != nil || back != n {
+			t.Fatalf("%q → %d → %q → %d, %v", in, n, formatSize(n, perSecond), back, err)
+		}
+	})
+}
+
+// The bandwidth flags reach the command as bytes, from the file or the
+// command line, and a bad one on the command line names the flag.
+func TestProvideLimitFlags(t *testing.T) {
+	path := writeConfig(t, "[provider]\nsession-rate = \"10MiB/s\"\nmonthly-cap = \"500GiB\"\n")
+	fs, err := loadFlags(t, providerRole, nil, "--config", path, "--total-rate", "50MiB/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{"session-rate": 10 << 20, "total-rate": 50 << 20, "monthly-cap": 500 << 30} {
+		if got := fs.Lookup(name).Value.(*sizeFlag).n; got != want {
+			t.Errorf("--%s = %d, want %d", name, got, want)
+		}
+	}
+	_, _, err = runCmd(t, context.Background(), "provide", "--session-rate", "lots")
+	if err == nil || !strings.Contains(err.Error(), "session-rate") || !strings.Contains(err.Error(), "10MiB/s") {
+		t.Fatalf("provide --session-rate lots: %v", err)
 	}
 }

@@ -12,7 +12,15 @@ import (
 
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/role"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 )
+
+func orUnlimited(s *sizeFlag) string {
+	if s.n == 0 {
+		return "unlimited"
+	}
+	return s.String()
+}
 
 func cmdProvide(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "provide", "provide --country CC --ip-type TYPE --price-hour X --price-gib Y --bootstrap ADDR [flags]")
@@ -37,6 +45,10 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	dhtModeF := fs.String("dht-mode", "auto", dhtModeHelp)
 	dhtServer := fs.Bool("dht-server", false, "deprecated: the same as --dht-mode server")
 	maxSessions := fs.Int("max-sessions", 10, "most concurrent consumer sessions")
+	sessionRate, totalRate, monthlyCap := &sizeFlag{perSecond: true}, &sizeFlag{perSecond: true}, &sizeFlag{}
+	fs.Var(sessionRate, "session-rate", "most `bytes/s` one session moves, each direction, e.g. 10MiB/s (0: unlimited)")
+	fs.Var(totalRate, "total-rate", "most `bytes/s` all sessions together move, each direction, e.g. 50MiB/s (0: unlimited)")
+	fs.Var(monthlyCap, "monthly-cap", "most `bytes` of traffic per calendar month (UTC), both directions, e.g. 500GiB; at the cap sessions end and new ones are refused until the month ends (0: unlimited)")
 	var exitPolicy listFlag
 	fs.Var(&exitPolicy, "exit-policy", "exit policy changes (repeatable, comma-separated): allow-private, allow-loopback, deny:CIDR, deny-port:N; the default denies loopback, private, link-local, multicast, this host's networks and port 25")
 	exitAllowPrivate := fs.Bool("exit-allow-private", false, "let consumers reach private (RFC 1918) networks, for labs")
@@ -151,6 +163,10 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer prov.Close()
+	limits := server.Limits{SessionRate: sessionRate.n, TotalRate: totalRate.n, MonthlyCap: monthlyCap.n}
+	if err := prov.Sessions.SetLimits(limits); err != nil {
+		return err
+	}
 	node, sp := prov.Node, prov.Proposal
 	p := sp.Proposal
 	fmt.Fprintf(e.stdout, "providing %s in %s (%s) at %s/h and %s/GiB as %s\n", p.Service, p.Country, p.IPType,
@@ -159,6 +175,11 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "consumers pay through hermes %s; see `mystp2p earnings`\n", strings.Join(p.Hermes, ", "))
 	} else {
 		fmt.Fprintln(e.stdout, "free service: consumers do not pay")
+	}
+	if limits != (server.Limits{}) {
+		used, _ := prov.Sessions.MonthUsage()
+		fmt.Fprintf(e.stdout, "limits: %s per session, %s in all, monthly cap %s (%s used this month)\n",
+			orUnlimited(sessionRate), orUnlimited(totalRate), orUnlimited(monthlyCap), formatSize(used, false))
 	}
 	printAddrs(e.stdout, node.AddrInfo())
 	stopping := notifyServing(e, fmt.Sprintf("providing in %s as %s", p.Country, node.ID()))
