@@ -30,6 +30,10 @@ type Link struct {
 	// on the IP of Conn (UDP only).
 	UDP      UDPConn
 	PeerPort uint16
+	// Remote, when valid, is the peer's WireGuard address as a birthday
+	// punch found it (PunchSpray, PunchFromSockets): UDPMux routes it on
+	// Mux and UDP sends to it from UDP, with no Conn needed.
+	Remote netip.AddrPort
 	// Stream carries the packets framed (Stream only).
 	Stream io.ReadWriteCloser
 	// Obfs, if set, wraps the bind in an ObfsBind. For UDPMux, Bind sets
@@ -46,12 +50,15 @@ type Link struct {
 func (l Link) Bind() (conn.Bind, Path, error) {
 	switch l.Transport {
 	case UDPMux:
-		if l.Mux == nil || l.Conn == nil {
+		if l.Mux == nil || (l.Conn == nil && !l.Remote.IsValid()) {
 			return nil, "", fmt.Errorf("%s: %w (no shared UDP socket)", l.Transport, ErrNoDirectPath)
 		}
-		ep, err := l.Mux.PeerEndpoint(l.Conn)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w: %w", l.Transport, ErrNoDirectPath, err)
+		ep := l.Remote
+		if !ep.IsValid() {
+			var err error
+			if ep, err = l.Mux.PeerEndpoint(l.Conn); err != nil {
+				return nil, "", fmt.Errorf("%s: %w: %w", l.Transport, ErrNoDirectPath, err)
+			}
 		}
 		if l.Obfs == nil {
 			b, err := l.Mux.PeerBind(ep)
@@ -72,17 +79,24 @@ func (l Link) Bind() (conn.Bind, Path, error) {
 		}
 		return ob, Direct, nil
 	case UDP:
-		if l.Conn == nil || l.Conn.Stat().Limited {
-			return nil, "", fmt.Errorf("%s: %w (the connection is relayed)", l.Transport, ErrNoDirectPath)
+		remote := l.Remote
+		if !remote.IsValid() {
+			if l.Conn == nil || l.Conn.Stat().Limited {
+				return nil, "", fmt.Errorf("%s: %w (the connection is relayed)", l.Transport, ErrNoDirectPath)
+			}
+			if l.UDP == nil || l.PeerPort == 0 {
+				return nil, "", fmt.Errorf("%w: UDP transport needs a socket and the peer's port", ErrInvalidConfig)
+			}
+			ip, err := RemoteIP(l.Conn)
+			if err != nil {
+				return nil, "", err
+			}
+			remote = netip.AddrPortFrom(ip, l.PeerPort)
 		}
-		if l.UDP == nil || l.PeerPort == 0 {
-			return nil, "", fmt.Errorf("%w: UDP transport needs a socket and the peer's port", ErrInvalidConfig)
+		if l.UDP == nil {
+			return nil, "", fmt.Errorf("%w: UDP transport needs a socket", ErrInvalidConfig)
 		}
-		ip, err := RemoteIP(l.Conn)
-		if err != nil {
-			return nil, "", err
-		}
-		b, err := NewUDPBind(l.UDP, netip.AddrPortFrom(ip, l.PeerPort))
+		b, err := NewUDPBind(l.UDP, remote)
 		if err != nil {
 			return nil, "", err
 		}

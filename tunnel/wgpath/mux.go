@@ -242,6 +242,10 @@ type Mux struct {
 
 	bind *MuxBind
 
+	// probes are the listeners of birthday punches in progress
+	// (listenProbes), copied on write.
+	probes probeListeners
+
 	stats   muxCounters
 	dropLog logLimiter
 
@@ -540,6 +544,9 @@ func (m *Mux) dispatch(p *packet) bool {
 			if r := (*m.peers.routes.Load())[p.from]; r != nil && r.obfs {
 				return m.deliver(r, p, &m.stats.obfuscated)
 			}
+		}
+		if p.n == ProbeSize && m.probes.hear(p.from, p.data()) {
+			return false
 		}
 		m.stats.unknown.Add(1)
 		m.logDrop("neither QUIC nor WireGuard", p.from, p.n)
