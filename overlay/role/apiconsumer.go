@@ -26,7 +26,7 @@ type ConsumerStatus struct {
 	// Transport is how WireGuard travels: udp-mux, udp or stream.
 	Transport string `json:"transport,omitempty"`
 	// Obfuscation is what a censor sees of WireGuard: masked, none or
-	// inside (tunnelled in libp2p).
+	// inside-libp2p.
 	Obfuscation string `json:"obfuscation,omitempty"`
 	BytesUp     uint64 `json:"bytes_up"`
 	BytesDown   uint64 `json:"bytes_down"`

@@ -29,7 +29,9 @@ type Settings struct {
 	Limits      LimitSettings `json:"limits"`
 	// ExitPolicy is the rules the exit policy was built from, in the
 	// --exit-policy syntax (allow-private, allow-loopback, deny:CIDR,
-	// deny-port:N) on top of the default policy.
+	// deny-port:N) on top of the default policy; null when the provider
+	// was started without telling them (ProviderConfig.ExitRules) and none
+	// were set since.
 	ExitPolicy []string   `json:"exit_policy"`
 	Usage      MonthUsage `json:"month_usage"`
 }
@@ -114,7 +116,9 @@ func (st *settings) get() Settings {
 		out.PriceHour, out.PriceGiB = sp.Proposal.PriceHour, sp.Proposal.PriceGiB
 	}
 	st.mu.Lock()
-	out.ExitPolicy = append([]string{}, st.rules...)
+	if st.rules != nil {
+		out.ExitPolicy = append([]string{}, st.rules...)
+	}
 	st.mu.Unlock()
 	return out
 }
@@ -132,7 +136,7 @@ func (st *settings) put(u SettingsUpdate) error {
 		if err := st.srv.SetPolicy(plan.policy); err != nil {
 			return err
 		}
-		st.rules = slices.Clone(*u.ExitPolicy)
+		st.rules = append([]string{}, *u.ExitPolicy...)
 	}
 	if plan.limits != nil {
 		if err := st.srv.SetLimits(*plan.limits); err != nil {

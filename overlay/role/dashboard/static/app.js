@@ -277,7 +277,10 @@ function fillSettings(st) {
   $("set-session-rate").value = st.limits.session_rate;
   $("set-total-rate").value = st.limits.total_rate;
   $("set-monthly-cap").value = st.limits.monthly_cap;
-  $("set-exit-policy").value = (st.exit_policy || []).join("\n");
+  const rules = $("set-exit-policy");
+  rules.value = (st.exit_policy || []).join("\n");
+  rules.placeholder = st.exit_policy === null ? "as the provider was started (--exit-policy); saving replaces them" : "the default policy";
+  rules.dataset.known = st.exit_policy === null ? "" : "1";
   setText("month-usage", bytes(st.month_usage.used) + " since " + new Date(st.month_usage.month).toLocaleDateString());
 }
 
@@ -300,8 +303,11 @@ async function saveSettings(ev) {
         total_rate: intField("set-total-rate", "total rate"),
         monthly_cap: intField("set-monthly-cap", "monthly cap"),
       },
-      exit_policy: $("set-exit-policy").value.split("\n").map((s) => s.trim()).filter(Boolean),
     };
+    const rules = $("set-exit-policy");
+    const list = rules.value.split("\n").map((s) => s.trim()).filter(Boolean);
+    // Rules the API does not know stay as started unless some are given.
+    if (rules.dataset.known || list.length) body.exit_policy = list;
     fillSettings(await api("PUT", "/v1/settings", body));
     out.textContent = "saved";
     out.className = "small ok";
