@@ -90,6 +90,9 @@ type Node struct {
 		closed bool
 	}
 
+	// observed is what public peers say they see of this node.
+	observed observer
+
 	// exchanges rate-limits Discover's offer exchanges per peer.
 	exchanges exchangeLimiter
 	// bootMu guards cfg.Bootstrap, which join extends with the cached
@@ -163,6 +166,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.host.SetStreamHandler(ProtocolProposal, guard.Handler(n.log, ProtocolProposal, n.serveProposal))
 	n.host.SetStreamHandler(ProtocolOffers, guard.Handler(n.log, ProtocolOffers, n.serveOffers))
 	if err := n.startPeerCache(); err != nil {
+		return nil, err
+	}
+	if err := n.startObserver(); err != nil {
 		return nil, err
 	}
 	if err := n.join(ctx); err != nil {
