@@ -3,7 +3,6 @@ package overlay
 import (
 	"errors"
 
-	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -163,16 +162,4 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	return m, nil
-}
-
-// HolePunchOptions make libp2p's hole punching count its attempts and
-// outcomes (libp2p_holepunch_direct_dials_total, _outcomes_total,
-// _address_outcomes_total) on reg. libp2p.PrometheusRegisterer alone does
-// not: the hole-punch service takes its metrics tracer as an option of
-// libp2p.EnableHolePunching. nil reg gives no options.
-func HolePunchOptions(reg prometheus.Registerer) []holepunch.Option {
-	if reg == nil {
-		return nil
-	}
-	return []holepunch.Option{holepunch.WithMetricsTracer(holepunch.NewMetricsTracer(holepunch.WithRegisterer(reg)))}
 }
