@@ -18,6 +18,14 @@
 // an attach in flight and closes what it built. Requests for a session that
 // belongs to another peer are answered as if it did not exist.
 //
+// Bandwidth controls (Limits) act in the exit: each session's tunnel
+// waits in its own token bucket and in one all sessions share
+// (tunnel.Bucket), and once a second the server adds each session's new
+// bytes to the month's count (usage.go), which ends every session and
+// refuses new ones at the monthly cap. SetLimits, SetMaxSessions and
+// SetPolicy change the controls at run time; Sessions is a snapshot of the
+// live sessions.
+//
 // Every handler runs under overlay/guard, so a bug in one request resets
 // that stream and nothing else.
 package server

@@ -45,7 +45,8 @@ func (s *Server) Limits() Limits {
 
 // SetLimits changes the bandwidth controls; live sessions obey the new
 // rates at once. A negative value is an error and changes nothing. A cap
-// at or below the month's usage ends the live sessions.
+// at or below the month's usage ends the live sessions before SetLimits
+// returns (paying ones after their final invoice).
 func (s *Server) SetLimits(l Limits) error {
 	if err := l.validate(); err != nil {
 		return err
