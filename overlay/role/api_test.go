@@ -12,6 +12,7 @@ import (
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/testnet/tstest"
+	"github.com/mystp2p/mystp2p/tunnel"
 )
 
 // rawGet sends a GET to dir's API with the headers given (no token unless
@@ -46,6 +47,7 @@ func rawGet(t *testing.T, dir, path string, hdr map[string]string) (int, string)
 // wrong method, an unknown path, bad JSON, an oversized body — with a 4xx
 // and a JSON message, never a 500.
 func TestLocalAPIEndpoints(t *testing.T) {
+	tstest.CheckGoroutines(t, tstest.LeakTimeout(20*time.Second))
 	n := startAPINet(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -220,4 +222,49 @@ func TestLocalAPIEndpoints(t *testing.T) {
 	if got, err := n.download(ctx, 1<<20); err != nil || got != 1<<20 || cs.Provider != provID {
 		t.Fatalf("download after connecting again: %d bytes, %v (provider %s)", got, err, cs.Provider)
 	}
+}
+
+// POST /v1/consumer/connect with another provider switches the live
+// session to it.
+func TestConsumerSwitchProvider(t *testing.T) {
+	n := startAPINet(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := providerConfig(t, n.prov.Node.Bootstrap()[0])
+	var err error
+	if cfg.Policy, err = tunnel.NewExitPolicy(tunnel.WithAllowLoopback()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := role.StartProvider(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Close() })
+	id := second.Node.ID().String()
+	tstest.WaitFor(t, 30*time.Second, "the consumer to discover the second provider", func() bool {
+		var props []role.ProposalRow
+		n.call(t, n.consDir, http.MethodGet, "/v1/proposals?discover=1", nil, &props)
+		for _, p := range props {
+			if p.Provider == id {
+				return true
+			}
+		}
+		return false
+	})
+	var ans role.ControlAnswer
+	if code := n.call(t, n.consDir, http.MethodPost, "/v1/consumer/connect", []byte(`{"provider":"`+id+`"}`), &ans); code != http.StatusAccepted {
+		t.Fatalf("switch: %d", code)
+	}
+	var cs role.ConsumerStatus
+	tstest.WaitFor(t, 30*time.Second, "the session with the second provider", func() bool {
+		return n.call(t, n.consDir, http.MethodGet, "/v1/consumer/status", nil, &cs) == http.StatusOK &&
+			cs.State == client.ConsumerConnected && cs.Provider == id
+	})
+	if got, err := n.download(ctx, 1<<20); err != nil || got != 1<<20 {
+		t.Fatalf("download through the second provider: %d bytes, %v", got, err)
+	}
+	if rows := second.Sessions.Sessions(); len(rows) != 1 || rows[0].BytesDown < 1<<20 {
+		t.Fatalf("the second provider's sessions: %+v", rows)
+	}
+	tstest.WaitFor(t, 20*time.Second, "the first provider to drop its session", func() bool { return n.prov.Sessions.Active() == 0 })
 }

@@ -157,6 +157,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if code := n.call(t, n.provDir, http.MethodGet, "/v1/earnings", nil, &rows); code != http.StatusOK || len(rows) != 1 || rows[0].Settled == "0" {
 		t.Fatalf("earnings after the click: %d %+v", code, rows)
 	}
+	var cs role.ConsumerStatus
+	if code := n.call(t, n.consDir, http.MethodGet, "/v1/consumer/status", nil, &cs); code != http.StatusOK || cs.Spent == "0" || cs.Spent != cs.SpentTotal {
+		t.Fatalf("the paying consumer's status: %d %+v", code, cs)
+	}
 
 	// A wrong token: no data, and the page says why.
 	bad := tab(t, b)
