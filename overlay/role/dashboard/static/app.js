@@ -134,7 +134,8 @@ async function refreshStatus() {
   setText("transports", (st.transports || []).join(", ") || "none");
   const p = st.proposal;
   setText("offer", p ? [p.country, p.ip_type, tokens(p.price_hour) + "/h", tokens(p.price_gib) + "/GiB",
-    (p.hermes || []).length ? "paid via " + p.hermes.map(short).join(", ") : "free"].filter(Boolean).join(" · ") : "—");
+    (p.hermes || []).length ? "paid via " + p.hermes.map(short).join(", ") : "free"].filter(Boolean).join(" · ") : "");
+  $("offer").hidden = $("offer-label").hidden = !p;
   setText("version", st.version + (st.commit ? " (" + st.commit.slice(0, 12) + ")" : "") + (st.go ? ", " + st.go : ""));
   setText("uptime", duration(st.uptime_seconds));
   const ul = $("addrs");
@@ -270,6 +271,13 @@ async function refreshCharts() {
 }
 
 // Provider: settings.
+function showUsage(st) {
+  setText("month-usage", bytes(st.month_usage.used) + " since " + new Date(st.month_usage.month).toLocaleDateString());
+}
+
+// refreshUsage updates the month's usage without touching the form.
+async function refreshUsage() { showUsage(await api("GET", "/v1/settings")); }
+
 function fillSettings(st) {
   $("set-price-hour").value = st.price_hour;
   $("set-price-gib").value = st.price_gib;
@@ -281,7 +289,7 @@ function fillSettings(st) {
   rules.value = (st.exit_policy || []).join("\n");
   rules.placeholder = st.exit_policy === null ? "as the provider was started (--exit-policy); saving replaces them" : "the default policy";
   rules.dataset.known = st.exit_policy === null ? "" : "1";
-  setText("month-usage", bytes(st.month_usage.used) + " since " + new Date(st.month_usage.month).toLocaleDateString());
+  showUsage(st);
 }
 
 async function loadSettings() { fillSettings(await api("GET", "/v1/settings")); }
@@ -393,6 +401,7 @@ async function start() {
     every(10000, refreshCharts);
     $("range").addEventListener("change", () => refreshCharts().catch((e) => showError(e.message)));
     loadSettings().catch((e) => { if (!(e instanceof AuthError)) showError(e.message); });
+    timers.push(setInterval(() => refreshUsage().catch(() => {}), 5000));
     $("settings-form").addEventListener("submit", saveSettings);
   }
   if (st.roles.includes("consumer")) {
