@@ -215,35 +215,39 @@ func (b *UDPBind) fromRemote(a net.Addr) bool {
 	return ok && ip.Unmap() == b.remote.Addr()
 }
 
-// receiveCoalescedFunc reads with UDP_GRO on: one read fills WireGuard's
-// buffers (each holds up to 64 KiB) with messages of which each may be
-// several datagrams of the peer merged; unpackCoalesced then gives every
-// datagram a buffer of its own. Datagrams that find no buffer wait in
-// spill for the next call.
+// receiveCoalescedFunc reads with UDP_GRO on, where one message may be up
+// to udpSegmentMax datagrams of the peer merged. While the peer's
+// datagrams keep one size, a read scatters one message over WireGuard's
+// buffers in pieces of that size, so that every datagram lands in a
+// buffer of its own without a copy (readScattered). Otherwise a read fills
+// the buffers with whole messages and unpackCoalesced gives every datagram
+// a buffer of its own (readWhole). Datagrams that find no buffer wait in
+// the spill for the next call.
 func (b *UDPBind) receiveCoalescedFunc(gen *bindGeneration) conn.ReceiveFunc {
-	msgs := make([]ipv4.Message, udpBatchSize)
-	lens, segSizes := make([]int, udpBatchSize), make([]int, udpBatchSize)
-	for i := range msgs {
-		msgs[i].Buffers = make([][]byte, 1)
-		msgs[i].OOB = make([]byte, sockbuf.CoalescedControlLen)
+	r := &coalescedReader{
+		b:        b,
+		msgs:     make([]ipv4.Message, udpBatchSize),
+		lens:     make([]int, udpBatchSize),
+		segSizes: make([]int, udpBatchSize),
+		scatter:  make([][]byte, udpSegmentMax),
+		merged:   1,
 	}
-	var spill spillQueue
+	for i := range r.msgs {
+		r.msgs[i].Buffers = make([][]byte, 1)
+		r.msgs[i].OOB = make([]byte, sockbuf.CoalescedControlLen)
+	}
 	return func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
 		for {
-			if spill.left() {
-				n := spill.cut(bufs, sizes)
-				for i := range n {
-					eps[i] = b.ep
-				}
-				return n, nil
+			var n int
+			var err error
+			switch {
+			case r.spill.left():
+				n = r.spill.cut(bufs, sizes)
+			case r.merged > 1 && r.seg > 0 && !r.noScatter:
+				n, err = r.readScattered(bufs, sizes)
+			default:
+				n, err = r.readWhole(bufs, sizes)
 			}
-			m := msgs[:min(len(bufs), len(msgs))]
-			for i := range m {
-				m[i].Buffers[0] = bufs[i]
-				m[i].OOB = m[i].OOB[:cap(m[i].OOB)]
-				m[i].N, m[i].NN, m[i].Flags, m[i].Addr = 0, 0, 0, nil
-			}
-			n, err := b.batch.ReadBatch(m, 0)
 			if gen.closed.Load() {
 				return 0, net.ErrClosed
 			}
@@ -253,25 +257,127 @@ func (b *UDPBind) receiveCoalescedFunc(gen *bindGeneration) conn.ReceiveFunc {
 				}
 				return 0, err
 			}
-			for i := range n {
-				lens[i], segSizes[i] = 0, 0
-				if sockbuf.Truncated(m[i].Flags) || !b.fromRemote(m[i].Addr) {
-					continue // cut short or from elsewhere: drop
-				}
-				size, err := sockbuf.CoalescedSize(m[i].OOB[:m[i].NN])
-				if err != nil {
-					continue
-				}
-				lens[i], segSizes[i] = m[i].N, size
-			}
-			if out := unpackCoalesced(bufs, lens[:n], segSizes[:n], sizes, &spill); out > 0 {
-				for i := range out {
+			if n > 0 {
+				for i := range n {
 					eps[i] = b.ep
 				}
-				return out, nil
+				return n, nil
 			}
 		}
 	}
+}
+
+// coalescedReader is the state of one receive function of a UDPBind with
+// UDP_GRO on; only that function's goroutine uses it.
+type coalescedReader struct {
+	b              *UDPBind
+	msgs           []ipv4.Message
+	lens, segSizes []int
+	scatter        [][]byte
+	spill          spillQueue
+	// merged is the most datagrams one message of the last read held and
+	// seg their size: a whole read asks for as many messages as fit if
+	// they hold as many, and a scattered read expects datagrams of seg.
+	merged, seg int
+	// singles counts scattered reads in a row that brought one datagram.
+	singles int
+	// noScatter is set once a scattered read came back cut short: the
+	// peer merges more than udpSegmentMax datagrams, so reads stay whole.
+	noScatter bool
+}
+
+// scatterSingles is how many single datagrams in a row end scattered reads.
+const scatterSingles = 8
+
+// readScattered reads one message in pieces of r.seg bytes, one piece per
+// buffer of bufs.
+func (r *coalescedReader) readScattered(bufs [][]byte, sizes []int) (int, error) {
+	k := min(len(bufs), len(r.scatter))
+	for i := range k {
+		if len(bufs[i]) < r.seg {
+			return r.readWhole(bufs, sizes) // pieces must be whole datagrams
+		}
+		r.scatter[i] = bufs[i][:r.seg]
+	}
+	m := &r.msgs[0]
+	whole := m.Buffers
+	m.Buffers = r.scatter[:k]
+	m.OOB = m.OOB[:cap(m.OOB)]
+	m.N, m.NN, m.Flags, m.Addr = 0, 0, 0, nil
+	_, err := r.b.batch.ReadBatch(r.msgs[:1], 0)
+	m.Buffers = whole
+	if err != nil {
+		return 0, err
+	}
+	if sockbuf.Truncated(m.Flags) {
+		r.noScatter = true
+		return 0, nil
+	}
+	if m.N == 0 || !r.b.fromRemote(m.Addr) {
+		return 0, nil
+	}
+	size, err := sockbuf.CoalescedSize(m.OOB[:m.NN])
+	if err != nil {
+		return 0, nil
+	}
+	switch {
+	case m.N <= r.seg && size == 0:
+		// One datagram, in the first piece. After a few in a row the
+		// peer has stopped merging, and whole reads take more at once.
+		sizes[0] = m.N
+		if r.singles++; r.singles == scatterSingles {
+			r.merged, r.singles = 1, 0
+		}
+		return 1, nil
+	case size != r.seg:
+		// Datagrams of another size lie across the pieces: gather them
+		// into the spill, and expect that size from now on.
+		r.spill.pushPieces(r.scatter[:k], r.seg, m.N, size)
+		r.seg, r.singles = size, 0
+		if size == 0 {
+			r.merged = 1 // one datagram longer than the pieces
+		}
+		return 0, nil
+	}
+	r.singles = 0
+	n := 0
+	for left := m.N; left > 0; left -= r.seg {
+		sizes[n] = min(r.seg, left)
+		n++
+	}
+	return n, nil
+}
+
+// readWhole reads whole messages, one per buffer, and unpacks them.
+func (r *coalescedReader) readWhole(bufs [][]byte, sizes []int) (int, error) {
+	m := r.msgs[:max(1, min(len(bufs), len(r.msgs))/r.merged)]
+	for i := range m {
+		m[i].Buffers[0] = bufs[i]
+		m[i].OOB = m[i].OOB[:cap(m[i].OOB)]
+		m[i].N, m[i].NN, m[i].Flags, m[i].Addr = 0, 0, 0, nil
+	}
+	n, err := r.b.batch.ReadBatch(m, 0)
+	if err != nil {
+		return 0, err
+	}
+	r.merged, r.seg = 1, 0
+	for i := range n {
+		r.lens[i], r.segSizes[i] = 0, 0
+		if sockbuf.Truncated(m[i].Flags) || !r.b.fromRemote(m[i].Addr) {
+			continue // cut short or from elsewhere: drop
+		}
+		size, err := sockbuf.CoalescedSize(m[i].OOB[:m[i].NN])
+		if err != nil {
+			continue
+		}
+		r.lens[i], r.segSizes[i] = m[i].N, size
+		if size > 0 && m[i].N > size {
+			if c := (m[i].N + size - 1) / size; c > r.merged {
+				r.merged, r.seg = c, size
+			}
+		}
+	}
+	return unpackCoalesced(bufs, r.lens[:n], r.segSizes[:n], sizes, &r.spill), nil
 }
 
 // unpackCoalesced spreads merged datagrams over bufs, one per buffer, in
@@ -358,6 +464,24 @@ func (q *spillQueue) push(msg []byte, size int) {
 	}
 	off := len(q.data)
 	q.data = append(q.data, msg...)
+	q.items = append(q.items, spillItem{off: off, end: len(q.data), size: size})
+}
+
+// pushPieces queues the n bytes a read scattered over pieces of pieceLen
+// bytes each, as datagrams of size bytes (0: one datagram).
+func (q *spillQueue) pushPieces(pieces [][]byte, pieceLen, n, size int) {
+	if size <= 0 || size > n {
+		size = n
+	}
+	off := len(q.data)
+	for _, p := range pieces {
+		if n <= 0 {
+			break
+		}
+		take := min(n, pieceLen, len(p))
+		q.data = append(q.data, p[:take]...)
+		n -= take
+	}
 	q.items = append(q.items, spillItem{off: off, end: len(q.data), size: size})
 }
 

@@ -139,8 +139,9 @@ func FuzzUnpackCoalesced(f *testing.F) {
 
 // TestUDPBindSegmentedRoundTrip sends batches through two UDPBinds on
 // loopback sockets, where the kernel does segment and coalesce: runs of
-// equal datagrams, a shorter tail, sizes that change mid-batch, and single
-// datagrams must all arrive in order and intact.
+// equal datagrams, a shorter tail, sizes that change mid-batch and between
+// batches, and single datagrams must all arrive in order and intact,
+// through both the scattered and the whole reads.
 func TestUDPBindSegmentedRoundTrip(t *testing.T) {
 	a, b := udpBindPair(t)
 	fns, _, err := b.Open(0)
@@ -158,6 +159,10 @@ func TestUDPBindSegmentedRoundTrip(t *testing.T) {
 		{1452, 1452, 800, 800, 800, 1452, 32, 32},
 		{148},
 		append(repeatSizes(64, 1452), repeatSizes(64, 96)...),
+		// After runs of 96: one datagram longer than that, then single
+		// datagrams until reads stop expecting merged ones, then a run.
+		{1452}, {96}, {96}, {96}, {96}, {96}, {96}, {96}, {96}, {96}, {1452},
+		repeatSizes(64, 1452),
 	}
 	seq := 0
 	for bi, sizes := range batches {
