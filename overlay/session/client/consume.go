@@ -414,6 +414,9 @@ func (c *Control) attempt(ctx context.Context) (context.Context, func() (control
 	actx, cancel := context.WithCancel(ctx)
 	c.mu.Lock()
 	c.interrupt = cancel
+	if len(c.cmds) > 0 {
+		cancel() // a request came between two attempts: take it now
+	}
 	c.mu.Unlock()
 	return actx, func() (controlCmd, bool) {
 		select {
