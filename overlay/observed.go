@@ -153,3 +153,22 @@ func (n *Node) NATMapping() string {
 	}
 	return MappingEndpointIndependent
 }
+
+// PublicQUICAddr is the IPv4 ip:port public peers see this node's QUIC
+// socket at, when all that said agree (ok is false otherwise, and before
+// any has said): the address a peer can send to through a cone NAT.
+func (n *Node) PublicQUICAddr() (addr netip.AddrPort, ok bool) {
+	o := &n.observed
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range o.seen {
+		if !a.Addr().Is4() {
+			continue
+		}
+		if addr.IsValid() && a != addr {
+			return netip.AddrPort{}, false
+		}
+		addr = a
+	}
+	return addr, addr.IsValid()
+}

@@ -35,9 +35,15 @@ func TestObserverMapping(t *testing.T) {
 	if got := n.NATMapping(); got != MappingEndpointIndependent {
 		t.Fatalf("same port from two peers: %s", got)
 	}
+	if a, ok := n.PublicQUICAddr(); !ok || a != netip.MustParseAddrPort("1.2.3.4:5000") {
+		t.Fatalf("public QUIC address %s %v", a, ok)
+	}
 	rec(false, "/ip4/1.1.1.1/udp/4001/quic-v1", "/ip4/1.2.3.4/udp/40312/quic-v1")
 	if got := n.NATMapping(); got != MappingEndpointDependent {
 		t.Fatalf("a different port from a third peer: %s", got)
+	}
+	if a, ok := n.PublicQUICAddr(); ok {
+		t.Fatalf("public QUIC address %s behind an endpoint-dependent mapping", a)
 	}
 	if ip, ok := n.PublicIP(); !ok || ip != netip.MustParseAddr("1.2.3.4") {
 		t.Fatalf("public IP %s %v", ip, ok)

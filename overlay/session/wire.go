@@ -54,6 +54,11 @@ const (
 	// addresses: that gets through a full-cone NAT when the provider sits
 	// behind a symmetric one, where a simultaneous open does not.
 	DialBack Kind = "dial_back"
+	// Punch starts a birthday punch for a relayed session whose ends have
+	// one symmetric NAT between them (wgpath.PunchSpray,
+	// wgpath.PunchFromSockets); an Upgrade with Punched then moves the
+	// session onto the path it found.
+	Punch Kind = "punch"
 	// Attach is the first message on a TunnelProtocol stream: it names the
 	// session whose WireGuard packets the stream carries.
 	Attach Kind = "attach"
@@ -78,6 +83,15 @@ type Request struct {
 	Hermes string `json:"hermes,omitempty"`
 	// Addrs are the consumer's public QUIC addresses (DialBack only).
 	Addrs []string `json:"addrs,omitempty"`
+	// A Punch says what the consumer knows of its own NAT: its mapping
+	// (an overlay Mapping* value), its public IP, and its public ip:port
+	// when its mapping is endpoint-independent. The provider, knowing its
+	// own, picks the roles (Reply.PunchRole).
+	PunchMapping string `json:"punch_mapping,omitempty"`
+	PunchIP      string `json:"punch_ip,omitempty"`
+	PunchAddr    string `json:"punch_addr,omitempty"`
+	// Punched asks an Upgrade onto the path the session's last Punch found.
+	Punched bool `json:"punched,omitempty"`
 	// Obfs asks for WireGuard without its fingerprint (Open only): the
 	// provider answers with a per-session key in Reply.ObfsKey when it
 	// agrees.
@@ -101,7 +115,26 @@ type Reply struct {
 	// wgpath.ObfsBind with it. It travels only over this authenticated,
 	// encrypted libp2p stream.
 	ObfsKey []byte `json:"obfs_key,omitempty"`
+	// Punch only: PunchKey authenticates the round's probes (32 bytes);
+	// PunchRole is the consumer's side of it: PunchSockets (the consumer
+	// is the symmetric one: it opens many sockets towards PunchAddr, the
+	// provider's public ip:port, while the provider sprays the consumer's
+	// IP) or PunchSpray (the provider is: it opens sockets towards the
+	// consumer's public ip:port while the consumer sprays PunchAddr, the
+	// provider's public IP).
+	PunchKey  []byte `json:"punch_key,omitempty"`
+	PunchRole string `json:"punch_role,omitempty"`
+	PunchAddr string `json:"punch_addr,omitempty"`
 }
+
+// Punch roles of the consumer (Reply.PunchRole).
+const (
+	PunchSockets = "sockets"
+	PunchSpray   = "spray"
+)
+
+// MaxPunches bounds the punches one session may ask for.
+const MaxPunches = 3
 
 // Reject builds a refusal with a message for the user.
 func Reject(code RejectCode, format string, a ...any) Reply {

@@ -32,7 +32,8 @@ type Link struct {
 	PeerPort uint16
 	// Remote, when valid, is the peer's WireGuard address as a birthday
 	// punch found it (PunchSpray, PunchFromSockets): UDPMux routes it on
-	// Mux and UDP sends to it from UDP, with no Conn needed.
+	// Mux and UDP sends to it from UDP, with no Conn needed. One end of a
+	// punched path is always a mux, so UDP with Remote masks MuxSafe too.
 	Remote netip.AddrPort
 	// Stream carries the packets framed (Stream only).
 	Stream io.ReadWriteCloser
@@ -99,6 +100,13 @@ func (l Link) Bind() (conn.Bind, Path, error) {
 		b, err := NewUDPBind(l.UDP, remote)
 		if err != nil {
 			return nil, "", err
+		}
+		if l.Remote.IsValid() && l.Obfs != nil {
+			// A punched path has the peer's mux at its far end: mask
+			// the way a mux can tell from QUIC.
+			cfg := *l.Obfs
+			cfg.MuxSafe = true
+			l.Obfs = &cfg
 		}
 		ob, err := l.obfuscate(b)
 		if err != nil {

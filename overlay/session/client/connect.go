@@ -136,6 +136,12 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	}
 	if cfg.DirectWait == 0 {
 		cfg.DirectWait = DefaultDirectWait
+		if cfg.TUN != nil {
+			// A TUN routes everything but the addresses it excludes at
+			// start into the tunnel, so a path found later may not be
+			// excluded: give the punch longer to land before the start.
+			cfg.DirectWait = forcedDirectWait
+		}
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = func(string) {}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -137,6 +138,7 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 	// session's relayed connection reached the provider) had time to
 	// land, then every dialBackEvery.
 	lastDialBack := time.Now().Add(firstDialBack - dialBackEvery)
+	rounds, punches := 0, 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -145,26 +147,26 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 		}
 		c := mux.ConnTo(h.Network(), s.Provider)
 		if c == nil && time.Since(lastDialBack) > dialBackEvery {
-			// DCUtR has had its chance; ask the provider to dial us.
 			lastDialBack = time.Now()
-			addrs := publicQUICAddrs(h)
-			log.Debug("asking for a dial back", "session", s.ID, "addrs", addrs)
-			// Dial the provider's public QUIC addresses while it dials
-			// ours: each side's packets open its own NAT for the other's,
-			// which is a hole punch between two port-restricted NATs. A
-			// provider with a public or full-cone address is reached by
-			// our dial alone, so it goes out even when we know no public
-			// address of ours yet.
-			punched := make(chan struct{})
-			go func() {
-				defer close(punched)
-				dialProvider(ctx, h, s.Provider)
-			}()
-			if len(addrs) > 0 {
-				_, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.DialBack, Session: s.ID, Addrs: addrs})
-				log.Debug("dial back", "session", s.ID, "addrs", addrs, "err", err)
+			rounds++
+			symmetric := s.node.NATMapping() == overlay.MappingEndpointDependent
+			if (rounds > 1 || symmetric) && punches < session.MaxPunches && s.obfsMode != ObfsRequire {
+				// Dialling both ways did not get through, or cannot from
+				// behind our symmetric NAT: guess its ports many times at
+				// once.
+				done, err := s.birthday(ctx, progress)
+				if done || ctx.Err() != nil {
+					return
+				}
+				if errors.Is(err, errNoBirthday) {
+					s.dialBoth(ctx)
+				} else {
+					punches++
+					log.Debug("birthday punch", "session", s.ID, "round", punches, "err", err)
+				}
+			} else {
+				s.dialBoth(ctx)
 			}
-			<-punched
 			c = mux.ConnTo(h.Network(), s.Provider)
 		}
 		if c == nil {
@@ -176,31 +178,144 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 			log.Debug("upgrade refused", "session", s.ID, "err", err)
 			continue
 		}
-		link := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: mux}
-		switch {
-		case len(rep.ObfsKey) == 32 && s.obfsMode != ObfsOff:
-			link.Obfs = &wgpath.ObfsConfig{Key: [32]byte(rep.ObfsKey)}
-		case len(rep.ObfsKey) != 0:
-			log.Warn("upgrade: provider sent an obfuscation key of the wrong size or unasked", "session", s.ID, "bytes", len(rep.ObfsKey))
-			return
-		case s.obfsMode == ObfsRequire:
-			log.Warn("upgrade: provider will not mask the direct path; staying relayed", "session", s.ID)
-			return
+		if s.finishUpgrade(wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: mux}, nil, rep) {
+			progress("upgraded to a direct path (hole punch)")
 		}
-		bind, _, err := link.Bind()
-		if err != nil {
-			log.Warn("upgrade: bind on the shared socket", "session", s.ID, "err", err)
-			return
-		}
-		if err := s.switchTo(bind, wgpath.UDPMux, link.Obfs != nil); err != nil {
-			log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
-			_ = bind.Close()
-			return
-		}
-		s.node.Metrics().Upgrades.Inc()
-		progress("upgraded to a direct path (hole punch)")
 		return
 	}
+}
+
+// dialBoth asks the provider to dial this node's public QUIC addresses
+// while it dials the provider's: each side's packets open its own NAT for
+// the other's, which is a hole punch between two port-restricted NATs. A
+// provider with a public or full-cone address is reached by our dial
+// alone, so that goes out even when we know no public address of ours yet.
+func (s *Session) dialBoth(ctx context.Context) {
+	h, log := s.node.Host(), s.node.Logger()
+	addrs := publicQUICAddrs(h)
+	log.Debug("asking for a dial back", "session", s.ID, "addrs", addrs)
+	punched := make(chan struct{})
+	go func() {
+		defer close(punched)
+		dialProvider(ctx, h, s.Provider)
+	}()
+	if len(addrs) > 0 {
+		_, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.DialBack, Session: s.ID, Addrs: addrs})
+		log.Debug("dial back", "session", s.ID, "addrs", addrs, "err", err)
+	}
+	<-punched
+}
+
+// birthday runs one birthday punch round with the provider when exactly
+// one side's NAT looks symmetric, and on success moves the session onto
+// the punched path. done reports that the session moved (or that the
+// move failed in a way another round would not fix).
+func (s *Session) birthday(ctx context.Context, progress func(string)) (done bool, err error) {
+	h, mux := s.node.Host(), s.node.Mux()
+	req := session.Request{Kind: session.Punch, Session: s.ID, PunchMapping: s.node.NATMapping()}
+	if ip, ok := s.node.PublicIP(); ok {
+		req.PunchIP = ip.String()
+	}
+	if a, ok := s.node.PublicQUICAddr(); ok {
+		req.PunchAddr = a.String()
+	}
+	if req.PunchIP == "" {
+		return false, fmt.Errorf("%w: no public IP of ours known yet", errNoBirthday)
+	}
+	rep, err := sessionCall(ctx, h, s.Provider, req)
+	if err != nil {
+		if isRejectionCode(err, session.RejectPolicy) {
+			return false, fmt.Errorf("%w: %w", errNoBirthday, err)
+		}
+		return false, err
+	}
+	if len(rep.PunchKey) != len(wgpath.PunchKey{}) {
+		return false, fmt.Errorf("provider sent a punch key of %d bytes", len(rep.PunchKey))
+	}
+	key := wgpath.PunchKey(rep.PunchKey)
+	pctx, cancel := context.WithTimeout(ctx, wgpath.DefaultPunchTimeout)
+	defer cancel()
+	var link wgpath.Link
+	var sock *net.UDPConn
+	switch rep.PunchRole {
+	case session.PunchSockets:
+		ext, perr := netip.ParseAddrPort(rep.PunchAddr)
+		if perr != nil {
+			return false, fmt.Errorf("provider's public address %q: %w", rep.PunchAddr, perr)
+		}
+		if sock, err = wgpath.PunchFromSockets(pctx, key, netip.Addr{}, ext, wgpath.DefaultPunchSockets); err != nil {
+			return false, err
+		}
+		link = wgpath.Link{Transport: wgpath.UDP, UDP: sock, Remote: ext}
+	case session.PunchSpray:
+		ip, perr := netip.ParseAddr(rep.PunchAddr)
+		if perr != nil {
+			return false, fmt.Errorf("provider's public IP %q: %w", rep.PunchAddr, perr)
+		}
+		from, err := wgpath.PunchSpray(pctx, mux, key, ip, wgpath.DefaultPunchSpray)
+		if err != nil {
+			return false, err
+		}
+		link = wgpath.Link{Transport: wgpath.UDPMux, Mux: mux, Remote: from}
+	default:
+		return false, fmt.Errorf("provider named punch role %q", rep.PunchRole)
+	}
+	up, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDP,
+		Punched: true, Obfs: s.obfsMode != ObfsOff})
+	if err != nil {
+		if sock != nil {
+			sock.Close()
+		}
+		return false, err
+	}
+	if !s.finishUpgrade(link, sock, up) {
+		return true, nil
+	}
+	progress("upgraded to a direct path (birthday punch through a symmetric NAT)")
+	return true, nil
+}
+
+// errNoBirthday means a birthday punch does not apply (yet): no side is
+// known to be symmetric, or an address it needs is unknown.
+var errNoBirthday = errors.New("no birthday punch")
+
+// finishUpgrade switches the session onto link after the provider agreed
+// (rep); sock, if set, is the punched socket link runs on, which the
+// session then owns. It reports whether the session moved; on failure
+// sock is closed and the session stays where it was.
+func (s *Session) finishUpgrade(link wgpath.Link, sock *net.UDPConn, rep session.Reply) bool {
+	log := s.node.Logger()
+	fail := func() bool {
+		if sock != nil {
+			sock.Close()
+		}
+		return false
+	}
+	switch {
+	case len(rep.ObfsKey) == 32 && s.obfsMode != ObfsOff:
+		link.Obfs = &wgpath.ObfsConfig{Key: [32]byte(rep.ObfsKey)}
+	case len(rep.ObfsKey) != 0:
+		log.Warn("upgrade: provider sent an obfuscation key of the wrong size or unasked", "session", s.ID, "bytes", len(rep.ObfsKey))
+		return fail()
+	case s.obfsMode == ObfsRequire:
+		log.Warn("upgrade: provider will not mask the direct path; staying relayed", "session", s.ID)
+		return fail()
+	}
+	bind, _, err := link.Bind()
+	if err != nil {
+		log.Warn("upgrade: bind", "session", s.ID, "transport", link.Transport, "err", err)
+		return fail()
+	}
+	if err := s.switchTo(bind, link.Transport, link.Obfs != nil); err != nil {
+		log.Warn("upgrade: switch bind", "session", s.ID, "err", err)
+		_ = bind.Close()
+		return fail()
+	}
+	if sock != nil {
+		s.udp = sock // only upgrade touches it while the session runs
+	}
+	s.node.Metrics().Upgrades.Inc()
+	return true
 }
 
 // switchTo moves an Attached session's tunnel to bind in place, in one

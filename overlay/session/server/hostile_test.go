@@ -265,6 +265,8 @@ func TestHostileConsumer(t *testing.T) {
 			{Kind: session.Close, Session: s.ID},
 			{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDPMux},
 			{Kind: session.DialBack, Session: s.ID},
+			{Kind: session.Punch, Session: s.ID, PunchMapping: overlay.MappingEndpointDependent, PunchIP: "8.8.8.8"},
+			{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDP, Punched: true},
 		} {
 			if _, err := call(ctx, hn.evil, hn.prov.ID(), req); code(err) != session.RejectNoSession {
 				t.Errorf("%s of another's session: %v, want %s", req.Kind, err, session.RejectNoSession)
@@ -283,6 +285,36 @@ func TestHostileConsumer(t *testing.T) {
 		}
 		if _, err := call(ctx, hn.good, hn.prov.ID(), session.Request{Kind: session.Ping, Session: s.ID}); err != nil {
 			t.Fatalf("owner's ping: %v", err)
+		}
+	})
+
+	t.Run("punch requests", func(t *testing.T) {
+		// The owner's own attached stream session. On loopback neither end
+		// has a public address, so no request here makes the provider
+		// send a probe anywhere.
+		s, err := client.Connect(ctx, hn.good, client.Config{Proposal: hn.proposal, Transport: wgpath.Stream})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ed := overlay.MappingEndpointDependent
+		for name, tc := range map[string]struct {
+			req  session.Request
+			want session.RejectCode
+		}{
+			"no symmetric end":           {session.Request{Kind: session.Punch, Session: s.ID, PunchMapping: overlay.MappingEndpointIndependent, PunchAddr: "8.8.8.8:4001"}, session.RejectPolicy},
+			"unknown mapping":            {session.Request{Kind: session.Punch, Session: s.ID, PunchMapping: "weird"}, session.RejectPolicy},
+			"private IP":                 {session.Request{Kind: session.Punch, Session: s.ID, PunchMapping: ed, PunchIP: "10.1.2.3"}, session.RejectBadRequest},
+			"no IP":                      {session.Request{Kind: session.Punch, Session: s.ID, PunchMapping: ed}, session.RejectBadRequest},
+			"provider's address unknown": {session.Request{Kind: session.Punch, Session: s.ID, PunchMapping: ed, PunchIP: "8.8.8.8"}, session.RejectPolicy},
+			"punched upgrade, no punch":  {session.Request{Kind: session.Upgrade, Session: s.ID, Transport: wgpath.UDP, Punched: true}, session.RejectState},
+		} {
+			if _, err := call(ctx, hn.good, hn.prov.ID(), tc.req); code(err) != tc.want {
+				t.Errorf("%s: %v, want %s", name, err, tc.want)
+			}
+		}
+		if _, err := call(ctx, hn.good, hn.prov.ID(), session.Request{Kind: session.Ping, Session: s.ID}); err != nil {
+			t.Fatalf("the session after the refused punches: %v", err)
 		}
 	})
 
@@ -308,6 +340,8 @@ func TestHostileConsumer(t *testing.T) {
 			"attach kind on session/1": {session.Request{Kind: session.Attach, Session: streamRep.Session}, session.RejectBadRequest},
 			"dial back private":        {session.Request{Kind: session.DialBack, Session: udpRep.Session, Addrs: []string{"/ip4/127.0.0.1/udp/1/quic-v1"}}, session.RejectBadRequest},
 			"dial back too many":       {session.Request{Kind: session.DialBack, Session: udpRep.Session, Addrs: []string{"a", "b", "c", "d", "e"}}, session.RejectBadRequest},
+			"punch a udp session":      {session.Request{Kind: session.Punch, Session: udpRep.Session, PunchMapping: overlay.MappingEndpointDependent, PunchIP: "8.8.8.8"}, session.RejectState},
+			"punch before attach":      {session.Request{Kind: session.Punch, Session: streamRep.Session, PunchMapping: overlay.MappingEndpointDependent, PunchIP: "8.8.8.8"}, session.RejectState},
 		} {
 			if _, err := call(ctx, hn.evil, hn.prov.ID(), tc.req); code(err) != tc.want {
 				t.Errorf("%s: %v, want %s", name, err, tc.want)
@@ -339,6 +373,8 @@ func TestHostileConsumer(t *testing.T) {
 			{Kind: session.Ping, Session: rep.Session},
 			{Kind: session.Upgrade, Session: rep.Session, Transport: wgpath.UDPMux},
 			{Kind: session.DialBack, Session: rep.Session, Addrs: []string{"/ip4/10.0.0.1/udp/1/quic-v1"}},
+			{Kind: session.Punch, Session: rep.Session, PunchMapping: overlay.MappingEndpointDependent, PunchIP: "8.8.8.8"},
+			{Kind: session.Upgrade, Session: rep.Session, Transport: wgpath.UDP, Punched: true},
 			{Kind: session.Ping, Session: rep.Session},
 		}
 		var wg sync.WaitGroup

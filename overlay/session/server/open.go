@@ -319,8 +319,8 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 	if ps == nil {
 		return noSession(req.Session)
 	}
-	if req.Transport != wgpath.UDPMux {
-		return session.Reject(session.RejectBadRequest, "can only upgrade to %s", wgpath.UDPMux)
+	if req.Transport != wgpath.UDPMux && !(req.Punched && req.Transport == wgpath.UDP) {
+		return session.Reject(session.RejectBadRequest, "can only upgrade to %s, or to %s after a punch", wgpath.UDPMux, wgpath.UDP)
 	}
 	if !ps.op.TryLock() {
 		return session.Reject(session.RejectBusy, "session %q is busy with another request; try again", ps.id)
@@ -330,16 +330,29 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 	switch {
 	case state >= session.Closing:
 		return session.Reject(session.RejectClosing, "session %q is closing", ps.id)
-	case state == session.Attached && t == wgpath.UDPMux:
+	case state == session.Attached && (req.Punched && ps.punchedUp || !req.Punched && t == wgpath.UDPMux):
 		return upgraded(ps)
 	case state != session.Attached || t != wgpath.Stream:
 		return session.Reject(session.RejectState, "session %q is %s on %s; only an attached stream session can upgrade", ps.id, state, t)
 	}
-	c := s.mux.ConnTo(s.host.Network(), from)
-	if c == nil {
-		return session.Reject(session.RejectPolicy, "no direct QUIC connection to you on the shared socket yet")
+	var link wgpath.Link
+	if req.Punched {
+		// The consumer's end of the punched path is the mux when it
+		// sprayed, its own socket when it opened sockets; ours is the
+		// other. Either way WireGuard's datagrams go straight between
+		// the two punched addresses.
+		l, rej := s.punchedLink(ps)
+		if rej != nil {
+			return *rej
+		}
+		link = l
+	} else {
+		c := s.mux.ConnTo(s.host.Network(), from)
+		if c == nil {
+			return session.Reject(session.RejectPolicy, "no direct QUIC connection to you on the shared socket yet")
+		}
+		link = wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: s.mux}
 	}
-	link := wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: s.mux}
 	var obfs *wgpath.ObfsConfig
 	if req.Obfs {
 		// The direct path is WireGuard's own datagrams on the wire: mask
@@ -348,14 +361,25 @@ func (s *Server) upgrade(from peer.ID, req session.Request) session.Reply {
 		_, _ = rand.Read(obfs.Key[:])
 		link.Obfs = obfs
 	}
+	sock, _ := link.UDP.(*net.UDPConn) // a punched socket of our own
 	bind, _, err := link.Bind()
 	if err != nil {
+		if sock != nil {
+			_ = sock.Close()
+		}
 		return session.Reject(session.RejectPolicy, "%v", err)
 	}
-	if err := ps.switchTransport(bind, wgpath.UDPMux, obfs != nil); err != nil {
+	if err := ps.switchTransport(bind, link.Transport, obfs != nil); err != nil {
 		_ = bind.Close()
+		if sock != nil {
+			_ = sock.Close()
+		}
 		return session.Reject(session.RejectInternal, "switch transport: %v", err)
 	}
+	if sock != nil {
+		ps.setSocket(sock)
+	}
+	ps.punchedUp = req.Punched
 	ps.upObfs = obfs
 	s.log.Info("session upgraded to a direct path", "session", ps.id, "consumer", from, "obfuscated", obfs != nil)
 	return upgraded(ps)

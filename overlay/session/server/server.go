@@ -111,6 +111,8 @@ type Server struct {
 	policy             atomic.Pointer[tunnel.ExitPolicy]
 	usage              *usage
 	now                func() time.Time
+	// punching holds a token per birthday punch running.
+	punching chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -163,6 +165,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, node: cfg.Node, host: cfg.Node.Host(), mux: cfg.Node.Mux(), met: cfg.Node.Metrics(),
 		log: cfg.Logger.With("peer", cfg.Node.ID().String()), perConsumer: cfg.MaxPerConsumer, now: time.Now}
 	s.table.byID = map[string]*provSession{}
+	s.punching = make(chan struct{}, maxConcurrentPunches)
 	s.table.perPeer = map[peer.ID]int{}
 	s.table.gone = map[string]goneNote{}
 	s.table.max = cfg.MaxSessions
@@ -245,6 +248,8 @@ func (s *Server) handleRequest(st network.Stream) {
 		rep = s.upgrade(from, req)
 	case session.DialBack:
 		rep = s.dialBack(from, req)
+	case session.Punch:
+		rep = s.punch(from, req)
 	default:
 		rep = session.Reject(session.RejectBadRequest, "unknown request kind %q", req.Kind)
 	}

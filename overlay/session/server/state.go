@@ -46,6 +46,15 @@ type provSession struct {
 		promises int
 	}
 
+	// punch is the session's last birthday punch and punches how many it
+	// has asked for, under punchMu.
+	punchMu sync.Mutex
+	punch   *punchRound
+	punches int
+	// punchedUp is whether an upgrade moved the session onto a punched
+	// path (guarded by op), to answer a repeat the same way.
+	punchedUp bool
+
 	attached chan struct{} // closed on the move to Attached
 	ended    chan struct{} // closed on the move to Closed
 	dialing  atomic.Bool   // a dial back is running
@@ -175,6 +184,13 @@ func (ps *provSession) switchTransport(bind conn.Bind, t wgpath.Transport, obfus
 	}
 	ps.transport, ps.path, ps.obfsNow = t, wgpath.Direct, obfuscated
 	return nil
+}
+
+// setSocket hands the session a socket of its own, closed at teardown.
+func (ps *provSession) setSocket(c *net.UDPConn) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.udp = c
 }
 
 // current is the state and transport now.
