@@ -38,6 +38,13 @@
 //     while it dials the provider's: each side's packets open its own NAT
 //     for the other's, which gets two port-restricted NATs through, and a
 //     full-cone NAT from behind a symmetric one, where DCUtR's try did not.
+//     When one end's NAT is symmetric (overlay.Node.NATMapping: public
+//     peers see its QUIC socket at different ports), it asks for a
+//     birthday punch instead: the symmetric end opens 256 sockets towards
+//     the other's public address while the other sprays probes at 1024
+//     random ports of the symmetric end's IP, and the session moves to the
+//     first 5-tuple a keyed probe crosses (wgpath.PunchFromSockets,
+//     wgpath.PunchSpray). Two symmetric NATs stay relayed.
 //  7. Close tells the provider, waits for its acknowledgement (after the
 //     final invoice, for a paying session) and tears the tunnel down.
 //
