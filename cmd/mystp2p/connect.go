@@ -46,6 +46,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	hub := fs.String("hermes", "", "pay providers through the hermes hub with this `ID`, its 0x address or peer ID; top the channel up first with \"mystp2p account topup\" (without it only free providers will do)")
 	maxFee := fs.Uint("max-hermes-fee-bp", 500, "refuse a hermes whose fee is above this, in basis points")
 	localAPI := fs.Bool("local-api", true, "serve the local API and dashboard on loopback (`mystp2p status`, `mystp2p dashboard`; docs/API.md)")
+	apiAddr := fs.String("api-listen", "", "the local API's `address`, 127.0.0.1:PORT (default: a free port)")
 	if err := parseConfig(e, fs, consumerRole, args); err != nil {
 		return err
 	}
@@ -73,6 +74,11 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	}
 	if *maxFee > overlay.MaxHermesFeeBp {
 		return exitUsage{fmt.Errorf("--max-hermes-fee-bp %d: at most %d", *maxFee, overlay.MaxHermesFeeBp)}
+	}
+	if *apiAddr != "" {
+		if err := role.CheckAPIAddr(*apiAddr); err != nil {
+			return exitUsage{fmt.Errorf("--api-listen: %w", err)}
+		}
 	}
 	obfsMode, err := client.ParseObfsMode(*obfs)
 	if err != nil {
@@ -147,7 +153,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 			Logger:    log,
 		},
 		Hermes: hubID.raw, MaxHermesFeeBp: uint16(*maxFee),
-		LocalAPI: *localAPI && (!*ephemeral || dataDirSet(fs)), DataDir: idf.dataDir, Version: version,
+		LocalAPI: *localAPI && (!*ephemeral || dataDirSet(fs)), DataDir: idf.dataDir, APIAddr: *apiAddr, Version: version,
 	}
 	if ccfg.LocalAPI {
 		if err := os.MkdirAll(idf.dataDir, 0o700); err != nil {

@@ -2,6 +2,7 @@ package role_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -267,4 +268,27 @@ func TestConsumerSwitchProvider(t *testing.T) {
 		t.Fatalf("the second provider's sessions: %+v", rows)
 	}
 	tstest.WaitFor(t, 20*time.Second, "the first provider to drop its session", func() bool { return n.prov.Sessions.Active() == 0 })
+}
+
+// The local API listens where it is told, on loopback only; a second node
+// on the same data directory is refused while the first runs.
+func TestLocalAPIListenAddr(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{"0.0.0.0:4000", "192.0.2.1:4000", "localhost:4000", "127.0.0.1"} {
+		if _, err := role.ServeLocalAPI(dir, http.NotFoundHandler(), role.WithListenAddr(bad)); err == nil || !strings.Contains(err.Error(), "127.0.0.1:PORT") {
+			t.Errorf("listen %q: %v", bad, err)
+		}
+	}
+	addr := freeAddr(t)
+	api, err := role.ServeLocalAPI(dir, http.NotFoundHandler(), role.WithListenAddr(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	if api.Addr() != addr || apiInfo(t, dir).Addr != addr {
+		t.Fatalf("listening on %s (file says %s), want %s", api.Addr(), apiInfo(t, dir).Addr, addr)
+	}
+	if _, err := role.ServeLocalAPI(dir, http.NotFoundHandler()); !errors.Is(err, role.ErrAPIInUse) {
+		t.Fatalf("a second API on the same data directory: %v", err)
+	}
 }

@@ -30,6 +30,9 @@ type ConsumerConfig struct {
 	// status, connect, disconnect, proposals (see docs/API.md).
 	LocalAPI bool
 	DataDir  string
+	// APIAddr, if set, is the local API's loopback address (else a free
+	// port).
+	APIAddr string
 	// Version is what GET /v1/status reports (empty: the build info's).
 	Version string
 }
@@ -124,7 +127,7 @@ func (c *Consumer) serveAPI(cfg ConsumerConfig) error {
 	c.closers.push(watch.Close)
 	registerStatus(rs, watch, cfg.Version)
 	c.registerConsumer(rs)
-	if c.API, err = ServeLocalAPI(cfg.DataDir, rs, WithDashboard()); err != nil {
+	if c.API, err = ServeLocalAPI(cfg.DataDir, rs, WithDashboard(), WithListenAddr(cfg.APIAddr)); err != nil {
 		return err
 	}
 	c.closers.push(c.API.Close)

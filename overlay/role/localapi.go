@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,7 +54,28 @@ type LocalAPI struct {
 type APIOption func(*apiOptions)
 
 type apiOptions struct {
-	ui http.Handler
+	ui   http.Handler
+	addr string
+}
+
+// WithListenAddr listens on addr, a loopback IP and port, instead of a
+// free port: a fixed port lets `ssh -L PORT:127.0.0.1:PORT` reach the
+// dashboard of a headless node across its restarts. Empty: a free port.
+func WithListenAddr(addr string) APIOption {
+	return func(o *apiOptions) { o.addr = addr }
+}
+
+// CheckAPIAddr refuses an API listen address that is not a loopback IP and
+// a port.
+func CheckAPIAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("local API address %q: %v (want 127.0.0.1:PORT)", addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("local API address %q: the API listens on loopback only (want 127.0.0.1:PORT)", addr)
+	}
+	return nil
 }
 
 // WithDashboard serves the web dashboard's static page under /ui/ (and
@@ -81,7 +103,14 @@ func ServeLocalAPI(dataDir string, h http.Handler, opts ...APIOption) (*LocalAPI
 		return nil, err
 	}
 	token := hex.EncodeToString(tok[:])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := "127.0.0.1:0"
+	if o.addr != "" {
+		if err := CheckAPIAddr(o.addr); err != nil {
+			return nil, err
+		}
+		listen = o.addr
+	}
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("local API: %w", err)
 	}

@@ -61,9 +61,11 @@ type ProviderConfig struct {
 	// OnSettled hears every settlement; OnPaid every paid session's end.
 	OnSettled func(hub common.Address, paid *big.Int)
 	OnPaid    func(server.SessionPaid)
-	// LocalAPI serves the books and the bridge line (GET /v1/bridge) on
-	// the local API in DataDir, for a free provider too.
+	// LocalAPI serves the local API and the dashboard (docs/API.md) in
+	// DataDir, for a free provider too; APIAddr, if set, is its loopback
+	// address (else a free port).
 	LocalAPI bool
+	APIAddr  string
 	// RecoverWait bounds the wait for payment recovery at start
 	// (0: DefaultRecoverWait); what is left goes on in the background.
 	RecoverWait time.Duration
@@ -218,7 +220,7 @@ func (p *Provider) serveAPI(cfg ProviderConfig) error {
 	}
 	p.closers.push(startRecorder(rec).Close)
 	registerHistory(rs, hist, interval)
-	api, err := ServeLocalAPI(cfg.DataDir, rs, WithDashboard())
+	api, err := ServeLocalAPI(cfg.DataDir, rs, WithDashboard(), WithListenAddr(cfg.APIAddr))
 	if err != nil {
 		return err
 	}
