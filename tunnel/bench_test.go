@@ -12,6 +12,8 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun/netstack"
+
+	"github.com/mystp2p/mystp2p/tunnel/wgpath"
 )
 
 // benchStreamSize is the size of the one TCP stream each iteration moves.
@@ -90,14 +92,50 @@ func BenchmarkBulkDownload(b *testing.B) { benchBulkDownload(b, "udp") }
 // a loopback TCP stream (PipeBind), the shape of the relayed fallback.
 func BenchmarkBulkDownloadPipe(b *testing.B) { benchBulkDownload(b, "pipe") }
 
+// BenchmarkBulkDownloadMux is the same download with WireGuard on each
+// end's shared QUIC/WireGuard socket (wgpath.Mux), the direct path most
+// sessions take.
+func BenchmarkBulkDownloadMux(b *testing.B) {
+	var muxes [2]*wgpath.Mux
+	for i := range muxes {
+		m, err := wgpath.NewMux(&net.UDPAddr{IP: net.IPv4zero})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { m.Close() })
+		muxes[i] = m
+	}
+	var binds [2]conn.Bind
+	for i, m := range muxes {
+		peer := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), muxes[1-i].Port())
+		pb, err := m.PeerBind(peer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		binds[i] = pb
+	}
+	// The session pair is built over in-memory binds; wrap swaps in the
+	// muxes' (consumer's first, then provider's).
+	next := 0
+	benchBulkDownloadOpts(b, "mem", pairOptions{wrap: func(conn.Bind) conn.Bind {
+		next++
+		return binds[next-1]
+	}})
+}
+
 func benchBulkDownload(b *testing.B, transport string) {
+	benchBulkDownloadOpts(b, transport, pairOptions{})
+}
+
+func benchBulkDownloadOpts(b *testing.B, transport string, po pairOptions) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	serveBulk(b, ln, benchStreamSize)
 	origin := ln.Addr().(*net.TCPAddr).AddrPort()
-	cons, _ := newSessionPair(b, transport, pairOptions{policy: []PolicyOption{WithAllowLoopback()}})
+	po.policy = append(po.policy, WithAllowLoopback())
+	cons, _ := newSessionPair(b, transport, po)
 	sc := newSOCKS(b, cons)
 	b.SetBytes(benchStreamSize)
 	cpu := startCPU(b)

@@ -163,15 +163,20 @@ func (b *MuxBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	if b.open.Load() == nil {
 		return net.ErrClosed
 	}
-	for _, buf := range bufs {
-		if _, err := b.m.conn.WriteToUDPAddrPort(buf, e.dst); err != nil {
-			if b.m.ctx.Err() != nil {
-				return net.ErrClosed
+	var err error
+	if len(bufs) > 1 {
+		err = b.m.sender.send(bufs, net.UDPAddrFromAddrPort(e.dst))
+	} else {
+		for _, buf := range bufs {
+			if _, err = b.m.conn.WriteToUDPAddrPort(buf, e.dst); err != nil {
+				break
 			}
-			return err
 		}
 	}
-	return nil
+	if err != nil && b.m.ctx.Err() != nil {
+		return net.ErrClosed
+	}
+	return err
 }
 
 // ParseEndpoint implements conn.Bind: s is ip:port, and for a PeerBind it

@@ -52,13 +52,7 @@ type UDPBind struct {
 	// on for it and Close off again (see offload.go in sockbuf).
 	udp *net.UDPConn
 
-	sendMu   sync.Mutex
-	sendMsgs []ipv4.Message // guarded by sendMu
-	sendOOB  [][]byte       // guarded by sendMu; control buffer of each message
-	sendSegs []int          // guarded by sendMu; datagrams in each message
-	// segment is whether sends coalesce datagrams (UDP_SEGMENT); it is
-	// turned off for good when the kernel refuses it.
-	segment atomic.Bool
+	sender *batchSender // nil unless batch is set
 
 	mu       sync.Mutex
 	gen      *bindGeneration // guarded by mu; nil while closed
@@ -87,19 +81,12 @@ func NewUDPBind(c UDPConn, remote netip.AddrPort) (*UDPBind, error) {
 	if uc, ok := c.(*net.UDPConn); ok {
 		b.udp = uc
 		_ = sockbuf.Size(uc, udpSocketBuffer) // best effort
-		b.segment.Store(sockbuf.SupportsSegmentation(uc))
 		if la, ok := uc.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil {
 			b.batch = ipv6.NewPacketConn(uc)
 		} else {
 			b.batch = ipv4.NewPacketConn(uc)
 		}
-		b.sendMsgs = make([]ipv4.Message, udpBatchSize)
-		b.sendOOB = make([][]byte, udpBatchSize)
-		b.sendSegs = make([]int, udpBatchSize)
-		for i := range b.sendMsgs {
-			b.sendMsgs[i].Buffers = make([][]byte, 0, udpSegmentMax)
-			b.sendOOB[i] = make([]byte, sockbuf.SegmentControlLen)
-		}
+		b.sender = newBatchSender(b.batch, sockbuf.SupportsSegmentation(uc))
 	}
 	return b, nil
 }
@@ -580,15 +567,49 @@ func (b *UDPBind) Send(bufs [][]byte, _ conn.Endpoint) error {
 	return nil
 }
 
-func (b *UDPBind) sendBatch(bufs [][]byte) error {
-	b.sendMu.Lock()
-	defer b.sendMu.Unlock()
+func (b *UDPBind) sendBatch(bufs [][]byte) error { return b.sender.send(bufs, b.remoteUDP) }
+
+// batchSender sends datagrams to one address per call in as few system
+// calls as the socket allows: many messages per sendmmsg, and, where the
+// kernel segments UDP, runs of equal-sized datagrams in one message each.
+// UDPBind and MuxBind send through one.
+type batchSender struct {
+	batch batchConn
+
+	mu   sync.Mutex
+	msgs []ipv4.Message // guarded by mu
+	oob  [][]byte       // guarded by mu; control buffer of each message
+	segs []int          // guarded by mu; datagrams in each message
+	// segment is whether sends coalesce datagrams (UDP_SEGMENT); it is
+	// turned off for good when the kernel refuses it.
+	segment atomic.Bool
+}
+
+func newBatchSender(bc batchConn, segment bool) *batchSender {
+	s := &batchSender{
+		batch: bc,
+		msgs:  make([]ipv4.Message, udpBatchSize),
+		oob:   make([][]byte, udpBatchSize),
+		segs:  make([]int, udpBatchSize),
+	}
+	for i := range s.msgs {
+		s.msgs[i].Buffers = make([][]byte, 0, udpSegmentMax)
+		s.oob[i] = make([]byte, sockbuf.SegmentControlLen)
+	}
+	s.segment.Store(segment)
+	return s
+}
+
+// send writes every datagram of bufs to to, in order.
+func (s *batchSender) send(bufs [][]byte, to *net.UDPAddr) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for len(bufs) > 0 {
-		segment := b.segment.Load()
-		m := b.sendMsgs[:b.fillMessagesLocked(bufs, segment)]
-		segs := b.sendSegs
+		segment := s.segment.Load()
+		m := s.msgs[:s.fillLocked(bufs, to, segment)]
+		segs := s.segs
 		for len(m) > 0 {
-			n, err := b.batch.WriteBatch(m, 0)
+			n, err := s.batch.WriteBatch(m, 0)
 			if err != nil {
 				if segment && (errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL)) {
 					// The kernel cannot checksum segmented datagrams
@@ -596,7 +617,7 @@ func (b *UDPBind) sendBatch(bufs [][]byte) error {
 					// datagram (EINVAL), which unsegmented sends
 					// fragment: send the rest one by one, now and from
 					// now on.
-					b.segment.Store(false)
+					s.segment.Store(false)
 					break
 				}
 				return err
@@ -610,15 +631,15 @@ func (b *UDPBind) sendBatch(bufs [][]byte) error {
 	return nil
 }
 
-// fillMessagesLocked lays bufs out in sendMsgs and returns how many
-// messages it used. With segment, consecutive datagrams of one size (the
-// last of a run may be shorter) share a message, up to udpSegmentMax and
-// maxUDPPayload, and the kernel cuts them apart again (UDP_SEGMENT).
-func (b *UDPBind) fillMessagesLocked(bufs [][]byte, segment bool) int {
+// fillLocked lays bufs out in msgs and returns how many messages it used.
+// With segment, consecutive datagrams of one size (the last of a run may
+// be shorter) share a message, up to udpSegmentMax and maxUDPPayload, and
+// the kernel cuts them apart again (UDP_SEGMENT).
+func (s *batchSender) fillLocked(bufs [][]byte, to *net.UDPAddr, segment bool) int {
 	n := 0
-	for len(bufs) > 0 && n < len(b.sendMsgs) {
-		m := &b.sendMsgs[n]
-		m.Addr = b.remoteUDP
+	for len(bufs) > 0 && n < len(s.msgs) {
+		m := &s.msgs[n]
+		m.Addr = to
 		m.Buffers = append(m.Buffers[:0], bufs[0])
 		m.OOB = nil
 		size, total := len(bufs[0]), len(bufs[0])
@@ -633,10 +654,10 @@ func (b *UDPBind) fillMessagesLocked(bufs [][]byte, segment bool) int {
 				}
 			}
 			if k > 1 {
-				m.OOB = sockbuf.SegmentControl(b.sendOOB[n], uint16(size))
+				m.OOB = sockbuf.SegmentControl(s.oob[n], uint16(size))
 			}
 		}
-		b.sendSegs[n] = k
+		s.segs[n] = k
 		bufs = bufs[k:]
 		n++
 	}

@@ -205,10 +205,13 @@ type muxCounters struct {
 // transport (see Libp2pOptions) and WireGuard devices (see Bind and
 // PeerBind). Close the host and the WireGuard devices before the mux.
 type Mux struct {
-	cfg      muxConfig
-	log      *slog.Logger
-	conn     *net.UDPConn
-	batch    batchReader
+	cfg   muxConfig
+	log   *slog.Logger
+	conn  *net.UDPConn
+	batch batchReader
+	// sender batches WireGuard's sends (see batchSender); QUIC writes
+	// to conn directly.
+	sender   *batchSender
 	network  string // "udp4" or "udp6", as quicreuse names them
 	port     uint16
 	quicAddr ma.Multiaddr // the socket as a QUIC listen address
@@ -320,7 +323,7 @@ func NewMux(laddr *net.UDPAddr, opts ...MuxOption) (*Mux, error) {
 		conn.Close()
 		return nil, fmt.Errorf("udp mux: QUIC address of %s: %w", conn.LocalAddr(), err)
 	}
-	var br batchReader = ipv4.NewPacketConn(conn)
+	var br batchConn = ipv4.NewPacketConn(conn)
 	if network == "udp6" {
 		br = ipv6.NewPacketConn(conn)
 	}
@@ -330,6 +333,7 @@ func NewMux(laddr *net.UDPAddr, opts ...MuxOption) (*Mux, error) {
 		log:        cfg.log,
 		conn:       conn,
 		batch:      br,
+		sender:     newBatchSender(br, sockbuf.SupportsSegmentation(conn)),
 		network:    network,
 		port:       uint16(conn.LocalAddr().(*net.UDPAddr).Port),
 		quicAddr:   quicAddr,
