@@ -36,6 +36,12 @@ var _ UDPConn = (*net.UDPConn)(nil)
 // socket whose 5-tuple is already agreed with the peer. Datagrams from any
 // other source are dropped.
 //
+// On a *net.UDPConn the bind moves batches: sendmmsg, with runs of
+// equal-sized datagrams as one segmented buffer (UDP_SEGMENT), and recvmmsg
+// with UDP_GRO, which it switches on at Open and off at Close, so that
+// between them only the bind may read the socket. The datagrams on the
+// wire are the same as without.
+//
 // The bind never closes the socket: its owner closes it after closing the
 // Consumer or Provider that uses the bind. Bind.Close (called by WireGuard)
 // unblocks pending reads with a past read deadline; Open clears it again,
