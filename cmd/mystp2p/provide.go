@@ -158,15 +158,13 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		defer closeChain()
 		cfg.Chain = chain
 	}
+	limits := server.Limits{SessionRate: sessionRate.n, TotalRate: totalRate.n, MonthlyCap: monthlyCap.n}
+	cfg.Limits = limits
 	prov, err := role.StartProvider(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer prov.Close()
-	limits := server.Limits{SessionRate: sessionRate.n, TotalRate: totalRate.n, MonthlyCap: monthlyCap.n}
-	if err := prov.Sessions.SetLimits(limits); err != nil {
-		return err
-	}
 	node, sp := prov.Node, prov.Proposal
 	p := sp.Proposal
 	fmt.Fprintf(e.stdout, "providing %s in %s (%s) at %s/h and %s/GiB as %s\n", p.Service, p.Country, p.IPType,

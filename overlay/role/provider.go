@@ -44,6 +44,10 @@ type ProviderConfig struct {
 	// local API's settings show and change.
 	Policy    *tunnel.ExitPolicy
 	ExitRules []string
+	// Limits are the bandwidth controls (zero: unlimited). With DataDir
+	// set, the month's usage is kept there across restarts
+	// (server.UsageFileName).
+	Limits server.Limits
 	// Resolver answers consumers' DNS; nil uses the host's.
 	Resolver tunnel.Resolver
 
@@ -161,8 +165,13 @@ func StartProvider(ctx context.Context, cfg ProviderConfig) (_ *Provider, err er
 	}
 	// The session server first: a consumer that finds the proposal (a
 	// restarted provider's, at once) must find the protocol too.
+	var usageFile string
+	if cfg.DataDir != "" {
+		usageFile = filepath.Join(cfg.DataDir, server.UsageFileName)
+	}
 	if p.Sessions, err = server.New(server.Config{Node: p.Node, MaxSessions: cfg.MaxSessions, Policy: cfg.Policy,
-		Resolver: cfg.Resolver, Payments: payments, StreamOnly: cfg.Node.Host.BridgeSecret != nil, Logger: log}); err != nil {
+		Resolver: cfg.Resolver, Payments: payments, StreamOnly: cfg.Node.Host.BridgeSecret != nil, Logger: log,
+		Limits: cfg.Limits, UsageFile: usageFile}); err != nil {
 		return nil, err
 	}
 	if p.Proposal, err = p.Node.Advertise(rctx, cfg.Offer); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/role"
+	"github.com/mystp2p/mystp2p/overlay/session/server"
 	"github.com/mystp2p/mystp2p/relay"
 	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel"
@@ -130,4 +131,32 @@ func TestProviderFailsCleanly(t *testing.T) {
 		t.Fatalf("the failed start kept the store open: %v", err)
 	}
 	store.Close()
+}
+
+// The limits given at start are in force from the first session, and a
+// provider with a data directory keeps the month's usage file there.
+func TestProviderLimits(t *testing.T) {
+	boot := startRelay(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := providerConfig(t, boot)
+	cfg.DataDir = t.TempDir()
+	cfg.Limits = server.Limits{SessionRate: 1 << 20, TotalRate: 4 << 20, MonthlyCap: 1 << 30}
+	p, err := role.StartProvider(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := p.Sessions.Limits(); got != cfg.Limits {
+		t.Fatalf("limits in force %+v, want %+v", got, cfg.Limits)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, server.UsageFileName)); err != nil {
+		t.Fatalf("usage file: %v", err)
+	}
+	bad := providerConfig(t, boot)
+	bad.Limits = server.Limits{MonthlyCap: -1}
+	if p2, err := role.StartProvider(ctx, bad); err == nil {
+		p2.Close()
+		t.Fatal("a negative monthly cap was accepted")
+	}
 }

@@ -149,7 +149,7 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	start := time.Now()
 	h, mux := node.Host(), node.Mux()
 	p := cfg.Proposal.Proposal
-	if behindRelay(cfg.Proposal) {
+	if behindRelay(cfg.Proposal) && quicWorks(h) {
 		// The provider starts hole punching the moment our relayed
 		// connection reaches it, and gives up at once if we cannot answer
 		// yet; our DCUtR handler only appears once we know our public
@@ -168,6 +168,11 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		// path in place when one appears (Session.upgrade).
 		cfg.Progress("connected via relay; hole punching")
 		wait := max(minDirectWait, cfg.DirectWait-time.Since(start))
+		if !quicWorks(h) {
+			// Punches are QUIC: with no direct QUIC connection to
+			// anyone, UDP is most likely blocked here.
+			wait = 0
+		}
 		if cfg.Transport == wgpath.UDP || cfg.Transport == wgpath.UDPMux {
 			wait = max(wait, forcedDirectWait)
 		}
@@ -490,6 +495,19 @@ func publicQUICAddrs(h host.Host) []string {
 		}
 	}
 	return out
+}
+
+// quicWorks reports whether h has a direct QUIC connection to anyone.
+func quicWorks(h host.Host) bool {
+	for _, c := range h.Network().Conns() {
+		if c.Stat().Limited {
+			continue
+		}
+		if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_QUIC_V1); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // isPublicQUIC reports whether a is a public QUIC address, not through a
