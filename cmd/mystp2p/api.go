@@ -58,9 +58,17 @@ func callLocalAPI(ctx context.Context, dataDir, method, path string, in, out any
 	if resp.StatusCode/100 != 2 {
 		var e role.APIErrorBody
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("running node: %s", e.Error)
+			return &apiStatusError{code: resp.StatusCode, msg: e.Error}
 		}
-		return fmt.Errorf("running node: %s: %s", resp.Status, bytes.TrimSpace(b))
+		return &apiStatusError{code: resp.StatusCode, msg: resp.Status + ": " + string(bytes.TrimSpace(b))}
 	}
 	return json.Unmarshal(b, out)
 }
+
+// apiStatusError is a running node's refusal, with its HTTP status.
+type apiStatusError struct {
+	code int
+	msg  string
+}
+
+func (e *apiStatusError) Error() string { return "running node: " + e.msg }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mystp2p/mystp2p/overlay/role"
@@ -34,6 +35,10 @@ func TestLocalAPI(t *testing.T) {
 	}
 	if err := callLocalAPI(ctx, dir, http.MethodGet, "/v1/x", nil, &out); err != nil || out.N != 7 {
 		t.Fatalf("call: %+v, %v", out, err)
+	}
+	// A node without /v1/status (a relay or a hermes hub): status says so.
+	if _, _, err := runCmd(t, ctx, "status", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "is a relay or a hermes hub") {
+		t.Fatalf("status of a node without /v1/status: %v", err)
 	}
 	// Without the token: refused.
 	raw, _ := os.ReadFile(filepath.Join(dir, role.APIFile))

@@ -30,7 +30,12 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	var rep statusReport
-	if err := callLocalAPI(ctx, idf.dataDir, http.MethodGet, "/v1/status", nil, &rep.Node); err != nil {
+	err := callLocalAPI(ctx, idf.dataDir, http.MethodGet, "/v1/status", nil, &rep.Node)
+	var se *apiStatusError
+	if errors.As(err, &se) && se.code == http.StatusNotFound {
+		return fmt.Errorf("the node running with data dir %s is a relay or a hermes hub: status shows providers and consumers (see its log and metrics)", idf.dataDir)
+	}
+	if err != nil {
 		return noNodeHint(err, idf.dataDir)
 	}
 	switch {
