@@ -451,6 +451,9 @@ type spillQueue struct {
 
 type spillItem struct{ off, end, size int }
 
+// spillKeep is the most spill memory kept once the spill is empty.
+const spillKeep = 256 << 10
+
 func (q *spillQueue) push(msg []byte, size int) {
 	if size <= 0 || size > len(msg) {
 		size = len(msg)
@@ -496,6 +499,9 @@ func (q *spillQueue) cut(bufs [][]byte, sizes []int) int {
 	}
 	if len(q.items) == 0 {
 		q.data, q.items = q.data[:0], q.items[:0]
+		if cap(q.data) > spillKeep {
+			q.data = nil // a rare burst; do not hold its memory per session
+		}
 	}
 	return n
 }
