@@ -2,7 +2,7 @@ package role
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -159,11 +159,12 @@ func (c *Consumer) registerConsumer(rs routes) {
 
 // control answers a queued request with 202, a busy Control with 409.
 func (c *Consumer) control(w http.ResponseWriter, err error, ans ControlAnswer) {
-	if errors.Is(err, client.ErrControlBusy) {
+	if err != nil {
 		writeJSON(w, nil, &apiError{status: http.StatusConflict, msg: err.Error()})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusAccepted)
-	writeJSON(w, ans, err)
+	_ = json.NewEncoder(w).Encode(ans)
 }

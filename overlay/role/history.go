@@ -151,9 +151,9 @@ func (h *History) Since(series Series, since time.Time, limit int) ([]Sample, er
 	out := []Sample{}
 	err := h.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(series)).Cursor()
-		start := timeKey(since)
-		if since.UnixNano() < 0 {
-			start = nil
+		var start []byte // nil: from the first sample
+		if since.After(time.Unix(0, 0)) {
+			start = timeKey(since)
 		}
 		// Walk back from the newest so that limit keeps the latest.
 		for k, v := c.Last(); k != nil && (start == nil || string(k) >= string(start)); k, v = c.Prev() {
