@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
@@ -258,11 +259,28 @@ func reach(ctx context.Context, node *overlay.Node, p *overlay.Proposal) error {
 	if err == nil {
 		return nil
 	}
-	if lerr := <-looked; lerr == nil || h.Network().Connectedness(p.Provider) == network.Connected {
+	if lerr := <-looked; lerr == nil || h.Network().Connectedness(p.Provider) != network.NotConnected {
 		return nil
 	}
-	return err
+	// A relay sometimes fails a circuit while the provider is busy with
+	// others (CONNECTION_FAILED, seen in the NAT lab with five consumers
+	// at once): one more try a moment later usually gets through.
+	select {
+	case <-ctx.Done():
+		return err
+	case <-time.After(reachRetry):
+	}
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(p.Provider) // or the swarm refuses at once
+	}
+	if err2 := h.Connect(ctx, p.AddrInfo()); err2 != nil {
+		return fmt.Errorf("%w (and again after %s: %w)", err, reachRetry, err2)
+	}
+	return nil
 }
+
+// reachRetry is the pause before reach dials a provider a second time.
+const reachRetry = 500 * time.Millisecond
 
 // DefaultDirectWait is Config.DirectWait's default: a punch between two
 // cone NATs lands within it on this project's labs (0.3–0.8 s from the
