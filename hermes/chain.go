@@ -339,11 +339,21 @@ func (c *Chain) RegisterHermes(ctx context.Context, id *identity.Identity, stake
 
 // TopUp approves and adds amount, paid by payer, to consumer's channel with hermes.
 func (c *Chain) TopUp(ctx context.Context, payer *identity.Identity, consumer, hermes common.Address, amount *big.Int) error {
-	if err := c.Approve(ctx, payer, amount); err != nil {
-		return err
-	}
-	_, err := c.transact(ctx, payer, c.registry, "topUp", c.reg.PackTopUp(consumer, hermes, amount))
+	_, err := c.TopUpTx(ctx, payer, consumer, hermes, amount)
 	return err
+}
+
+// TopUpTx is TopUp, returning its two mined transactions (approve, topUp).
+func (c *Chain) TopUpTx(ctx context.Context, payer *identity.Identity, consumer, hermes common.Address, amount *big.Int) ([]Tx, error) {
+	ra, err := c.transact(ctx, payer, c.token, "approve", c.tok.PackApprove(c.Registry(), amount))
+	if err != nil {
+		return nil, err
+	}
+	rt, err := c.transact(ctx, payer, c.registry, "topUp", c.reg.PackTopUp(consumer, hermes, amount))
+	if err != nil {
+		return []Tx{txOf(ra)}, err
+	}
+	return []Tx{txOf(ra), txOf(rt)}, nil
 }
 
 // SettlePromise moves what consumer promised (p, unlocked by r) into hermes's
@@ -360,12 +370,57 @@ func (c *Chain) SettlePromise(ctx context.Context, from *identity.Identity, cons
 // SettleProvider pays provider's beneficiary what hermes promised (p,
 // unlocked by r) beyond the last settlement, minus the fee. Anyone may send it.
 func (c *Chain) SettleProvider(ctx context.Context, from *identity.Identity, provider, hermes common.Address, p Promise, r [32]byte) error {
-	if err := p.checkAmounts(); err != nil {
-		return err
-	}
-	_, err := c.transact(ctx, from, c.registry, "settleProvider",
-		c.reg.PackSettleProvider(provider, hermes, new(big.Int).SetUint64(p.ChainID), p.Amount, p.Fee, r, p.Signature))
+	_, err := c.SettleProviderTx(ctx, from, provider, hermes, p, r)
 	return err
+}
+
+// SettleProviderTx is SettleProvider, returning the mined transaction.
+func (c *Chain) SettleProviderTx(ctx context.Context, from *identity.Identity, provider, hermes common.Address, p Promise, r [32]byte) (Tx, error) {
+	if err := p.checkAmounts(); err != nil {
+		return Tx{}, err
+	}
+	rc, err := c.transact(ctx, from, c.registry, "settleProvider",
+		c.reg.PackSettleProvider(provider, hermes, new(big.Int).SetUint64(p.ChainID), p.Amount, p.Fee, r, p.Signature))
+	if err != nil {
+		return Tx{}, err
+	}
+	return txOf(rc), nil
+}
+
+// Tx is a mined transaction and what its gas cost, from its receipt.
+type Tx struct {
+	Hash     common.Hash
+	Block    uint64
+	GasUsed  uint64
+	GasPrice *big.Int // effective gas price, wei per gas
+}
+
+// GasCost is GasUsed × GasPrice in wei.
+func (t Tx) GasCost() *big.Int {
+	if t.GasPrice == nil {
+		return new(big.Int)
+	}
+	return new(big.Int).Mul(new(big.Int).SetUint64(t.GasUsed), t.GasPrice)
+}
+
+func txOf(r *types.Receipt) Tx {
+	t := Tx{Hash: r.TxHash, GasUsed: r.GasUsed, GasPrice: new(big.Int)}
+	if r.BlockNumber != nil {
+		t.Block = r.BlockNumber.Uint64()
+	}
+	if r.EffectiveGasPrice != nil {
+		t.GasPrice.Set(r.EffectiveGasPrice)
+	}
+	return t
+}
+
+// GasCost sums what txs cost in gas, in wei.
+func GasCost(txs ...Tx) *big.Int {
+	sum := new(big.Int)
+	for _, t := range txs {
+		sum.Add(sum, t.GasCost())
+	}
+	return sum
 }
 
 // transact sends one transaction and waits for its receipt. A call that would

@@ -274,6 +274,26 @@ func TestPaymentsEndToEnd(t *testing.T) {
 	if _, err := ps2.SettleProvider(ctx, n.hermesID.Address()); !errors.Is(err, ErrNothingToSettle) {
 		t.Fatalf("second settlement: %v", err)
 	}
+	// The store keeps the settlement: what it paid, the fee it took, and
+	// what its transaction cost in gas, as the chain's receipt says.
+	sts, err := n.provStore.Settlements(n.hermesID.Address())
+	if err != nil || len(sts) != 1 {
+		t.Fatalf("settlements %+v, %v; want 1", sts, err)
+	}
+	rec := sts[0]
+	if rec.Paid.Cmp(want) != 0 || rec.Fee.Cmp(e.Promise.Fee) != 0 || rec.Amount.Cmp(e.Promise.Amount) != 0 {
+		t.Fatalf("settlement paid %s fee %s of %s; want %s, %s of %s", rec.Paid, rec.Fee, rec.Amount, want, e.Promise.Fee, e.Promise.Amount)
+	}
+	rc, err := n.tc.sim.Client().TransactionReceipt(ctx, rec.Tx.Hash)
+	if err != nil {
+		t.Fatalf("receipt of settlement tx %s: %v", rec.Tx.Hash, err)
+	}
+	if rc.GasUsed == 0 || rec.Tx.GasUsed != rc.GasUsed || rec.Tx.GasPrice.Cmp(rc.EffectiveGasPrice) != 0 || rec.Tx.Block != rc.BlockNumber.Uint64() {
+		t.Fatalf("settlement tx %+v, receipt gas %d price %s block %s", rec.Tx, rc.GasUsed, rc.EffectiveGasPrice, rc.BlockNumber)
+	}
+	if rec.Tx.GasCost().Sign() <= 0 {
+		t.Fatalf("settlement cost %s wei of gas", rec.Tx.GasCost())
+	}
 	pulled := make(chan *big.Int, 1)
 	n.settler(n.hermesID, n.hubStore, func(c *SettlerConfig) {
 		c.Hub, c.HubInterval = n.hub, 5*time.Millisecond

@@ -2,8 +2,10 @@ package hermes
 
 import (
 	"bytes"
+	"math/big"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 )
@@ -46,6 +48,8 @@ func seedRecords(f *testing.F) {
 	}
 	ps, _ := encodeProviderState(ProviderState{Latest: &p, Pending: true})
 	f.Add(ps)
+	st := Settlement{Amount: p.Amount, Paid: p.Fee, Fee: p.Fee, Tx: Tx{Hash: common.Hash{5}, Block: 12, GasUsed: 80_000, GasPrice: big.NewInt(1_000_000_007)}}
+	f.Add(st.marshal())
 	cs, _ := encodeConsumerState(ConsumerState{Deposited: p.Amount, Promised: p.Fee, Fee: p.Fee, FeeBp: 250, Latest: &p})
 	f.Add(cs)
 	f.Add([]byte{})
@@ -64,6 +68,8 @@ func FuzzStoreRecords(f *testing.F) {
 		roundTripFuzz(t, b, s.unmarshal, s.marshal)
 		var e Earning
 		roundTripFuzz(t, b, func(b []byte) error { return e.unmarshal(e.Hermes, b) }, e.marshal)
+		var st Settlement
+		roundTripFuzz(t, b, func(b []byte) error { return st.unmarshal(st.Hermes, b) }, func() ([]byte, error) { return st.marshal(), nil })
 	})
 }
 

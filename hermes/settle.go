@@ -169,7 +169,7 @@ func (s *Settler) SettleProvider(ctx context.Context, hermes common.Address) (*b
 	}
 	if onChain.Settled.Cmp(e.Promise.Amount) >= 0 {
 		// Settled before (perhaps just before a crash): record it.
-		if err := s.cfg.Store.markSettled(hermes, onChain.Settled, onChain.FeeSettled); err != nil {
+		if err := s.cfg.Store.markSettled(hermes, onChain.Settled, onChain.FeeSettled, nil); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: hermes %s promise of %s already settled", ErrNothingToSettle, hermes, e.Promise.Amount)
@@ -186,15 +186,18 @@ func (s *Settler) SettleProvider(ctx context.Context, hermes common.Address) (*b
 		}
 		s.beneficiarySet = true
 	}
-	if err := s.cfg.Chain.SettleProvider(ctx, s.cfg.From, self, hermes, *e.Promise, e.R); err != nil {
+	tx, err := s.cfg.Chain.SettleProviderTx(ctx, s.cfg.From, self, hermes, *e.Promise, e.R)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.markSettled(hermes, e.Promise.Amount, e.Promise.Fee); err != nil {
-		return nil, err
-	}
+	fee := new(big.Int).Sub(e.Promise.Fee, onChain.FeeSettled)
 	paid := new(big.Int).Sub(e.Promise.Amount, onChain.Settled)
-	paid.Sub(paid, new(big.Int).Sub(e.Promise.Fee, onChain.FeeSettled))
-	s.log.Info("settled hermes promise", "hermes", hermes, "amount", paid)
+	paid.Sub(paid, fee)
+	st := &Settlement{Hermes: hermes, Amount: new(big.Int).Set(e.Promise.Amount), Paid: paid, Fee: fee, Tx: tx}
+	if err := s.cfg.Store.markSettled(hermes, e.Promise.Amount, e.Promise.Fee, st); err != nil {
+		return nil, err
+	}
+	s.log.Info("settled hermes promise", "hermes", hermes, "amount", paid, "fee", fee, "tx", tx.Hash, "gas", tx.GasUsed)
 	return paid, nil
 }
 

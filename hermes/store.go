@@ -1,6 +1,8 @@
 package hermes
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -20,6 +22,8 @@ var (
 	bucketProvR         = []byte("prov/r")         // hashlock → R
 	bucketProvSessions  = []byte("prov/sessions")  // agreement ID → sessionRecord
 	bucketProvEarnings  = []byte("prov/earnings")  // hermes address → earningRecord
+	// hermes address ‖ cumulative settled amount (uint256) → Settlement
+	bucketProvSettlements = []byte("prov/settlements")
 )
 
 // Store is the durable state of a hermes hub and of a provider, kept in a
@@ -89,7 +93,7 @@ func OpenStore(path string, opts ...StoreOption) (*Store, error) {
 		return nil, fmt.Errorf("open hermes store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketHubConsumers, bucketHubProviders, bucketHubAgreements, bucketProvR, bucketProvSessions, bucketProvEarnings} {
+		for _, b := range [][]byte{bucketHubConsumers, bucketHubProviders, bucketHubAgreements, bucketProvR, bucketProvSessions, bucketProvEarnings, bucketProvSettlements} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -504,8 +508,66 @@ func (s *Store) putHermesPromise(hermes common.Address, p Promise, r [32]byte) e
 	})
 }
 
-// markSettled records a settlement on chain of a promise with amount and fee.
-func (s *Store) markSettled(hermes common.Address, amount, fee *big.Int) error {
+// Settlement is one provider settlement on chain, as the provider sent it.
+type Settlement struct {
+	Hermes common.Address
+	Amount *big.Int // cumulative amount of the settled promise
+	Paid   *big.Int // what this settlement paid the beneficiary
+	Fee    *big.Int // the hermes fee this settlement took
+	Tx     Tx
+}
+
+func (st *Settlement) marshal() []byte {
+	w := recordWriter{b: make([]byte, 0, 32*5+8+8)}
+	w.amount(st.Amount)
+	w.amount(st.Paid)
+	w.amount(st.Fee)
+	w.bytes(st.Tx.Hash[:])
+	w.bytes(binary.BigEndian.AppendUint64(nil, st.Tx.Block))
+	w.bytes(binary.BigEndian.AppendUint64(nil, st.Tx.GasUsed))
+	w.amount(st.Tx.GasPrice)
+	return w.b
+}
+
+func (st *Settlement) unmarshal(hermes common.Address, b []byte) error {
+	r := recordReader{b: b}
+	*st = Settlement{Hermes: hermes, Amount: r.amount(), Paid: r.amount(), Fee: r.amount()}
+	st.Tx.Hash = common.Hash(r.bytes32())
+	st.Tx.Block = binary.BigEndian.Uint64(r.take(8))
+	st.Tx.GasUsed = binary.BigEndian.Uint64(r.take(8))
+	st.Tx.GasPrice = r.amount()
+	return r.done()
+}
+
+func settlementKey(hermes common.Address, amount *big.Int) []byte {
+	k := make([]byte, common.AddressLength+32)
+	copy(k, hermes[:])
+	putUint256(k[common.AddressLength:], amount)
+	return k
+}
+
+// Settlements lists the provider's settlements through hermes, oldest
+// first. Settlements found already done on chain (after a crash between
+// the transaction and the store write) have no record here.
+func (s *Store) Settlements(hermes common.Address) ([]Settlement, error) {
+	var out []Settlement
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketProvSettlements).Cursor()
+		for k, v := c.Seek(hermes[:]); k != nil && bytes.HasPrefix(k, hermes[:]); k, v = c.Next() {
+			var st Settlement
+			if err := st.unmarshal(hermes, v); err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// markSettled records a settlement on chain of a promise with amount and
+// fee, and st, if not nil, in the same transaction.
+func (s *Store) markSettled(hermes common.Address, amount, fee *big.Int, st *Settlement) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketProvEarnings)
 		e := Earning{Hermes: hermes, Settled: new(big.Int), FeeSettled: new(big.Int)}
@@ -521,6 +583,11 @@ func (s *Store) markSettled(hermes common.Address, amount, fee *big.Int) error {
 		v, err := e.marshal()
 		if err != nil {
 			return err
+		}
+		if st != nil {
+			if err := tx.Bucket(bucketProvSettlements).Put(settlementKey(hermes, amount), st.marshal()); err != nil {
+				return err
+			}
 		}
 		return b.Put(hermes[:], v)
 	})

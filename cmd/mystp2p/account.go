@@ -112,7 +112,8 @@ func cmdAccount(ctx context.Context, e env, args []string) error {
 				spendable[h.addr.Hex()] = "unknown: " + err.Error()
 				continue
 			}
-			spendable[h.addr.Hex()] = fmt.Sprintf("%s (promised %s, fee %d bp)", tokens(st.Spendable()), tokens(st.Promised), st.FeeBp)
+			spendable[h.addr.Hex()] = fmt.Sprintf("%s (promised %s, of which the hermes fee at %d bp took %s)",
+				tokens(st.Spendable()), tokens(st.Promised), st.FeeBp, tokens(st.Fee))
 		}
 	}
 	if len(hubs) == 0 {
@@ -214,14 +215,19 @@ func cmdTopUp(ctx context.Context, e env, args []string) error {
 	if err := needFunds(ctx, chain, id.Address(), value, "a top-up"); err != nil {
 		return err
 	}
-	if err := chain.TopUp(ctx, id, id.Address(), h.addr, value); err != nil {
+	txs, err := chain.TopUpTx(ctx, id, id.Address(), h.addr, value)
+	if err != nil {
 		return fmt.Errorf("top up: %w", err)
 	}
 	ch, err := chain.ConsumerChannel(ctx, id.Address(), h.addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "topped up %s tokens: your channel with hermes %s now holds %s (%s deposited in all)\n",
-		tokens(value), h, tokens(ch.Balance), tokens(ch.Deposited()))
+	var gasUsed uint64
+	for _, t := range txs {
+		gasUsed += t.GasUsed
+	}
+	fmt.Fprintf(e.stdout, "topped up %s tokens: your channel with hermes %s now holds %s (%s deposited in all)\ngas: %d in %d transactions, %s ether (last tx %s)\n",
+		tokens(value), h, tokens(ch.Balance), tokens(ch.Deposited()), gasUsed, len(txs), tokens(hermes.GasCost(txs...)), txs[len(txs)-1].Hash.Hex())
 	return nil
 }

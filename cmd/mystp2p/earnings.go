@@ -51,15 +51,42 @@ func cmdEarnings(ctx context.Context, e env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HERMES\tEARNED\tSETTLED\tUNSETTLED\tHERMES FEE")
+	fmt.Fprintln(tw, "HERMES\tEARNED\tSETTLED\tUNSETTLED\tHERMES FEE\tFEES PAID\tGAS SPENT (ETHER)")
 	for _, r := range rows {
 		settled, _ := new(big.Int).SetString(r.Settled, 10)
 		feeSettled, _ := new(big.Int).SetString(r.FeeSettled, 10)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Hermes, tokenString(r.Earned), tokens(settled.Sub(settled, feeSettled)),
-			tokenString(r.Unsettled), tokenString(r.Fee))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Hermes, tokenString(r.Earned), tokens(settled.Sub(settled, feeSettled)),
+			tokenString(r.Unsettled), tokenString(r.Fee), tokenString(r.FeeSettled), tokenString(r.GasSpent))
 	}
-	fmt.Fprintln(tw, "(tokens; EARNED = SETTLED + UNSETTLED, after the hermes fee)")
-	return tw.Flush()
+	fmt.Fprintln(tw, "(tokens; EARNED = SETTLED + UNSETTLED, after the hermes fee; FEES PAID is the fee settlements took)")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if len(r.Settlements) == 0 {
+			continue
+		}
+		fmt.Fprintf(e.stdout, "\nlast settlements with hermes %s:\n", r.Hermes)
+		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BLOCK\tPAID\tFEE\tGAS\tGAS PRICE (GWEI)\tGAS COST (ETHER)\tTX")
+		for _, s := range r.Settlements {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Block, tokenString(s.Paid), tokenString(s.Fee), s.GasUsed,
+				gwei(s.GasPrice), tokenString(s.GasCost), s.Tx)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gwei formats a wei decimal string in gwei.
+func gwei(s string) string {
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return s
+	}
+	return new(big.Rat).SetFrac(v, big.NewInt(1e9)).FloatString(3)
 }
 
 func cmdSettle(ctx context.Context, e env, args []string) error {

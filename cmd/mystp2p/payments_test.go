@@ -189,12 +189,12 @@ func TestPaymentsCLI(t *testing.T) {
 		t.Fatalf("topup with a provider as hermes: %v", err)
 	}
 	out, _, err = runCmd(t, ctx, "account", "topup", "--data-dir", consDir, "--hermes", hubID.PeerID().String(), "--amount", "10")
-	if err != nil || !strings.Contains(out, "now holds 10 ") {
+	if err != nil || !strings.Contains(out, "now holds 10 ") || !regexp.MustCompile(`gas: [1-9][0-9]* in 2 transactions, [0-9.]+ ether`).MatchString(out) {
 		t.Fatalf("topup: %v\n%s", err, out)
 	}
 	phase("account")
 	out, _, err = runCmd(t, ctx, "account", "--data-dir", consDir, "--bootstrap", boot, "--log-level", "error")
-	if err != nil || !regexp.MustCompile(`\(`+hubAddr+`\)\s+10\s+10\s+10 \(promised 0, fee 250 bp\)`).MatchString(out) {
+	if err != nil || !regexp.MustCompile(`\(`+hubAddr+`\)\s+10\s+10\s+10 \(promised 0, of which the hermes fee at 250 bp took 0\)`).MatchString(out) {
 		t.Fatalf("account: %v\n%s", err, out)
 	}
 
@@ -278,6 +278,9 @@ func TestPaymentsCLI(t *testing.T) {
 	final := earningsOf(t, provDir)
 	if final.Unsettled != "0" {
 		t.Fatalf("unsettled after settle: %+v", final)
+	}
+	if len(final.Settlements) == 0 || final.GasUsed == 0 || amount(t, final.GasSpent).Sign() <= 0 || final.Settlements[len(final.Settlements)-1].Tx == "" {
+		t.Fatalf("earnings show no settlement gas after settling: %+v", final)
 	}
 	got, err := chain.Chain.TokenBalance(ctx, ben)
 	if err != nil {

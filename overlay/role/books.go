@@ -30,6 +30,29 @@ type EarningRow struct {
 	Settled    string `json:"settled"`     // cumulative amount settled on chain
 	FeeSettled string `json:"fee_settled"` // cumulative fee within that
 	Unsettled  string `json:"unsettled"`   // what settling now would pay: earned − (settled − fee_settled)
+	// GasUsed and GasSpent are what this provider's settlements with the
+	// hermes cost in gas, in all (gas units; wei).
+	GasUsed  uint64 `json:"gas_used"`
+	GasSpent string `json:"gas_spent"`
+	// Settlements are the latest settlements, oldest first (at most
+	// LastSettlements).
+	Settlements []SettlementRow `json:"settlements"`
+}
+
+// LastSettlements is how many settlements an EarningRow lists.
+const LastSettlements = 5
+
+// SettlementRow is one settlement on chain. Amounts are base units, gas
+// price and cost wei, as decimal strings.
+type SettlementRow struct {
+	Amount   string `json:"amount"` // cumulative amount of the settled promise
+	Paid     string `json:"paid"`   // paid to the beneficiary by this settlement
+	Fee      string `json:"fee"`    // hermes fee taken by this settlement
+	Tx       string `json:"tx"`
+	Block    uint64 `json:"block"`
+	GasUsed  uint64 `json:"gas_used"`
+	GasPrice string `json:"gas_price"` // effective gas price
+	GasCost  string `json:"gas_cost"`  // gas_used × gas_price
 }
 
 // SettleRequest asks for a settlement.
@@ -68,6 +91,21 @@ func (b *Books) Earnings() ([]EarningRow, error) {
 		if e.Promise != nil {
 			r.Promised, r.Fee = e.Promise.Amount.String(), e.Promise.Fee.String()
 			r.Earned = new(big.Int).Sub(e.Promise.Amount, e.Promise.Fee).String()
+		}
+		sts, err := b.Store.Settlements(e.Hermes)
+		if err != nil {
+			return nil, err
+		}
+		spent := new(big.Int)
+		for _, st := range sts {
+			r.GasUsed += st.Tx.GasUsed
+			spent.Add(spent, st.Tx.GasCost())
+		}
+		r.GasSpent = spent.String()
+		r.Settlements = []SettlementRow{}
+		for _, st := range sts[max(0, len(sts)-LastSettlements):] {
+			r.Settlements = append(r.Settlements, SettlementRow{Amount: st.Amount.String(), Paid: st.Paid.String(), Fee: st.Fee.String(),
+				Tx: st.Tx.Hash.Hex(), Block: st.Tx.Block, GasUsed: st.Tx.GasUsed, GasPrice: st.Tx.GasPrice.String(), GasCost: st.Tx.GasCost().String()})
 		}
 		rows = append(rows, r)
 	}
