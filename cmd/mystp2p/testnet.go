@@ -45,6 +45,7 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	providers := fs.Int("providers", 5, "number of providers")
 	ttl := fs.Duration("proposal-ttl", 0, "proposal lifetime (default: 1m for up, 15s for run)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve Go profiles (/debug/pprof/) on this loopback `IP:port`")
 	var scenario, report *string
 	var consumers, hubs *int
 	var netns, labDebug *bool
@@ -77,6 +78,13 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr)
+		if err != nil {
+			return exitUsage{err}
+		}
+		defer stop()
 	}
 	cfg := testnet.Config{Providers: *providers, ProposalTTL: *ttl, Logger: log}
 	if sub == "run" {
