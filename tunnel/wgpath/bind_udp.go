@@ -268,9 +268,9 @@ type coalescedReader struct {
 	lens, segSizes []int
 	scatter        [][]byte
 	spill          spillQueue
-	// merged is the most datagrams one message of the last read held and
-	// seg their size: a whole read asks for as many messages as fit if
-	// they hold as many, and a scattered read expects datagrams of seg.
+	// merged is about the most datagrams one message held lately: a whole
+	// read asks for as many messages as fit if they hold as many. seg is
+	// their size while reads are scattered, 0 while they are whole.
 	merged, seg int
 	// singles counts scattered reads in a row that brought one datagram.
 	singles int
@@ -319,17 +319,16 @@ func (r *coalescedReader) readScattered(bufs [][]byte, sizes []int) (int, error)
 		// peer has stopped merging, and whole reads take more at once.
 		sizes[0] = m.N
 		if r.singles++; r.singles == scatterSingles {
-			r.merged, r.singles = 1, 0
+			// Whole reads again, sized by merged until they see
+			// whether the peer still merges.
+			r.seg, r.singles = 0, 0
 		}
 		return 1, nil
 	case size != r.seg:
 		// Datagrams of another size lie across the pieces: gather them
 		// into the spill, and expect that size from now on.
 		r.spill.pushPieces(r.scatter[:k], r.seg, m.N, size)
-		r.seg, r.singles = size, 0
-		if size == 0 {
-			r.merged = 1 // one datagram longer than the pieces
-		}
+		r.seg, r.singles = size, 0 // 0, one datagram longer than the pieces: whole reads
 		return 0, nil
 	}
 	r.singles = 0
@@ -353,7 +352,7 @@ func (r *coalescedReader) readWhole(bufs [][]byte, sizes []int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.merged, r.seg = 1, 0
+	most, seg := 1, 0
 	for i := range n {
 		r.lens[i], r.segSizes[i] = 0, 0
 		if sockbuf.Truncated(m[i].Flags) || !r.b.fromRemote(m[i].Addr) {
@@ -365,10 +364,18 @@ func (r *coalescedReader) readWhole(bufs [][]byte, sizes []int) (int, error) {
 		}
 		r.lens[i], r.segSizes[i] = m[i].N, size
 		if size > 0 && m[i].N > size {
-			if c := (m[i].N + size - 1) / size; c > r.merged {
-				r.merged, r.seg = c, size
+			if c := (m[i].N + size - 1) / size; c > most {
+				most, seg = c, size
 			}
 		}
+	}
+	if most > 1 {
+		r.merged, r.seg = most, seg
+	} else {
+		// Nothing merged: ask for more messages next time, step by
+		// step, so that a peer that merges again does not fill the
+		// spill.
+		r.merged, r.seg = max(1, r.merged/2), 0
 	}
 	return unpackCoalesced(bufs, r.lens[:n], r.segSizes[:n], sizes, &r.spill), nil
 }
