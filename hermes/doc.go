@@ -27,8 +27,12 @@
 // providers who settle before the consumer funds behind their promises are
 // pulled, and comes back only by leaving: Chain.AnnounceLeave, wait the
 // Registry's leave delay, Chain.WithdrawStake. A leaving hermes takes no
-// top-ups, and its Hub issues no new promises (ErrHermesLeaving); providers
-// settle and the hub pulls consumer promises as before.
+// top-ups, and its Hub issues no new promises and answers no balance
+// checks for new sessions (ErrHermesLeaving); providers settle and the hub
+// pulls consumer promises as before. A running provider's Settler
+// (SettlerConfig.LeaveInterval) reads the Registry for the hubs it earned
+// through and settles everything unsettled with a leaving one at once,
+// before its stake comes back.
 //
 // A consumer withdraws what its channel still holds in two steps too:
 // Chain.AnnounceWithdrawal, wait the withdraw delay, Chain.Withdraw. The

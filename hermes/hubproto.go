@@ -146,6 +146,11 @@ func (h *Hub) serveRequest(ctx context.Context, remote peer.ID, typ byte, body [
 		if len(body) != common.AddressLength {
 			return 0, nil, fmt.Errorf("%w: consumer query is %d bytes", ErrMalformed, len(body))
 		}
+		if h.Leaving() {
+			// Providers ask before they open a session: a leaving hub
+			// takes none.
+			return 0, nil, fmt.Errorf("%w: hermes %s announced its leave and takes no new sessions (pay through another hermes)", ErrHermesLeaving, h.addr)
+		}
 		st, err := h.Consumer(ctx, common.Address(body))
 		if err != nil {
 			return 0, nil, err

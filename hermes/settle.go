@@ -35,7 +35,18 @@ type SettlerConfig struct {
 	Hub                *Hub
 	HubInterval        time.Duration
 	OnConsumersSettled func(moved *big.Int)
-	Log                *slog.Logger
+	// LeaveInterval is how often a provider's settler reads whether the
+	// hubs it earned through announced their leave; it then settles
+	// everything unsettled with such a hub at once, within the leave
+	// delay, before the hub can take its stake back. 0: every
+	// DefaultWatchInterval if Threshold is set (a running provider), else
+	// never; negative: never.
+	LeaveInterval time.Duration
+	// OnHubLeaving, if set, hears once of each hub found leaving (due is
+	// the block its stake may be withdrawn from), from the settler's
+	// goroutine; it must not call Close.
+	OnHubLeaving func(hermes common.Address, due uint64)
+	Log          *slog.Logger
 }
 
 // Settler turns promises into tokens on chain: a provider's hermes promises
@@ -46,6 +57,11 @@ type Settler struct {
 
 	mu             sync.Mutex // one settlement at a time
 	beneficiarySet bool
+
+	leaving struct {
+		sync.Mutex
+		due map[common.Address]uint64 // hub → block its stake is due
+	}
 
 	notify chan common.Address
 	ctx    context.Context
@@ -65,6 +81,9 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	case cfg.Store == nil:
 		return nil, errors.New("settler: Store is required")
 	}
+	if cfg.LeaveInterval == 0 && cfg.Threshold != nil {
+		cfg.LeaveInterval = DefaultWatchInterval
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +94,10 @@ func NewSettler(cfg SettlerConfig) (*Settler, error) {
 	}
 	if cfg.Hub != nil && cfg.HubInterval > 0 {
 		s.wg.Go(s.runHub)
+	}
+	s.leaving.due = make(map[common.Address]uint64)
+	if cfg.LeaveInterval > 0 {
+		s.wg.Go(s.runLeave)
 	}
 	return s, nil
 }
@@ -144,6 +167,76 @@ func (s *Settler) run() {
 			}
 		}
 	}
+}
+
+// Leaving reports whether the settler found that hermes announced its
+// leave, and the block its stake is due from.
+func (s *Settler) Leaving(hermes common.Address) (due uint64, ok bool) {
+	s.leaving.Lock()
+	defer s.leaving.Unlock()
+	due, ok = s.leaving.due[hermes]
+	return due, ok
+}
+
+func (s *Settler) runLeave() {
+	t := time.NewTicker(s.cfg.LeaveInterval)
+	defer t.Stop()
+	for {
+		if err := s.settleLeaving(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("settling with leaving hubs", "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// settleLeaving reads the Registry for every hub the provider earned
+// through and settles what is unsettled with those that announced their
+// leave. A settlement that fails is tried again next round.
+func (s *Settler) settleLeaving(ctx context.Context) error {
+	es, err := s.cfg.Store.Earnings()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range es {
+		st, err := s.cfg.Chain.Hub(ctx, e.Hermes)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !st.Leaving() {
+			continue
+		}
+		s.leaving.Lock()
+		_, known := s.leaving.due[e.Hermes]
+		s.leaving.due[e.Hermes] = st.LeaveBlock
+		s.leaving.Unlock()
+		if !known {
+			s.log.Warn("hermes announced its leave: settling everything earned through it now", "hermes", e.Hermes, "due", st.LeaveBlock)
+			if s.cfg.OnHubLeaving != nil {
+				s.cfg.OnHubLeaving(e.Hermes, st.LeaveBlock)
+			}
+		}
+		if e.Unsettled().Sign() == 0 {
+			continue
+		}
+		paid, err := s.SettleProvider(ctx, e.Hermes)
+		switch {
+		case errors.Is(err, ErrNothingToSettle):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("settle with leaving hermes %s (stake due at block %d): %w", e.Hermes, st.LeaveBlock, err))
+		default:
+			s.log.Info("settled with a leaving hermes", "hermes", e.Hermes, "amount", paid)
+			if s.cfg.OnSettled != nil {
+				s.cfg.OnSettled(e.Hermes, paid)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SettleProvider settles the latest promise of hermes on chain and returns
