@@ -32,7 +32,8 @@ const ScenarioPayments = "payments"
 
 // PaymentsResult is the payments scenario's account. Amounts are decimal
 // strings in token base units; Mismatch is ConsumerSpent − ProviderSettled
-// − HermesFees − Unsettled and must be "0".
+// − HermesFees − Unsettled and must be "0", and so must DepositMismatch,
+// Deposited − ConsumerSpent − ConsumerWithdrawn − Left.
 type PaymentsResult struct {
 	Hermes          int    `json:"hermes"` // hubs in the network
 	Sessions        int    `json:"sessions"`
@@ -43,6 +44,14 @@ type PaymentsResult struct {
 	HermesFees      string `json:"hermes_fees"`
 	Unsettled       string `json:"unsettled"`
 	Mismatch        string `json:"mismatch"`
+	// Deposited is what consumers topped up; ConsumerWithdrawn what they
+	// took back by withdrawing; Left what their channels still hold.
+	Deposited         string `json:"deposited"`
+	ConsumerWithdrawn string `json:"consumer_withdrawn"`
+	Left              string `json:"left"`
+	DepositMismatch   string `json:"deposit_mismatch"`
+	// HermesWithdrawn is the fees hubs withdrew (part of HermesFees).
+	HermesWithdrawn string `json:"hermes_withdrawn"`
 }
 
 // Payments scenario parameters.
@@ -511,6 +520,9 @@ func RunPayments(ctx context.Context, cfg Config) (*Report, error) {
 	if err := p.settle(ctx, rep, consumers, &res); err != nil {
 		return nil, err
 	}
+	if err := p.withdraw(ctx, rep, consumers, oneToken, &res); err != nil {
+		return nil, err
+	}
 	rep.Payments = &res
 	rep.finish(begin)
 	return rep, nil
@@ -614,5 +626,100 @@ func (p *payNet) settle(ctx context.Context, rep *Report, consumers []*payConsum
 	res.Unsettled, res.Mismatch = unsettled.String(), mismatch.String()
 	rep.check("books balance to the base unit", mismatch.Sign() == 0,
 		"consumers spent %s = providers settled %s + hermes fees %s + unsettled %s (mismatch %s)", spent, settled, fees, unsettled, mismatch)
+	return nil
+}
+
+// withdraw has the first consumer take back what its channel still holds
+// (announce, a withdrawal asked too early is refused, the delay mined on
+// the simulated chain, complete) and the first hub withdraw the fees it
+// earned, then checks the deposits: deposited = spent + withdrawn + left.
+func (p *payNet) withdraw(ctx context.Context, rep *Report, consumers []*payConsumer, deposit *big.Int, res *PaymentsResult) error {
+	chain := p.sim.Chain
+	spent, _ := new(big.Int).SetString(res.ConsumerSpent, 10)
+	deposited := new(big.Int).Mul(deposit, big.NewInt(int64(len(consumers))))
+	withdrawn := new(big.Int)
+	if len(consumers) > 0 {
+		c := consumers[0]
+		id, hub := c.node.Identity(), c.hub.id.Address()
+		before, err := chain.ConsumerChannel(ctx, id.Address(), hub)
+		if err != nil {
+			return err
+		}
+		due, err := chain.AnnounceWithdrawal(ctx, id, hub)
+		if err != nil {
+			return fmt.Errorf("consumer announces its withdrawal: %w", err)
+		}
+		_, early := chain.Withdraw(ctx, id, hub, id.Address())
+		var notDue *hermes.NotDueError
+		rep.check("a withdrawal before its delay is refused", errors.As(early, &notDue), "withdraw at once after announcing: %v", early)
+		head, err := chain.BlockNumber(ctx)
+		if err != nil {
+			return err
+		}
+		if head < due {
+			p.sim.Mine(int(due - head))
+		}
+		got, err := chain.Withdraw(ctx, id, hub, id.Address())
+		if err != nil {
+			return fmt.Errorf("consumer completes its withdrawal at block %d: %w", due, err)
+		}
+		withdrawn.Add(withdrawn, got)
+		after, err := chain.ConsumerChannel(ctx, id.Address(), hub)
+		if err != nil {
+			return err
+		}
+		rep.check("a consumer withdrew what it did not spend", got.Cmp(before.Balance) == 0 && got.Sign() > 0 && after.Balance.Sign() == 0,
+			"withdrew %s of a channel holding %s (now %s)", got, before.Balance, after.Balance)
+	}
+	left := new(big.Int)
+	for _, c := range consumers {
+		ch, err := chain.ConsumerChannel(ctx, c.node.Identity().Address(), c.hub.id.Address())
+		if err != nil {
+			return err
+		}
+		left.Add(left, ch.Balance)
+	}
+	mismatch := new(big.Int).Sub(deposited, spent)
+	mismatch.Sub(mismatch, withdrawn)
+	mismatch.Sub(mismatch, left)
+	res.Deposited, res.ConsumerWithdrawn, res.Left, res.DepositMismatch = deposited.String(), withdrawn.String(), left.String(), mismatch.String()
+	rep.check("deposits balance to the base unit", mismatch.Sign() == 0,
+		"deposited %s = spent %s + withdrawn %s + left %s (mismatch %s)", deposited, spent, withdrawn, left, mismatch)
+
+	hubWithdrawn := new(big.Int)
+	if len(p.hubs) > 0 {
+		h := p.hubs[0]
+		st, err := chain.Hub(ctx, h.id.Address())
+		if err != nil {
+			return err
+		}
+		had, err := chain.TokenBalance(ctx, h.id.Address())
+		if err != nil {
+			return err
+		}
+		tooMuch := chain.HermesWithdraw(ctx, h.id, h.id.Address(), new(big.Int).Add(st.Fees, big.NewInt(1)))
+		rep.check("a hub cannot withdraw more than its fees", errors.Is(tooMuch, hermes.ErrExceedsFees),
+			"withdraw fees %s + 1: %v", st.Fees, tooMuch)
+		if st.Fees.Sign() > 0 {
+			if err := chain.HermesWithdraw(ctx, h.id, h.id.Address(), st.Fees); err != nil {
+				return fmt.Errorf("hub withdraws its fees: %w", err)
+			}
+			hubWithdrawn.Add(hubWithdrawn, st.Fees)
+		}
+		has, err := chain.TokenBalance(ctx, h.id.Address())
+		if err != nil {
+			return err
+		}
+		after, err := chain.Hub(ctx, h.id.Address())
+		if err != nil {
+			return err
+		}
+		fees, _ := new(big.Int).SetString(res.HermesFees, 10)
+		rep.check("a hub withdrew the fees it earned", st.Fees.Sign() > 0 && new(big.Int).Sub(has, had).Cmp(st.Fees) == 0 &&
+			after.Fees.Sign() == 0 && after.Stake.Cmp(st.Stake) == 0 && after.Owed.Cmp(st.Owed) == 0 && hubWithdrawn.Cmp(fees) <= 0,
+			"withdrew %s (its wallet gained %s), fees left %s, stake %s → %s, owed %s → %s; all hubs' fees %s",
+			st.Fees, new(big.Int).Sub(has, had), after.Fees, st.Stake, after.Stake, st.Owed, after.Owed, fees)
+	}
+	res.HermesWithdrawn = hubWithdrawn.String()
 	return nil
 }

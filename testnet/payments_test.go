@@ -33,6 +33,10 @@ func TestPaymentsScenario(t *testing.T) {
 			t.Fatalf("a session fetched %d bytes, want %d", s.Bytes, 1<<20)
 		}
 	}
+	// One consumer withdrew what it did not spend, one hub its fees.
+	if p.DepositMismatch != "0" || p.ConsumerWithdrawn == "0" || p.HermesWithdrawn == "0" || p.Deposited == "" {
+		t.Fatalf("payments %+v, want a consumer's and a hub's withdrawal and deposits that balance", p)
+	}
 	settled, ok := new(big.Int).SetString(p.ProviderSettled, 10)
 	if !ok || settled.Sign() <= 0 {
 		t.Fatalf("providers settled %q on chain", p.ProviderSettled)
