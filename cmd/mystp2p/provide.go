@@ -50,6 +50,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	fs.Var(totalRate, "total-rate", "most `bytes/s` all sessions together move, each direction, e.g. 50MiB/s (0: unlimited)")
 	fs.Var(monthlyCap, "monthly-cap", "most `bytes` of traffic per calendar month (UTC), both directions, e.g. 500GiB; at the cap sessions end and new ones are refused until the month ends (0: unlimited)")
 	var exitPolicy listFlag
+	apiAddr := fs.String("api-listen", "", "the local API's and dashboard's `address`, 127.0.0.1:PORT (default: a free port)")
 	fs.Var(&exitPolicy, "exit-policy", "exit policy changes (repeatable, comma-separated): allow-private, allow-loopback, deny:CIDR, deny-port:N; the default denies loopback, private, link-local, multicast, this host's networks and port 25")
 	exitAllowPrivate := fs.Bool("exit-allow-private", false, "let consumers reach private (RFC 1918) networks, for labs")
 	if err := parseConfig(e, fs, providerRole, args); err != nil {
@@ -97,6 +98,11 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 	if *exitAllowPrivate {
 		exitPolicy = append(exitPolicy, "allow-private")
 	}
+	if *apiAddr != "" {
+		if err := role.CheckAPIAddr(*apiAddr); err != nil {
+			return exitUsage{fmt.Errorf("--api-listen: %w", err)}
+		}
+	}
 	policy, err := parseExitPolicy(exitPolicy)
 	if err != nil {
 		return exitUsage{err}
@@ -142,6 +148,7 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 		},
 		Offer: offer, MaxSessions: *maxSessions, Policy: policy,
 		DataDir: idf.dataDir, SettleThreshold: autoSettle, InvoiceInterval: *invoiceEvery, LocalAPI: true,
+		APIAddr: *apiAddr, Version: version, ExitRules: []string(exitPolicy),
 		Warn: func(s string) { fmt.Fprintln(e.stderr, "warning:", s) },
 		OnSettled: func(h common.Address, paid *big.Int) {
 			fmt.Fprintf(e.stdout, "settled %s tokens earned through hermes %s\n", tokens(paid), h.Hex())
