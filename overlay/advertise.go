@@ -67,6 +67,9 @@ func (n *Node) Advertise(ctx context.Context, o Offer) (*SignedProposal, error) 
 	if err != nil {
 		return nil, err
 	}
+	n.current.Lock()
+	n.current.offer, n.current.ctx = o, ctx
+	n.current.Unlock()
 	n.announce(ctx, sp)
 	n.wg.Go(func() {
 		if err := n.dht.Advertise(ctx, Namespaces(o.Service, o.Country)...); err != nil && ctx.Err() == nil && n.ctx.Err() == nil {
@@ -107,12 +110,9 @@ func (n *Node) Advertise(ctx context.Context, o Offer) (*SignedProposal, error) 
 				}
 			case <-t.C:
 			}
-			sp, err := n.sign(o)
-			if err != nil {
+			if _, err := n.resign(nil); err != nil {
 				n.log.Error("re-sign proposal", "err", err)
-				continue
 			}
-			n.announce(ctx, sp)
 		}
 	})
 	return sp, nil
@@ -161,6 +161,49 @@ func (n *Node) sign(o Offer) (*SignedProposal, error) {
 	n.current.Lock()
 	n.current.sp, n.current.raw = sp, raw
 	n.current.Unlock()
+	return sp, nil
+}
+
+// SetPrices re-signs the advertised offer with new prices (base units) and
+// announces it at once; the re-signs that follow keep them. Consumers that
+// open at the old price are refused with price_changed and look again. A
+// price that does not parse, or a node that advertises no provider offer,
+// is an error and changes nothing.
+func (n *Node) SetPrices(hour, gib string) (*SignedProposal, error) {
+	return n.resign(func(o *Offer) error {
+		if o.HermesTerms != nil {
+			return errors.New("a hermes hub has no prices to set")
+		}
+		o.PriceHour, o.PriceGiB = hour, gib
+		return nil
+	})
+}
+
+// resign signs the advertised offer again, changed by edit if set, makes
+// it the offer from now on and announces it. It is serialised: the last
+// to sign is the offer that stays.
+func (n *Node) resign(edit func(*Offer) error) (*SignedProposal, error) {
+	n.signMu.Lock()
+	defer n.signMu.Unlock()
+	n.current.RLock()
+	o, ctx := n.current.offer, n.current.ctx
+	n.current.RUnlock()
+	if ctx == nil {
+		return nil, errors.New("this node advertises no offer yet")
+	}
+	if edit != nil {
+		if err := edit(&o); err != nil {
+			return nil, err
+		}
+	}
+	sp, err := n.sign(o)
+	if err != nil {
+		return nil, err
+	}
+	n.current.Lock()
+	n.current.offer = o
+	n.current.Unlock()
+	n.announce(ctx, sp)
 	return sp, nil
 }
 

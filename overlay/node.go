@@ -80,7 +80,14 @@ type Node struct {
 		sp            *SignedProposal
 		raw           []byte
 		cancelPublish context.CancelFunc
+		// offer is what Advertise signs, changed by SetPrices; ctx is
+		// Advertise's, for the announcements SetPrices makes.
+		offer Offer
+		ctx   context.Context
 	}
+	// signMu serialises re-signing, so a re-sign of the old offer cannot
+	// land after SetPrices signed the new one.
+	signMu sync.Mutex
 
 	// closers run first in Close: the session server, which needs the
 	// host for its final invoices.

@@ -161,7 +161,8 @@ func TestLocalAPIEndpoints(t *testing.T) {
 		{`{"max_sessions": 5, "limits": {"session_rate": 1000}, "exit_policy": ["deny:nonsense"]}`, "exit_policy"},
 		{`{"max_sessions": 0, "limits": {"session_rate": 1000}}`, "max_sessions"},
 		{`{"limits": {"total_rate": 10, "monthly_cap": -1}}`, "limits.monthly_cap"},
-		{`{"price_hour": "5"}`, "price_hour"},
+		{`{"price_hour": "-5"}`, "price_hour"},
+		{`{"price_gib": "1.5"}`, "price_gib"},
 	} {
 		e = role.APIErrorBody{}
 		if code := n.call(t, n.provDir, http.MethodPut, "/v1/settings", []byte(c.body), &e); code != http.StatusBadRequest || !strings.HasPrefix(e.Error, c.field) {
@@ -177,6 +178,14 @@ func TestLocalAPIEndpoints(t *testing.T) {
 	}
 	if l := n.prov.Sessions.Limits(); l.SessionRate != 50000000 || l.MonthlyCap != 1<<40 || l.TotalRate != 0 || n.prov.Sessions.MaxSessions() != 7 {
 		t.Fatalf("settings did not apply: %+v", l)
+	}
+	// Prices change at run time: the proposal is re-signed at once.
+	seq := n.prov.Node.CurrentProposal().Proposal.Seq
+	if code := n.call(t, n.provDir, http.MethodPut, "/v1/settings", []byte(`{"price_hour": "5", "price_gib": "7"}`), &set); code != http.StatusOK {
+		t.Fatalf("new prices: %d", code)
+	}
+	if sp := n.prov.Node.CurrentProposal().Proposal; sp.PriceHour != "5" || sp.PriceGiB != "7" || sp.Seq <= seq || set.PriceHour != "5" {
+		t.Fatalf("after new prices: proposal %s/%s seq %d (was %d), settings %+v", sp.PriceHour, sp.PriceGiB, sp.Seq, seq, set)
 	}
 	if set.MaxSessions != 7 || len(set.ExitPolicy) != 2 || set.Usage.Used == 0 {
 		t.Fatalf("settings answer: %+v", set)

@@ -2,6 +2,7 @@ package role
 
 import (
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -131,7 +132,13 @@ func (st *settings) put(u SettingsUpdate) error {
 	if err != nil {
 		return err
 	}
-	// Checked: apply. The server refuses only what was checked.
+	// Checked: apply. The server refuses only what was checked, and the
+	// prices, which go first, only a proposal that will not sign.
+	if plan.prices {
+		if _, err := st.p.Node.SetPrices(plan.priceHour, plan.priceGiB); err != nil {
+			return badRequest("prices: %v", err)
+		}
+	}
 	if plan.policy != nil {
 		if err := st.srv.SetPolicy(plan.policy); err != nil {
 			return err
@@ -155,17 +162,33 @@ func (st *settings) put(u SettingsUpdate) error {
 type settingsPlan struct {
 	policy *tunnel.ExitPolicy
 	limits *server.Limits
+	// prices says the proposal is re-signed with priceHour and priceGiB.
+	prices              bool
+	priceHour, priceGiB string
 }
 
 // checkUpdate checks u against cur, naming the first bad field.
 func checkUpdate(u SettingsUpdate, cur settingsNow) (settingsPlan, error) {
 	var plan settingsPlan
-	if u.PriceHour != nil && *u.PriceHour != cur.PriceHour {
-		return plan, badRequest("price_hour: prices are fixed in the signed proposal while the provider runs; restart it with --price-hour to change them")
+	hour, gib := cur.PriceHour, cur.PriceGiB
+	for _, f := range []struct {
+		name string
+		v    *string
+		dst  *string
+	}{{"price_hour", u.PriceHour, &hour}, {"price_gib", u.PriceGiB, &gib}} {
+		if f.v == nil || *f.v == *f.dst {
+			continue
+		}
+		if cur.PriceHour == "" {
+			return plan, badRequest("%s: this provider advertises no offer to price", f.name)
+		}
+		if v, ok := new(big.Int).SetString(*f.v, 10); !ok || v.Sign() < 0 {
+			return plan, badRequest("%s %q: want a whole number of base units (1 token = 10^18), 0 or more", f.name, *f.v)
+		}
+		*f.dst = *f.v
+		plan.prices = true
 	}
-	if u.PriceGiB != nil && *u.PriceGiB != cur.PriceGiB {
-		return plan, badRequest("price_gib: prices are fixed in the signed proposal while the provider runs; restart it with --price-gib to change them")
-	}
+	plan.priceHour, plan.priceGiB = hour, gib
 	if u.MaxSessions != nil && (*u.MaxSessions <= 0 || *u.MaxSessions > MaxSessionsLimit) {
 		return plan, badRequest("max_sessions %d: want 1 to %d", *u.MaxSessions, MaxSessionsLimit)
 	}
