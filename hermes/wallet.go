@@ -38,6 +38,9 @@ func NewWallet(signer identity.Signer, hermes common.Address, chainID uint64, pr
 // Hermes is the hermes the wallet's channel is with.
 func (w *Wallet) Hermes() common.Address { return w.hermes }
 
+// ChainID is the chain the wallet's promises are for.
+func (w *Wallet) ChainID() uint64 { return w.chainID }
+
 // Promised returns the cumulative amount and fee of the wallet's last promise.
 func (w *Wallet) Promised() (amount, fee *big.Int) {
 	w.mu.Lock()

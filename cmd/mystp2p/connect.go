@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/mystp2p/mystp2p/hermes"
 	"github.com/mystp2p/mystp2p/identity"
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/peercache"
@@ -47,6 +49,12 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 	maxFee := fs.Uint("max-hermes-fee-bp", 500, "refuse a hermes whose fee is above this, in basis points")
 	localAPI := fs.Bool("local-api", true, "serve the local API and dashboard on loopback (`mystp2p status`, `mystp2p dashboard`; docs/API.md)")
 	apiAddr := fs.String("api-listen", "", "the local API's `address`, 127.0.0.1:PORT (default: a free port)")
+	var cf chainFlags
+	cf.register(fs)
+	autoTopUp := fs.String("auto-topup", "", "with --hermes, top the channel up on chain by this many `tokens` from your own wallet whenever it runs low (needs --network, or --chain-rpc and --contract)")
+	topUpBelow := fs.String("topup-below", "", "with --auto-topup, top up once the channel can spend fewer than this many `tokens`")
+	topUpEvery := fs.Duration("topup-every", hermes.DefaultTopUpGap, "with --auto-topup, at most one top-up (or failed try) per this `duration`")
+	topUpMax := fs.String("topup-max", "", "with --auto-topup, the most all top-ups of this run may add, in `tokens` (default 10 × --auto-topup)")
 	if err := parseConfig(e, fs, consumerRole, args); err != nil {
 		return err
 	}
@@ -71,6 +79,10 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		if *ephemeral {
 			return exitUsage{errors.New("--hermes pays from your identity's channel: it does not go with --ephemeral")}
 		}
+	}
+	topUp, err := topUpConfig(*autoTopUp, *topUpBelow, *topUpMax, *topUpEvery, *hub != "")
+	if err != nil {
+		return err
 	}
 	if *maxFee > overlay.MaxHermesFeeBp {
 		return exitUsage{fmt.Errorf("--max-hermes-fee-bp %d: at most %d", *maxFee, overlay.MaxHermesFeeBp)}
@@ -145,6 +157,25 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	hc.BridgeSecrets = bridges.remember(cache)
+	if topUp != nil {
+		chain, closeChain, err := cf.dial(ctx, e, "connect --auto-topup")
+		if err != nil {
+			return err
+		}
+		defer closeChain()
+		if err := needFunds(ctx, chain, id.Address(), topUp.Amount, "an automatic top-up"); err != nil {
+			fmt.Fprintf(e.stderr, "warning: %v; the session runs on what the channel holds until the wallet can pay\n", err)
+		}
+		topUp.Chain = chain
+		topUp.OnTopUp = func(r hermes.TopUpResult) {
+			if r.Err != nil {
+				fmt.Fprintf(e.stderr, "warning: automatic top-up failed: %v (next try in %s)\n", r.Err, topUp.MinGap)
+				return
+			}
+			fmt.Fprintf(e.stdout, "topped up %s tokens automatically (the channel could spend %s); gas %s ether, tx %s\n",
+				tokens(r.Amount), tokens(r.Spendable), tokens(hermes.GasCost(r.Txs...)), r.Txs[len(r.Txs)-1].Hash.Hex())
+		}
+	}
 	ccfg := role.ConsumerConfig{
 		Node: overlay.Config{
 			Host:      hc,
@@ -154,6 +185,7 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		},
 		Hermes: hubID.raw, MaxHermesFeeBp: uint16(*maxFee),
 		LocalAPI: *localAPI && (!*ephemeral || dataDirSet(fs)), DataDir: idf.dataDir, APIAddr: *apiAddr, Version: version,
+		AutoTopUp: topUp,
 	}
 	if ccfg.LocalAPI {
 		if err := os.MkdirAll(idf.dataDir, 0o700); err != nil {
@@ -205,4 +237,40 @@ func cmdConnect(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "session closed")
 	}
 	return err
+}
+
+// topUpConfig reads connect's auto top-up flags; nil without --auto-topup.
+func topUpConfig(amount, below, max string, every time.Duration, haveHermes bool) (*hermes.AutoTopUpConfig, error) {
+	if amount == "" {
+		if below != "" || max != "" {
+			return nil, exitUsage{errors.New("--topup-below and --topup-max go with --auto-topup AMOUNT")}
+		}
+		return nil, nil
+	}
+	if !haveHermes {
+		return nil, exitUsage{errors.New("--auto-topup tops up your channel with a hermes: give --hermes ID too")}
+	}
+	cfg := &hermes.AutoTopUpConfig{MinGap: every}
+	var err error
+	if cfg.Amount, err = tokenAmount("--auto-topup", amount); err != nil {
+		return nil, err
+	}
+	if below == "" {
+		return nil, exitUsage{errors.New("--auto-topup needs --topup-below TOKENS: the spendable balance under which to top up")}
+	}
+	if cfg.Below, err = tokenAmount("--topup-below", below); err != nil {
+		return nil, err
+	}
+	if every <= 0 {
+		return nil, exitUsage{fmt.Errorf("--topup-every %s: must be above 0", every)}
+	}
+	if max != "" {
+		if cfg.Max, err = tokenAmount("--topup-max", max); err != nil {
+			return nil, err
+		}
+		if cfg.Max.Cmp(cfg.Amount) < 0 {
+			return nil, exitUsage{fmt.Errorf("--topup-max %s is below one top-up of --auto-topup %s: raise it", max, amount)}
+		}
+	}
+	return cfg, nil
 }

@@ -35,6 +35,10 @@ type ConsumerConfig struct {
 	APIAddr string
 	// Version is what GET /v1/status reports (empty: the build info's).
 	Version string
+	// AutoTopUp, with Hermes set and AutoTopUp.Chain set, tops the
+	// channel up on chain from the consumer's own wallet while it runs
+	// (hermes.AutoTopUp); Consumer and Wallet are filled in.
+	AutoTopUp *hermes.AutoTopUpConfig
 }
 
 // Consumer is a started consumer: its node and, when it pays, its payment
@@ -49,6 +53,8 @@ type Consumer struct {
 	Control *client.Control
 	// API is the local API, nil unless ConsumerConfig.LocalAPI.
 	API *LocalAPI
+	// TopUp tops the channel up, nil unless ConsumerConfig.AutoTopUp.
+	TopUp *hermes.AutoTopUp
 
 	closers stack
 	once    sync.Once
@@ -113,6 +119,32 @@ func (c *Consumer) payThrough(ctx context.Context, cfg ConsumerConfig) (err erro
 		return fmt.Errorf("%w %s (%s tokens deposited, %s promised)", ErrNothingToSpend, cfg.Hermes,
 			overlay.FormatTokens(c.Hub.Deposited), overlay.FormatTokens(c.Hub.Promised))
 	}
+	if cfg.AutoTopUp != nil {
+		return c.startTopUp(cfg)
+	}
+	return nil
+}
+
+// startTopUp starts topping the payment's channel up from the consumer's
+// wallet; it stops before the payment closes.
+func (c *Consumer) startTopUp(cfg ConsumerConfig) error {
+	tc := *cfg.AutoTopUp
+	if tc.Chain == nil {
+		return errors.New("role: ConsumerConfig.AutoTopUp.Chain is required")
+	}
+	if tc.Chain.ChainID() != c.Payment.Wallet.ChainID() {
+		return fmt.Errorf("role: the auto top-up's chain %d is not the hermes's chain %d: give the hermes's network", tc.Chain.ChainID(), c.Payment.Wallet.ChainID())
+	}
+	tc.Consumer, tc.Wallet = cfg.Node.Host.Identity, c.Payment.Wallet
+	if tc.Log == nil && cfg.Node.Logger != nil {
+		tc.Log = cfg.Node.Logger.With("role", "topup")
+	}
+	t, err := hermes.NewAutoTopUp(tc)
+	if err != nil {
+		return err
+	}
+	c.TopUp = t
+	c.closers.push(t.Close)
 	return nil
 }
 
