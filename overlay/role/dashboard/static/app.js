@@ -300,11 +300,20 @@ function intField(id, name) {
   return Number(s);
 }
 
+function digitsField(id, name) {
+  const s = $(id).value.trim();
+  if (!/^\d+$/.test(s)) throw new Error(name + ": want a whole number of base units");
+  return s;
+}
+
 async function saveSettings(ev) {
   ev.preventDefault();
   const out = $("settings-result");
   try {
     const body = {
+      // Prices are big whole numbers of base units: sent as strings.
+      price_hour: digitsField("set-price-hour", "price per hour"),
+      price_gib: digitsField("set-price-gib", "price per GiB"),
       max_sessions: intField("set-max-sessions", "max sessions"),
       limits: {
         session_rate: intField("set-session-rate", "rate per session"),
