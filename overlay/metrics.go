@@ -33,6 +33,10 @@ type Metrics struct {
 	Upgrades prometheus.Counter
 	// Rejected counts refused session requests, by reject code.
 	Rejected *prometheus.CounterVec
+	// BirthdayPunches counts birthday punch rounds (a relayed session with
+	// one symmetric NAT), by role, this end's side ("sockets" or "spray")
+	// and outcome ("ok" or "failed").
+	BirthdayPunches *prometheus.CounterVec
 	// Active is the number of sessions this provider serves now.
 	Active prometheus.Gauge
 
@@ -102,6 +106,10 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from asking a provider for a session to a working tunnel, by path and transport.",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60},
 		}, []string{"path", "transport"}),
+		BirthdayPunches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mystp2p_birthday_punches_total",
+			Help: "Birthday punch rounds for relayed sessions with one symmetric NAT, by role, side (sockets or spray) and outcome (ok or failed).",
+		}, []string{"role", "side", "outcome"}),
 		Upgrades: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mystp2p_session_upgrades_total",
 			Help: "Relayed sessions moved to a direct hole-punched path.",
@@ -151,7 +159,7 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.Sessions, m.SessionsEnded, m.SessionBytes, m.ConnectSeconds, m.Upgrades, m.Rejected,
+	cs := []prometheus.Collector{m.Sessions, m.SessionsEnded, m.SessionBytes, m.ConnectSeconds, m.Upgrades, m.BirthdayPunches, m.Rejected,
 		m.Active, m.Invoices, m.Promises, m.Earned, m.HermesExchange, m.MonthUsage, m.MonthlyCap, m.RateLimit, m.MaxSessions}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -235,6 +235,17 @@ func (s *Session) birthday(ctx context.Context, progress func(string)) (done boo
 	key := wgpath.PunchKey(rep.PunchKey)
 	pctx, cancel := context.WithTimeout(ctx, wgpath.DefaultPunchTimeout)
 	defer cancel()
+	moved := false
+	defer func() {
+		side, outcome := rep.PunchRole, "ok"
+		if side != session.PunchSockets && side != session.PunchSpray {
+			side = "unknown" // a provider's word, kept out of the label
+		}
+		if !moved {
+			outcome = "failed"
+		}
+		s.node.Metrics().BirthdayPunches.WithLabelValues("consumer", side, outcome).Inc()
+	}()
 	var link wgpath.Link
 	var sock *net.UDPConn
 	switch rep.PunchRole {
@@ -271,6 +282,7 @@ func (s *Session) birthday(ctx context.Context, progress func(string)) (done boo
 	if !s.finishUpgrade(link, sock, up) {
 		return true, nil
 	}
+	moved = true
 	progress("upgraded to a direct path (birthday punch through a symmetric NAT)")
 	return true, nil
 }

@@ -124,6 +124,14 @@ func (s *Server) punch(from peer.ID, req session.Request) session.Reply {
 			r.remote = target
 		}
 		s.log.Debug("punch round ended", "session", ps.id, "role", r.role, "remote", r.remote, "err", r.err)
+		side, outcome := session.PunchSpray, "ok" // ours is the other side of the consumer's
+		if r.role == session.PunchSpray {
+			side = session.PunchSockets
+		}
+		if r.err != nil {
+			outcome = "failed"
+		}
+		s.met.BirthdayPunches.WithLabelValues("provider", side, outcome).Inc()
 		close(r.done)
 		if r.sock != nil {
 			// Closed unless the upgrade claims it in time.
