@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,7 +49,8 @@ type cpuMeter struct{ start time.Duration }
 
 func startCPU(b *testing.B) *cpuMeter {
 	b.Helper()
-	return &cpuMeter{start: processCPU(b)}
+	start, _ := processCPU(b)
+	return &cpuMeter{start: start}
 }
 
 // report adds the metric for bytes moved in total since startCPU.
@@ -59,17 +59,12 @@ func (m *cpuMeter) report(b *testing.B, bytes int64) {
 	if bytes == 0 {
 		return
 	}
-	used := processCPU(b) - m.start
-	b.ReportMetric(used.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
-}
-
-func processCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+	now, ok := processCPU(b)
+	if !ok {
+		return
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	used := now - m.start
+	b.ReportMetric(used.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
 }
 
 func readAll(b *testing.B, c net.Conn, want int) {
