@@ -99,51 +99,64 @@ func (c *Chain) checkDue(ctx context.Context, what string, due uint64) error {
 // then the hermes may still settle the consumer's promises, which lowers
 // what Withdraw pays; it accepts no new ones.
 func (c *Chain) AnnounceWithdrawal(ctx context.Context, consumer *identity.Identity, hermes common.Address) (uint64, error) {
+	due, _, err := c.AnnounceWithdrawalTx(ctx, consumer, hermes)
+	return due, err
+}
+
+// AnnounceWithdrawalTx is AnnounceWithdrawal, returning its transaction too.
+func (c *Chain) AnnounceWithdrawalTx(ctx context.Context, consumer *identity.Identity, hermes common.Address) (uint64, Tx, error) {
 	ch, err := c.ConsumerChannel(ctx, consumer.Address(), hermes)
 	if err != nil {
-		return 0, err
+		return 0, Tx{}, err
 	}
 	switch {
 	case ch.Withdrawing():
-		return 0, fmt.Errorf("%w: the withdrawal from the channel with hermes %s is due at block %d; complete it then",
+		return 0, Tx{}, fmt.Errorf("%w: the withdrawal from the channel with hermes %s is due at block %d; complete it then",
 			ErrWithdrawalAnnounced, hermes, ch.WithdrawBlock)
 	case ch.Balance.Sign() == 0:
-		return 0, fmt.Errorf("%w: the channel of %s with hermes %s holds no tokens", ErrNothingToWithdraw, consumer.Address(), hermes)
+		return 0, Tx{}, fmt.Errorf("%w: the channel of %s with hermes %s holds no tokens", ErrNothingToWithdraw, consumer.Address(), hermes)
 	}
-	if _, err := c.transact(ctx, consumer, c.registry, "announceWithdrawal", c.reg.PackAnnounceWithdrawal(hermes)); err != nil {
-		return 0, err
+	r, err := c.transact(ctx, consumer, c.registry, "announceWithdrawal", c.reg.PackAnnounceWithdrawal(hermes))
+	if err != nil {
+		return 0, Tx{}, err
 	}
 	if ch, err = c.ConsumerChannel(ctx, consumer.Address(), hermes); err != nil {
-		return 0, err
+		return 0, txOf(r), err
 	}
-	return ch.WithdrawBlock, nil
+	return ch.WithdrawBlock, txOf(r), nil
 }
 
 // Withdraw completes consumer's announced withdrawal from its channel with
 // hermes, paying what the channel still holds to `to`, and returns the
 // amount paid.
 func (c *Chain) Withdraw(ctx context.Context, consumer *identity.Identity, hermes, to common.Address) (*big.Int, error) {
+	got, _, err := c.WithdrawTx(ctx, consumer, hermes, to)
+	return got, err
+}
+
+// WithdrawTx is Withdraw, returning its transaction too.
+func (c *Chain) WithdrawTx(ctx context.Context, consumer *identity.Identity, hermes, to common.Address) (*big.Int, Tx, error) {
 	ch, err := c.ConsumerChannel(ctx, consumer.Address(), hermes)
 	if err != nil {
-		return nil, err
+		return nil, Tx{}, err
 	}
 	if !ch.Withdrawing() {
-		return nil, fmt.Errorf("%w from the channel of %s with hermes %s: announce it first, then wait %s",
+		return nil, Tx{}, fmt.Errorf("%w from the channel of %s with hermes %s: announce it first, then wait %s",
 			ErrNoWithdrawal, consumer.Address(), hermes, c.delayText(ctx, c.WithdrawDelay))
 	}
 	if err := c.checkDue(ctx, "withdrawal", ch.WithdrawBlock); err != nil {
-		return nil, err
+		return nil, Tx{}, err
 	}
 	r, err := c.transact(ctx, consumer, c.registry, "withdraw", c.reg.PackWithdraw(hermes, to))
 	if err != nil {
-		return nil, err
+		return nil, Tx{}, err
 	}
 	for _, l := range r.Logs {
 		if ev, err := c.reg.UnpackWithdrawnEvent(l); err == nil {
-			return ev.Amount, nil
+			return ev.Amount, txOf(r), nil
 		}
 	}
-	return nil, fmt.Errorf("withdraw: tx %s has no Withdrawn event (is %s the hermes Registry?)", r.TxHash, c.Registry())
+	return nil, txOf(r), fmt.Errorf("withdraw: tx %s has no Withdrawn event (is %s the hermes Registry?)", r.TxHash, c.Registry())
 }
 
 // delayText describes a delay for an error message, or says it is unknown.

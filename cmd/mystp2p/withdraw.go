@@ -80,14 +80,15 @@ func cmdAccountWithdraw(ctx context.Context, e env, args []string) error {
 		if err := needGas(ctx, chain, id.Address()); err != nil {
 			return err
 		}
-		got, err := chain.Withdraw(ctx, id, h.addr, to)
+		got, tx, err := chain.WithdrawTx(ctx, id, h.addr, to)
 		if errors.Is(err, hermes.ErrNotDue) {
 			return fmt.Errorf("%w; then run `%s` again", err, again)
 		}
 		if err != nil {
 			return fmt.Errorf("withdraw: %w", err)
 		}
-		fmt.Fprintf(e.stdout, "withdrew %s tokens from your channel with hermes %s to %s\n", tokens(got), h, to.Hex())
+		fmt.Fprintf(e.stdout, "withdrew %s tokens from your channel with hermes %s to %s\ngas: %d, %s ether (tx %s)\n",
+			tokens(got), h, to.Hex(), tx.GasUsed, tokens(tx.GasCost()), tx.Hash.Hex())
 		return nil
 	}
 	if ch.Withdrawing() {
@@ -101,7 +102,7 @@ func cmdAccountWithdraw(ctx context.Context, e env, args []string) error {
 	if err := needGas(ctx, chain, id.Address()); err != nil {
 		return err
 	}
-	due, err := chain.AnnounceWithdrawal(ctx, id, h.addr)
+	due, tx, err := chain.AnnounceWithdrawalTx(ctx, id, h.addr)
 	if err != nil {
 		return fmt.Errorf("announce withdrawal: %w", err)
 	}
@@ -110,8 +111,8 @@ func cmdAccountWithdraw(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "withdrawal announced: your channel with hermes %s holds %s tokens; the hermes settles what you promised until it is due at %s\n"+
-		"no new sessions pay through this channel meanwhile; complete it then with `%s`\n",
-		h, tokens(ch.Balance), blocksLeft(ctx, chain, due), again)
+		"no new sessions pay through this channel meanwhile; complete it then with `%s`\ngas: %d, %s ether (tx %s)\n",
+		h, tokens(ch.Balance), blocksLeft(ctx, chain, due), again, tx.GasUsed, tokens(tx.GasCost()), tx.Hash.Hex())
 	return nil
 }
 

@@ -96,7 +96,7 @@ func TestWithdrawCLI(t *testing.T) {
 	wantErr("empty channel", "holds no tokens", "account", "withdraw", "--data-dir", consDir, "--hermes", hub)
 	run("topup", `now holds 10 `, "account", "topup", "--data-dir", consDir, "--hermes", hub, "--amount", "10")
 	wantErr("complete before announcing", "account withdraw --hermes "+hub+"` first", "account", "withdraw", "--data-dir", consDir, "--hermes", hub, "--complete")
-	run("announce", `withdrawal announced: .* holds 10 tokens.* due at block \d+, \d+ blocks from now`,
+	run("announce", `withdrawal announced: .* holds 10 tokens.* due at block \d+, \d+ blocks from now(.|\n)*gas: [1-9]\d*, [0-9.]+ ether \(tx 0x`,
 		"account", "withdraw", "--data-dir", consDir, "--hermes", hub)
 	run("announce again", `under way \(10 tokens held\): due at block \d+, \d+ blocks from now`,
 		"account", "withdraw", "--data-dir", consDir, "--hermes", hub)
@@ -109,7 +109,7 @@ func TestWithdrawCLI(t *testing.T) {
 	}
 	waitOut(wantErr("complete too early", "withdrawal not yet due: wait ", "account", "withdraw", "--data-dir", consDir, "--hermes", hub, "--complete"))
 	before, _ := c.TokenBalance(ctx, consID.Address())
-	run("complete", `^withdrew 8 tokens from your channel`, "account", "withdraw", "--data-dir", consDir, "--hermes", hub, "--complete")
+	run("complete", `^withdrew 8 tokens from your channel .*\ngas: [1-9]\d*, [0-9.]+ ether \(tx 0x[0-9a-f]{64}\)`, "account", "withdraw", "--data-dir", consDir, "--hermes", hub, "--complete")
 	after, _ := c.TokenBalance(ctx, consID.Address())
 	if d := new(big.Int).Sub(after, before); d.Cmp(tok(8)) != 0 {
 		t.Fatalf("consumer's tokens grew by %s, want 8 tokens", d)
