@@ -282,6 +282,12 @@ func TestPaymentsCLI(t *testing.T) {
 	if len(final.Settlements) == 0 || final.GasUsed == 0 || amount(t, final.GasSpent).Sign() <= 0 || final.Settlements[len(final.Settlements)-1].Tx == "" {
 		t.Fatalf("earnings show no settlement gas after settling: %+v", final)
 	}
+	if out, _, err := runCmd(t, ctx, "earnings", "--data-dir", provDir); err != nil ||
+		!regexp.MustCompile(`FEES PAID\s+GAS SPENT \(ETHER\)`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^last settlements with hermes `+hubAddr+`:$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^\d+\s+[0-9.]+\s+[0-9.]+\s+[1-9]\d*\s+[0-9.]+\s+[0-9.]+\s+0x[0-9a-f]{64}$`).MatchString(out) {
+		t.Fatalf("earnings: %v\n%s", err, out)
+	}
 	got, err := chain.Chain.TokenBalance(ctx, ben)
 	if err != nil {
 		t.Fatal(err)
