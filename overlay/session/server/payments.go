@@ -111,6 +111,14 @@ func (s *Server) checkPayment(consumer peer.ID, p *overlay.Proposal, hub string)
 		return fail(session.RejectHermes, "this provider does not accept hermes %s (%s); it accepts %s: pay through one of those",
 			hubID, hubAddr, overlay.AcceptedHermes(p))
 	}
+	if st := s.cfg.Payments.Settler; st != nil {
+		// The Registry says so, whatever the hub answers: new promises
+		// from a hub that is leaving could not be settled after it left.
+		if due, leaving := st.Leaving(hubAddr); leaving {
+			return fail(session.RejectHermes, "hermes %s announced it is leaving the network (its stake can go at block %d): pay through another hub this provider accepts (%s)",
+				hubID, due, overlay.AcceptedHermes(p))
+		}
+	}
 	price, err := overlay.ProposalPrice(p)
 	if err != nil {
 		return fail(session.RejectInternal, "own proposal: %v", err)

@@ -49,7 +49,7 @@ const paidFeeBp = 250
 
 // newPaidNet tops the consumer's channel up with deposit base units; mod,
 // if set, adjusts the provider's payment settings.
-func newPaidNet(t *testing.T, deposit *big.Int, mod func(*server.Payments)) *paidNet {
+func newPaidNet(t *testing.T, deposit *big.Int, mod func(*paidNet, *server.Payments)) *paidNet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -103,7 +103,7 @@ func newPaidNet(t *testing.T, deposit *big.Int, mod func(*server.Payments)) *pai
 		OnPaid: func(p server.SessionPaid) { pn.paid <- p },
 	}
 	if mod != nil {
-		mod(payments)
+		mod(pn, payments)
 	}
 	if err := serve(t, pn.prov, server.Config{MaxSessions: 4, Policy: loopbackPolicy(t), Payments: payments}); err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestPaidSessionConsumerNotPaying(t *testing.T) {
 	// The first invoice waits 2 s (no early one below a whole token), so the
 	// tunnel is up before the consumer refuses it, however loaded the
 	// machine; then one base unit unpaid is too much.
-	pn := newPaidNet(t, big.NewInt(1e18), func(p *server.Payments) {
+	pn := newPaidNet(t, big.NewInt(1e18), func(_ *paidNet, p *server.Payments) {
 		p.MaxUnpaid, p.Interval, p.Threshold = big.NewInt(1), 2*time.Second, big.NewInt(1e18)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -329,5 +329,49 @@ func TestPaidSessionConsumerNotPaying(t *testing.T) {
 	}
 	if paid, refused := s.Invoices(); paid != 0 || refused == 0 {
 		t.Fatalf("consumer paid %d invoices and refused %d", paid, refused)
+	}
+}
+
+// A hub the Registry shows leaving gets no new sessions from a provider
+// whose settler saw the announcement, even if the hub itself still answers
+// balance checks: promises from it could not be settled after it left.
+func TestPaidSessionRefusesLeavingHub(t *testing.T) {
+	var settler *hermes.Settler
+	pn := newPaidNet(t, big.NewInt(1e18), func(pn *paidNet, p *server.Payments) {
+		var err error
+		settler, err = hermes.NewSettler(hermes.SettlerConfig{Chain: pn.sim.Chain, From: pn.provID, Store: pn.provStore,
+			Threshold: new(big.Int).Lsh(big.NewInt(1), 100), LeaveInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { settler.Close() })
+		p.Settler = settler
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// A paid session first, so the provider has earned through the hub
+	// and its settler watches it.
+	s, err := client.Connect(ctx, pn.cons, client.Config{Proposal: pn.proposal, Payment: pn.payment(t, pn.hub.ID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tstest.WaitFor(t, 30*time.Second, "a paid invoice", func() bool { n, _ := s.Invoices(); return n > 0 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pn.paid:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the provider never reported the session's payment")
+	}
+	if _, err := pn.sim.Chain.AnnounceLeave(ctx, pn.hubID); err != nil {
+		t.Fatal(err)
+	}
+	hub := pn.hubID.Address()
+	tstest.WaitFor(t, 20*time.Second, "the settler to see the hub leaving", func() bool { _, ok := settler.Leaving(hub); return ok })
+	_, err = client.Connect(ctx, pn.cons, client.Config{Proposal: pn.proposal, Payment: pn.payment(t, pn.hub.ID())})
+	var rej *session.RejectedError
+	if !errors.As(err, &rej) || rej.Code != session.RejectHermes || !strings.Contains(rej.Message, "announced it is leaving the network") {
+		t.Fatalf("a session through a leaving hub: %v, want a %s refusal that says it is leaving", err, session.RejectHermes)
 	}
 }
