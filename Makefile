@@ -55,9 +55,9 @@ FORCE:
 # rule) for the network-namespace labs (root only; without root those tests
 # skip and say so).
 deps:
-	@if [ "$$(id -u)" = 0 ] && { ! command -v nft >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1; }; then \
-		echo "installing nftables and iproute2 for the NAT lab tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iptables iproute2) >/dev/null; \
+	@if [ "$$(id -u)" = 0 ] && { ! command -v nft >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; }; then \
+		echo "installing nftables and iproute2 for the NAT lab tests, chromium for the dashboard's browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iptables iproute2 chromium) >/dev/null; \
 	fi
 
 # Everything also compiles for macOS and Windows, tests included (go vet
