@@ -103,9 +103,9 @@ func cmdProvide(ctx context.Context, e env, args []string) error {
 			return exitUsage{fmt.Errorf("--api-listen: %w", err)}
 		}
 	}
-	policy, err := parseExitPolicy(exitPolicy)
+	policy, err := role.ParseExitRules(exitPolicy)
 	if err != nil {
-		return exitUsage{err}
+		return exitUsage{fmt.Errorf("--exit-policy: %w", err)}
 	}
 	dhtMode, err := parseDHTMode(*dhtModeF, *dhtServer)
 	if err != nil {
