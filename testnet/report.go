@@ -18,8 +18,10 @@ type Report struct {
 	Nodes     Nodes            `json:"nodes"`
 	Discovery *DiscoveryResult `json:"discovery,omitempty"`
 	Sessions  []SessionResult  `json:"sessions,omitempty"`
-	Payments  *PaymentsResult  `json:"payments,omitempty"`
-	Checks    []Check          `json:"checks"`
+	// Load sums the sessions scenario's concurrent downloads.
+	Load     *LoadResult     `json:"load,omitempty"`
+	Payments *PaymentsResult `json:"payments,omitempty"`
+	Checks   []Check         `json:"checks"`
 	// Goals are performance targets, measured on whatever machine ran the
 	// scenario: reported, never part of Pass.
 	Goals      []Goal `json:"goals,omitempty"`
@@ -43,6 +45,33 @@ type DiscoveryResult struct {
 	P50MS    float64 `json:"p50_ms"`
 	P95MS    float64 `json:"p95_ms"`
 	MaxMS    float64 `json:"max_ms"`
+}
+
+// LoadResult is the sessions scenario's download phase: every session
+// connected first, then all started downloading at once.
+type LoadResult struct {
+	Sessions int `json:"sessions"`
+	// Finished counts the sessions that downloaded every byte.
+	Finished int `json:"finished"`
+	// Bytes is what all sessions downloaded.
+	Bytes int64 `json:"bytes"`
+	// WallMS is from the common start to the last download's end.
+	WallMS float64 `json:"wall_ms"`
+	// AggregateMbps is Bytes over WallMS.
+	AggregateMbps float64 `json:"aggregate_mbps"`
+	// WorstMbps is the slowest session's throughput (0 if one failed).
+	WorstMbps float64 `json:"worst_mbps"`
+	// ContendedMS is the window in which every session was downloading:
+	// from the common start to the first download's end.
+	ContendedMS float64 `json:"contended_ms"`
+	// MinShare is the least any session got in that window as a fraction
+	// of its fair share (the window's bytes over the sessions); 1 is fair.
+	MinShare float64 `json:"min_share"`
+	// MaxFirstByteMS is the slowest session's first bytes, from the start.
+	MaxFirstByteMS float64 `json:"max_first_byte_ms"`
+	// MaxStallMS is the longest any download went without bytes after
+	// its first.
+	MaxStallMS float64 `json:"max_stall_ms"`
 }
 
 // Check is one named assertion of a scenario.
@@ -111,6 +140,10 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "session\t%s→%s %s/%s\tconnect %.0f ms%s  %d bytes  %.0f Mbit/s  %s\n",
 			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, direct, s.Bytes, s.ThroughputMbps, status)
+	}
+	if l := r.Load; l != nil {
+		fmt.Fprintf(tw, "load\t%d/%d sessions finished, %d bytes in %.0f ms\taggregate %.1f Mbit/s  worst %.1f Mbit/s  least share %.2f of fair in the first %.0f ms  first bytes by %.0f ms  longest stall %.0f ms\n",
+			l.Finished, l.Sessions, l.Bytes, l.WallMS, l.AggregateMbps, l.WorstMbps, l.MinShare, l.ContendedMS, l.MaxFirstByteMS, l.MaxStallMS)
 	}
 	if p := r.Payments; p != nil {
 		fmt.Fprintf(tw, "payments\t%d hermes, %d sessions, %d invoices, %d promises\tspent %s = settled %s + fees %s + unsettled %s (mismatch %s)\n",

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mystp2p/mystp2p/overlay"
@@ -20,12 +22,18 @@ const ScenarioSessions = "sessions"
 
 // SessionResult is one consumer's session in a report.
 type SessionResult struct {
-	ConsumerNAT    string  `json:"consumer_nat"`
-	ProviderNAT    string  `json:"provider_nat"`
-	Path           string  `json:"path"`
-	Transport      string  `json:"transport"`
-	ConnectMS      float64 `json:"connect_ms"`
-	Bytes          int64   `json:"bytes"`
+	ConsumerNAT string  `json:"consumer_nat"`
+	ProviderNAT string  `json:"provider_nat"`
+	Path        string  `json:"path"`
+	Transport   string  `json:"transport"`
+	ConnectMS   float64 `json:"connect_ms"`
+	Bytes       int64   `json:"bytes"`
+	// FirstByteMS is from the start of the download (in the sessions
+	// scenario, the common start) to its first bytes.
+	FirstByteMS float64 `json:"first_byte_ms,omitempty"`
+	// StallMS is the longest the download went without bytes after its
+	// first.
+	StallMS        float64 `json:"stall_ms,omitempty"`
 	ThroughputMbps float64 `json:"throughput_mbps"`
 	// RelayBytes is the WireGuard traffic the relay carried during the
 	// measured download.
@@ -68,8 +76,9 @@ func fetch(ctx context.Context, tr *http.Transport, target string, w io.Writer) 
 }
 
 // RunSessions starts the network, has cfg.Consumers consumers open sessions
-// with the cheapest provider at once, and fetches cfg.FetchBytes from the
-// origin through each one's SOCKS5 port.
+// with the cheapest provider at once, and once every one is connected starts
+// their downloads of cfg.FetchBytes from the origin together, so that the
+// sessions share the provider for the whole measured phase.
 func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Providers == 0 {
 		cfg.Providers = 3
@@ -80,6 +89,11 @@ func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.FetchBytes == 0 {
 		cfg.FetchBytes = 16 << 20
 	}
+	// Every consumer goes to one provider: its limit must cover them all,
+	// or the scenario measures refusals instead of load. Twice over: a
+	// consumer whose first transport times out under load opens a second
+	// session, and the provider counts the first until its close arrives.
+	cfg.MaxSessions = max(cfg.MaxSessions, 2*cfg.Consumers)
 	begin := time.Now()
 	net, err := Start(ctx, cfg)
 	if err != nil {
@@ -98,11 +112,14 @@ func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	target := ps[0]
 
+	phase := newLoadPhase(cfg.Consumers)
 	results := make([]SessionResult, cfg.Consumers)
 	var wg sync.WaitGroup
 	for i := range cfg.Consumers {
-		wg.Go(func() { results[i] = net.runSession(ctx, target, cfg.FetchBytes) })
+		wg.Go(func() { results[i] = net.runSession(ctx, target, cfg.FetchBytes, phase, i) })
 	}
+	phase.connected.Wait()
+	phase.begin()
 	wg.Wait()
 	rep.Sessions = results
 	ok, direct := 0, 0
@@ -116,14 +133,147 @@ func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.check("every session fetched from the origin", ok == len(results), "%d of %d", ok, len(results))
 	rep.check("every session direct", direct == len(results), "%d of %d", direct, len(results))
+	load := phase.result(results)
+	rep.Load = &load
+	// A session starves when it makes (almost) no progress while the
+	// others share the provider. Its throughput over the whole download
+	// cannot show that: the downloads start together and are the same
+	// size, so the slowest one ends last and its throughput is the
+	// aggregate over N by construction. What shows it is the window in
+	// which every session is still downloading (the common start to the
+	// first end): there each one's fair share is the window's bytes over
+	// N. TCP flows through one provider with equal RTTs converge on that
+	// share, but slow start, the first packets' handshakes and the
+	// scheduling of a loaded machine skew a few-second window: loaded
+	// runs of 50 sessions had least shares of 0.14 to 0.24 with every
+	// session finishing at 5 to 8 Mbit/s. A session that is stuck, or
+	// queued behind the others, gets next to nothing; minFairShare sits
+	// between the two.
+	starved := ok < len(results) || load.MinShare < minFairShare
+	rep.check("no session starves", !starved,
+		"%d of %d finished; least share %.2f of fair while all downloaded (floor %.2f); worst %.1f Mbit/s, aggregate %.1f Mbit/s",
+		ok, len(results), load.MinShare, minFairShare, load.WorstMbps, load.AggregateMbps)
 	rep.finish(begin)
 	return rep, nil
 }
 
+// minFairShare is the least fraction of its fair share a session may get
+// while every session downloads (see "no session starves" in RunSessions).
+const minFairShare = 0.1
+
+// loadPhase runs the sessions' downloads together: each session reports
+// when it connected (or failed to), waits for start, and counts what it
+// downloads; the first download to end snapshots every count, which is
+// what each session got while all of them competed.
+type loadPhase struct {
+	connected sync.WaitGroup   // one per session, done once connected or failed
+	start     chan struct{}    // closed by begin
+	started   time.Time        // set by begin, before start is closed
+	got       []countingWriter // each session's download sink
+
+	mu       sync.Mutex
+	window   []int64       // got when the first download ended; nil before
+	windowAt time.Duration // when that was, from started
+	ends     []time.Duration
+}
+
+func newLoadPhase(n int) *loadPhase {
+	p := &loadPhase{start: make(chan struct{}), got: make([]countingWriter, n), ends: make([]time.Duration, n)}
+	p.connected.Add(n)
+	return p
+}
+
+// begin starts every connected session's download.
+func (p *loadPhase) begin() {
+	p.started = time.Now()
+	for i := range p.got {
+		p.got[i].since = p.started
+	}
+	close(p.start)
+}
+
+// ended records that session i's download ended, successfully or not.
+func (p *loadPhase) ended(i int) {
+	at := time.Since(p.started)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ends[i] = at
+	if p.window == nil {
+		p.window = make([]int64, len(p.got))
+		for j := range p.got {
+			p.window[j] = p.got[j].n.Load()
+		}
+		p.windowAt = at
+	}
+}
+
+// result sums the phase once every session has ended.
+func (p *loadPhase) result(rs []SessionResult) LoadResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lr := LoadResult{Sessions: len(rs), ContendedMS: ms(p.windowAt)}
+	var wall time.Duration
+	worst := -1.0
+	for i, r := range rs {
+		lr.Bytes += p.got[i].n.Load()
+		wall = max(wall, p.ends[i])
+		if r.OK {
+			lr.Finished++
+		}
+		if !r.OK {
+			worst = 0
+		} else if worst < 0 || r.ThroughputMbps < worst {
+			worst = r.ThroughputMbps
+		}
+	}
+	lr.WallMS, lr.WorstMbps = ms(wall), max(worst, 0)
+	for i := range p.got {
+		lr.MaxFirstByteMS = max(lr.MaxFirstByteMS, ms(p.got[i].first))
+		lr.MaxStallMS = max(lr.MaxStallMS, ms(p.got[i].stall))
+	}
+	if wall > 0 {
+		lr.AggregateMbps = mbps(lr.Bytes, wall)
+	}
+	var total int64
+	for _, b := range p.window {
+		total += b
+	}
+	if total > 0 {
+		least := slices.Min(p.window)
+		lr.MinShare = float64(least) / (float64(total) / float64(len(p.window)))
+	}
+	return lr
+}
+
+// countingWriter discards what it is given and counts it, noting when the
+// first bytes came.
+type countingWriter struct {
+	n     atomic.Int64
+	since time.Time
+	first time.Duration
+	last  time.Duration
+	stall time.Duration // the longest gap between writes after the first
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	now := time.Since(w.since)
+	if w.first == 0 {
+		w.first = now
+	} else {
+		w.stall = max(w.stall, now-w.last)
+	}
+	w.last = now
+	w.n.Add(int64(len(b)))
+	return len(b), nil
+}
+
 // runSession is one consumer's whole session: its own node, a session with
-// target, a SOCKS5 port, and a download.
-func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal, size int64) (r SessionResult) {
+// target, a SOCKS5 port, and, once phase starts, a download of size bytes
+// counted as session i.
+func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal, size int64, phase *loadPhase, i int) (r SessionResult) {
 	r = SessionResult{ConsumerNAT: "none", ProviderNAT: "none"}
+	connected := sync.OnceFunc(phase.connected.Done)
+	defer connected() // a session that failed to connect does not hold the others up
 	fail := func(err error) SessionResult {
 		r.Error = err.Error()
 		return r
@@ -133,9 +283,9 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 		return fail(err)
 	}
 	defer node.Close()
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := client.Connect(sctx, node, client.Config{Proposal: target})
+	s, err := client.Connect(cctx, node, client.Config{Proposal: target})
 	if err != nil {
 		return fail(err)
 	}
@@ -146,10 +296,29 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 		return fail(err)
 	}
 	defer socks.Close()
-	start := time.Now()
-	got, err := FetchThroughSOCKS(sctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", n.Origin.URL(), size), io.Discard)
-	took := time.Since(start)
+	connected()
+	select {
+	case <-phase.start:
+	case <-ctx.Done():
+		return fail(fmt.Errorf("waiting for the other sessions to connect: %w", ctx.Err()))
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	go func() { // ends with dctx, cancelled when runSession returns
+		select {
+		case <-s.Done(): // a session that ended cannot download: fail now
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	got, err := FetchThroughSOCKS(dctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", n.Origin.URL(), size), &phase.got[i])
+	took := time.Since(phase.started)
+	phase.ended(i)
 	r.Bytes = got
+	r.FirstByteMS, r.StallMS = ms(phase.got[i].first), ms(phase.got[i].stall)
+	if serr := s.Err(); serr != nil {
+		return fail(fmt.Errorf("session ended during the download after %d bytes: %w", got, serr))
+	}
 	if err != nil {
 		return fail(err)
 	}
