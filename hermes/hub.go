@@ -547,8 +547,8 @@ func (h *Hub) agreement(ak [64]byte) (*agreementRecord, error) {
 	return ag, nil
 }
 
-// persist writes the given records in one shared, fsynced transaction;
-// nil records are skipped.
+// persist durably writes the given records together (one log record,
+// shared with concurrent writes); nil records are skipped.
 func (h *Hub) persist(cch [32]byte, cs *consumerRecord, pch [32]byte, ps *providerRecord, ak [64]byte, ag *agreementRecord) error {
 	var cv, pv, av []byte
 	var err error
@@ -565,22 +565,17 @@ func (h *Hub) persist(cch [32]byte, cs *consumerRecord, pch [32]byte, ps *provid
 	if ag != nil {
 		av = ag.marshal()
 	}
-	err = h.cfg.Store.batch(func(tx *bolt.Tx) error {
-		if cv != nil {
-			if err := tx.Bucket(bucketHubConsumers).Put(cch[:], cv); err != nil {
-				return err
-			}
-		}
-		if pv != nil {
-			if err := tx.Bucket(bucketHubProviders).Put(pch[:], pv); err != nil {
-				return err
-			}
-		}
-		if av != nil {
-			return tx.Bucket(bucketHubAgreements).Put(ak[:], av)
-		}
-		return nil
-	})
+	puts := make([]put, 0, 3)
+	if cv != nil {
+		puts = append(puts, put{bucket: bucketHubConsumers, key: cch[:], value: cv})
+	}
+	if pv != nil {
+		puts = append(puts, put{bucket: bucketHubProviders, key: pch[:], value: pv})
+	}
+	if av != nil {
+		puts = append(puts, put{bucket: bucketHubAgreements, key: ak[:], value: av})
+	}
+	err = h.cfg.Store.batch(puts...)
 	if err != nil {
 		return fmt.Errorf("hermes: write state: %w", err)
 	}

@@ -2,11 +2,18 @@ package hermes
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -26,39 +33,81 @@ var (
 	bucketProvSettlements = []byte("prov/settlements")
 )
 
-// Store is the durable state of a hermes hub and of a provider, kept in a
-// bbolt file. Every write is fsynced before the call returns. Concurrent
-// writes are group-committed, as with bbolt's Batch but without its timer:
-// writes queue up while a commit is in flight, and the one writer goroutine
-// then takes every waiting write into one transaction and one fsync. A lone
-// write is committed at once; under load the groups grow by themselves, which
-// is what lets a hub answer thousands of promise requests per second.
+// Store is the durable state of a hermes hub and of a provider: a bbolt
+// file and, beside it, a write-ahead log in two files (path.wal0 and
+// path.wal1, see wal.go). Every write is on disk before the call returns.
+// Concurrent writes are group-committed: writes queue up while a commit is
+// in flight, and the one writer goroutine then takes every waiting write
+// into one log record and one fsync. A lone write is committed at once;
+// under load the groups grow by themselves, which is what lets a hub answer
+// thousands of promise requests per second.
+//
+// Acknowledged writes are served from memory until a checkpoint has copied
+// them into the bbolt file, the newest value of each key in one transaction.
+// A checkpoint runs in its own goroutine when the log has grown by
+// WithCheckpointBytes, when a reader needs the bbolt file complete (view),
+// and at Close; OpenStore first replays whatever the log still holds.
 //
 // All methods return ErrClosed after Close.
 type Store struct {
-	db       *bolt.DB
-	maxGroup int
+	db              *bolt.DB
+	walPaths        [2]string
+	maxGroup        int
+	checkpointBytes int64
 
 	queue struct {
 		sync.Mutex
 		groups []*writeGroup // waiting for the writer, oldest first
+		taken  uint64        // groups the writer has taken
 		closed bool
+		err    error // a failed log write or checkpoint: no write is accepted after it
 	}
-	wake chan struct{} // holds a token when the queue has news for the writer
+	wake chan struct{} // holds a token when the writer has news
 	wg   sync.WaitGroup
+
+	// log is the writer goroutine's, but for files, which are set before
+	// it starts and closed after it ends.
+	log struct {
+		files [2]*os.File
+		cur   int   // the file being appended to; the other is empty or being checkpointed
+		size  int64 // bytes in files[cur]
+		seq   uint64
+		buf   []byte
+	}
+
+	// mem holds the acknowledged writes that are not yet in the bbolt
+	// file, the newest value of each key (memKey).
+	mem struct {
+		sync.Mutex
+		cond     sync.Cond
+		pending  map[string][]byte // in log.files[log.cur]
+		flushing map[string][]byte // in the other log file, being checkpointed
+		acked    uint64            // seq of the last acknowledged group
+		durable  uint64            // seq of the last group in the bbolt file
+		ckptBusy bool
+		err      error // a failed checkpoint
+	}
+	checkpoints chan checkpoint // writer → checkpointer, at most one in flight
+	flushReq    atomic.Bool     // a reader waits for a checkpoint
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// writeGroup is writes that share one commit. done is closed when the
-// commit has finished; then err is every write's result, unless the group
-// failed and was retried write by write, which leaves the results in errs.
+// writeGroup is writes that share one log record. done is closed when the
+// record is on disk; err is then every write's result.
 type writeGroup struct {
-	fns  []func(*bolt.Tx) error
-	done chan struct{}
-	err  error
-	errs []error
+	puts   []put
+	writes int // batch calls in the group
+	done   chan struct{}
+	err    error
+}
+
+// checkpoint is the writes of one log file, on their way to the bbolt file.
+type checkpoint struct {
+	file   int    // index in log.files, emptied once the writes are in the bbolt file
+	last   uint64 // seq of the newest group among them
+	writes map[string][]byte
 }
 
 // StoreOption configures a Store.
@@ -75,9 +124,23 @@ func WithMaxGroup(n int) StoreOption {
 	}
 }
 
-// OpenStore opens (creating if needed) the store at path.
+// WithCheckpointBytes sets how far the log grows before its writes are
+// copied into the bbolt file (default 32 MiB). The writes not yet copied
+// are held in memory and replayed from the log on open.
+func WithCheckpointBytes(n int64) StoreOption {
+	return func(s *Store) error {
+		if n <= 0 {
+			return fmt.Errorf("checkpoint bytes %d: must be positive", n)
+		}
+		s.checkpointBytes = n
+		return nil
+	}
+}
+
+// OpenStore opens (creating if needed) the store at path, replaying the
+// writes its log holds from before a crash.
 func OpenStore(path string, opts ...StoreOption) (*Store, error) {
-	s := &Store{maxGroup: 4096, wake: make(chan struct{}, 1)}
+	s := &Store{maxGroup: 4096, checkpointBytes: 32 << 20, wake: make(chan struct{}, 1), checkpoints: make(chan checkpoint, 1)}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, fmt.Errorf("store option: %w", err)
@@ -93,7 +156,7 @@ func OpenStore(path string, opts ...StoreOption) (*Store, error) {
 		return nil, fmt.Errorf("open hermes store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketHubConsumers, bucketHubProviders, bucketHubAgreements, bucketProvR, bucketProvSessions, bucketProvEarnings, bucketProvSettlements} {
+		for _, b := range storeBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -104,11 +167,106 @@ func OpenStore(path string, opts ...StoreOption) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("init hermes store %s: %w", path, err), db.Close())
 	}
 	s.db = db
-	s.wg.Go(s.commitLoop)
+	s.mem.cond.L = &s.mem.Mutex
+	s.mem.pending = make(map[string][]byte)
+	if err := s.openLog(path); err != nil {
+		return nil, errors.Join(fmt.Errorf("hermes store %s: %w", path, err), s.closeLog(), db.Close())
+	}
+	s.wg.Go(s.writeLoop)
+	s.wg.Go(s.checkpointLoop)
 	return s, nil
 }
 
-// Close finishes pending writes and closes the file. Idempotent.
+// openLog opens the log files, copies what they hold into the bbolt file
+// and empties them.
+func (s *Store) openLog(path string) error {
+	var groups []walGroup
+	for i := range s.log.files {
+		s.walPaths[i] = fmt.Sprintf("%s.wal%d", path, i)
+		f, err := os.OpenFile(s.walPaths[i], os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
+		s.log.files[i] = f
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return fmt.Errorf("read log %s: %w", s.walPaths[i], err)
+		}
+		g, err := decodeWAL(b)
+		if err != nil {
+			return fmt.Errorf("log %s: %w", s.walPaths[i], err)
+		}
+		groups = append(groups, g...)
+	}
+	// The two files hold disjoint runs of groups; replay them oldest first.
+	slices.SortStableFunc(groups, func(a, b walGroup) int { return cmp.Compare(a.seq, b.seq) })
+	for i := 1; i < len(groups); i++ {
+		if groups[i].seq == groups[i-1].seq {
+			return fmt.Errorf("%w: both log files hold group %d", ErrMalformed, groups[i].seq)
+		}
+	}
+	if len(groups) > 0 {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, g := range groups {
+				for _, p := range g.puts {
+					if err := tx.Bucket(p.bucket).Put(p.key, p.value); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("replay log: %w", err)
+		}
+		s.log.seq = groups[len(groups)-1].seq
+	}
+	for _, f := range s.log.files {
+		if err := emptyLog(f); err != nil {
+			return err
+		}
+	}
+	// The log files may be new: make their names durable.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	s.mem.acked, s.mem.durable = s.log.seq, s.log.seq
+	return nil
+}
+
+func emptyLog(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("empty log: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("empty log: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	if err := d.Sync(); err != nil {
+		return errors.Join(fmt.Errorf("sync %s: %w", dir, err), d.Close())
+	}
+	return d.Close()
+}
+
+func (s *Store) closeLog() error {
+	var errs []error
+	for _, f := range s.log.files {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close finishes pending writes, copies them into the bbolt file and closes
+// the files. Idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.queue.Lock()
@@ -116,7 +274,18 @@ func (s *Store) Close() error {
 		s.queue.Unlock()
 		s.signal()
 		s.wg.Wait()
-		s.closeErr = s.db.Close()
+		s.mem.Lock()
+		err := s.mem.err
+		clean := err == nil && len(s.mem.pending) == 0 && s.mem.flushing == nil
+		s.mem.Unlock()
+		errs := []error{err, s.closeLog()}
+		if clean {
+			// Everything is in the bbolt file: the empty logs can go.
+			for _, p := range s.walPaths {
+				errs = append(errs, os.Remove(p))
+			}
+		}
+		s.closeErr = errors.Join(append(errs, s.db.Close())...)
 	})
 	return s.closeErr
 }
@@ -129,78 +298,235 @@ func (s *Store) signal() {
 	}
 }
 
-// batch runs fn in a group-committed, fsynced write transaction. fn may run
-// more than once and must only put values.
-func (s *Store) batch(fn func(*bolt.Tx) error) error {
+// batch durably puts values, group-committed with concurrent calls. The
+// values must not change afterwards.
+func (s *Store) batch(puts ...put) error {
+	for _, p := range puts {
+		// The buckets update writes are not batch's (see update).
+		if _, ok := bucketIndex(p.bucket); !ok || bytes.Equal(p.bucket, bucketProvEarnings) || bytes.Equal(p.bucket, bucketProvSettlements) ||
+			len(p.key) > math.MaxUint16 || len(p.value) > walMaxRecord {
+			return fmt.Errorf("hermes store: bad write to bucket %q (key %d bytes, value %d bytes)", p.bucket, len(p.key), len(p.value))
+		}
+	}
 	s.queue.Lock()
 	if s.queue.closed {
 		s.queue.Unlock()
 		return ErrClosed
 	}
+	if err := s.queue.err; err != nil {
+		s.queue.Unlock()
+		return err
+	}
 	var g *writeGroup
 	q := s.queue.groups
-	if n := len(q); n > 0 && len(q[n-1].fns) < s.maxGroup {
+	if n := len(q); n > 0 && q[n-1].writes < s.maxGroup {
 		g = q[n-1]
 	} else {
 		g = &writeGroup{done: make(chan struct{})}
 		s.queue.groups = append(q, g)
 	}
-	i := len(g.fns)
-	g.fns = append(g.fns, fn)
+	g.writes++
+	g.puts = append(g.puts, puts...)
+	first := g.writes == 1
 	s.queue.Unlock()
-	if i == 0 {
+	if first {
 		s.signal() // a group's first write wakes the writer; the others find it queued
 	}
 	<-g.done
-	if g.errs != nil {
-		return g.errs[i]
-	}
 	return g.err
 }
 
-// commitLoop is the one writer: it commits the queued groups in order, and
-// returns once the store is closed and nothing is left to write.
-func (s *Store) commitLoop() {
+// writeLoop is the one writer: it commits the queued groups in order and
+// starts checkpoints. Once the store is closed and nothing is left to
+// write, it hands the last checkpoint over and returns.
+func (s *Store) writeLoop() {
 	for {
-		s.queue.Lock()
-		for len(s.queue.groups) == 0 {
-			if s.queue.closed {
-				s.queue.Unlock()
-				return
-			}
-			s.queue.Unlock()
-			<-s.wake
-			s.queue.Lock()
+		g, closed := s.nextGroup()
+		if g != nil {
+			s.commit(g)
 		}
-		g := s.queue.groups[0]
-		s.queue.groups[0] = nil
-		s.queue.groups = s.queue.groups[1:]
-		s.queue.Unlock()
-		s.commit(g)
+		if g == nil && closed {
+			s.finish()
+			return
+		}
+		s.maybeCheckpoint()
+		if g == nil {
+			<-s.wake
+		}
 	}
 }
 
-// commit writes a group in one transaction; if that fails, each write is
-// retried alone so one bad write cannot fail the others.
+func (s *Store) nextGroup() (*writeGroup, bool) {
+	s.queue.Lock()
+	defer s.queue.Unlock()
+	if len(s.queue.groups) == 0 {
+		return nil, s.queue.closed
+	}
+	g := s.queue.groups[0]
+	s.queue.groups[0] = nil
+	s.queue.groups = s.queue.groups[1:]
+	s.queue.taken++
+	return g, false
+}
+
+// commit appends a group's record to the log, syncs it and publishes its
+// writes to readers. A failed write or sync fails the group and every later
+// write: after a failed fsync, what reached the disk is unknown.
 func (s *Store) commit(g *writeGroup) {
-	g.err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, fn := range g.fns {
-			if err := fn(tx); err != nil {
-				return err
-			}
+	s.queue.Lock()
+	err := s.queue.err
+	s.queue.Unlock()
+	seq := s.log.seq + 1
+	if err == nil {
+		s.log.buf, err = appendWALRecord(s.log.buf[:0], seq, g.puts)
+	}
+	if err == nil {
+		f := s.log.files[s.log.cur]
+		if _, err = f.Write(s.log.buf); err == nil {
+			err = f.Sync()
 		}
-		return nil
-	})
-	if g.err != nil && len(g.fns) > 1 {
-		g.errs = make([]error, len(g.fns))
-		for i, fn := range g.fns {
-			g.errs[i] = s.db.Update(fn)
+		if err != nil {
+			err = fmt.Errorf("hermes store: write log: %w", err)
+			s.queue.Lock()
+			s.queue.err = err
+			s.queue.Unlock()
 		}
 	}
+	if err == nil {
+		s.log.seq = seq
+		s.log.size += int64(len(s.log.buf))
+		s.mem.Lock()
+		for _, p := range g.puts {
+			s.mem.pending[memKey(p.bucket, p.key)] = p.value
+		}
+		s.mem.acked = seq
+		s.mem.Unlock()
+	}
+	if cap(s.log.buf) > 4<<20 {
+		s.log.buf = nil // a huge group's buffer is not kept
+	}
+	g.err = err
 	close(g.done)
 }
 
+// maybeCheckpoint starts a checkpoint of the pending writes if the log has
+// grown enough or a reader asks for one, and none is in flight.
+func (s *Store) maybeCheckpoint() {
+	if s.log.size < s.checkpointBytes && !s.flushReq.Load() {
+		return
+	}
+	s.mem.Lock()
+	defer s.mem.Unlock()
+	s.startCheckpointLocked()
+}
+
+// startCheckpointLocked hands the pending writes to the checkpointer and
+// moves the writer to the other, empty log file. The caller holds mem and
+// is the writer goroutine.
+func (s *Store) startCheckpointLocked() {
+	switch {
+	case s.mem.ckptBusy || s.mem.err != nil:
+		return
+	case len(s.mem.pending) == 0:
+		// Nothing since the last checkpoint: everything is in the bbolt file.
+		if s.mem.durable != s.mem.acked {
+			s.mem.durable = s.mem.acked
+			s.mem.cond.Broadcast()
+		}
+		s.flushReq.Store(false)
+		return
+	}
+	s.checkpoints <- checkpoint{file: s.log.cur, last: s.mem.acked, writes: s.mem.pending}
+	s.mem.flushing, s.mem.pending = s.mem.pending, make(map[string][]byte, len(s.mem.pending))
+	s.mem.ckptBusy = true
+	s.flushReq.Store(false)
+	s.log.cur, s.log.size = 1-s.log.cur, 0
+}
+
+// finish waits for the checkpoint in flight, starts the last one and ends
+// the checkpointer once that is done.
+func (s *Store) finish() {
+	s.mem.Lock()
+	for s.mem.ckptBusy {
+		s.mem.cond.Wait()
+	}
+	s.startCheckpointLocked()
+	s.mem.Unlock()
+	close(s.checkpoints)
+}
+
+// checkpointLoop copies checkpoints into the bbolt file, one at a time.
+func (s *Store) checkpointLoop() {
+	for c := range s.checkpoints {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for k, v := range c.writes {
+				if err := tx.Bucket(storeBuckets[k[0]]).Put([]byte(k[1:]), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			err = emptyLog(s.log.files[c.file])
+		}
+		s.mem.Lock()
+		if err != nil {
+			err = fmt.Errorf("hermes store: checkpoint: %w", err)
+			s.mem.err = err
+		} else {
+			s.mem.flushing, s.mem.durable = nil, c.last
+		}
+		s.mem.ckptBusy = false
+		s.mem.cond.Broadcast()
+		s.mem.Unlock()
+		if err != nil {
+			s.queue.Lock()
+			s.queue.err = err
+			s.queue.Unlock()
+		}
+		s.signal() // the writer may have another checkpoint to start
+	}
+}
+
+// flush returns once every write acknowledged before the call is in the
+// bbolt file.
+func (s *Store) flush() error {
+	s.mem.Lock()
+	defer s.mem.Unlock()
+	for target := s.mem.acked; s.mem.durable < target && s.mem.err == nil; {
+		s.flushReq.Store(true)
+		s.signal()
+		s.mem.cond.Wait()
+	}
+	return s.mem.err
+}
+
+// memKey is a write's key in mem: its bucket's index, then its key.
+func memKey(bucket, key []byte) string {
+	i, _ := bucketIndex(bucket)
+	k := make([]byte, 1+len(key))
+	k[0] = byte(i)
+	copy(k[1:], key)
+	return string(k)
+}
+
+// memGet returns an acknowledged value not yet in the bbolt file.
+func (s *Store) memGet(bucket, key []byte) ([]byte, bool) {
+	k := memKey(bucket, key)
+	s.mem.Lock()
+	defer s.mem.Unlock()
+	if v, ok := s.mem.pending[k]; ok {
+		return v, true
+	}
+	v, ok := s.mem.flushing[k]
+	return v, ok
+}
+
+// view runs fn on the bbolt file once it holds every acknowledged write.
 func (s *Store) view(fn func(*bolt.Tx) error) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
 	err := s.db.View(fn)
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -210,7 +536,10 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 
 // get decodes the value at key into dec; ok is false when absent.
 func (s *Store) get(bucket, key []byte, dec func([]byte) error) (ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	if v, ok := s.memGet(bucket, key); ok {
+		return true, dec(v)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get(key)
 		if v == nil {
 			return nil
@@ -218,6 +547,9 @@ func (s *Store) get(bucket, key []byte, dec func([]byte) error) (ok bool, err er
 		ok = true
 		return dec(v)
 	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return false, ErrClosed
+	}
 	return ok, err
 }
 
@@ -404,7 +736,7 @@ func (e *Earning) unmarshal(hermes common.Address, b []byte) error {
 // PutR durably records an R a provider is about to invoice with.
 func (s *Store) PutR(r [32]byte) error {
 	lock := Hashlock(r)
-	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketProvR).Put(lock[:], r[:]) })
+	return s.batch(put{bucket: bucketProvR, key: lock[:], value: r[:]})
 }
 
 // R returns the R behind a hashlock, if this provider made it.
@@ -430,7 +762,7 @@ func (s *Store) putSession(agreement [32]byte, rec *sessionRecord) error {
 	if err != nil {
 		return err
 	}
-	return s.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketProvSessions).Put(agreement[:], v) })
+	return s.batch(put{bucket: bucketProvSessions, key: agreement[:], value: v})
 }
 
 // pendingSession is a provider's session whose last payment the hermes
@@ -593,7 +925,10 @@ func (s *Store) markSettled(hermes common.Address, amount, fee *big.Int, st *Set
 	})
 }
 
-// update runs fn in its own fsynced write transaction (read-modify-write).
+// update runs fn in its own fsynced write transaction (read-modify-write)
+// on the bbolt file directly. fn must only touch buckets batch never
+// writes (the provider's earnings and settlements), whose newest values
+// are therefore always in the bbolt file.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	err := s.db.Update(fn)
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {

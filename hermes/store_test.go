@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // queuedWrites is how many writes wait for the store's writer goroutine.
@@ -17,7 +15,7 @@ func queuedWrites(s *Store) int {
 	defer s.queue.Unlock()
 	n := 0
 	for _, g := range s.queue.groups {
-		n += len(g.fns)
+		n += g.writes
 	}
 	return n
 }
@@ -34,27 +32,34 @@ func waitQueued(t *testing.T, s *Store, n int) {
 	}
 }
 
-// stallWriter makes the writer goroutine hang in a commit until the
-// returned function is called; that function returns the stalled write's error.
+// stallWriter makes the writer goroutine hang in a commit, before it
+// publishes the write to readers, until the returned function is called;
+// that function returns the stalled write's error.
 func stallWriter(t *testing.T, s *Store) (release func() error) {
 	t.Helper()
-	entered, resume := make(chan struct{}), make(chan struct{})
+	s.mem.Lock()
+	s.queue.Lock()
+	taken := s.queue.taken
+	s.queue.Unlock()
 	done := make(chan error, 1)
-	go func() {
-		var once sync.Once
-		done <- s.batch(func(*bolt.Tx) error {
-			once.Do(func() { close(entered) })
-			<-resume
-			return nil
-		})
-	}()
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("writer never ran the stalling write")
+	go func() { done <- s.PutR([32]byte{0xee}) }()
+	var once sync.Once
+	t.Cleanup(func() { once.Do(s.mem.Unlock) }) // a failing test must not leave Close stuck
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.queue.Lock()
+		n := s.queue.taken
+		s.queue.Unlock()
+		if n > taken {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writer never took the stalling write")
+		}
+		runtime.Gosched()
 	}
 	return func() error {
-		close(resume)
+		once.Do(s.mem.Unlock)
 		return <-done
 	}
 }
@@ -76,7 +81,7 @@ func TestStoreGroupCommit(t *testing.T) {
 	s.queue.Lock()
 	var sizes []int
 	for _, g := range s.queue.groups {
-		sizes = append(sizes, len(g.fns))
+		sizes = append(sizes, g.writes)
 	}
 	s.queue.Unlock()
 	if fmt.Sprint(sizes) != "[8 8 4]" {
@@ -109,34 +114,30 @@ func TestStoreGroupCommit(t *testing.T) {
 	}
 }
 
-func TestStoreGroupFailsAlone(t *testing.T) {
+func TestStoreLogFailureIsSticky(t *testing.T) {
 	s, _ := openTestStore(t)
-	release := stallWriter(t, s)
-
-	// A group of two good writes and a bad one: only the bad one fails.
-	errBad := errors.New("bad write")
-	var wg sync.WaitGroup
-	var good1, good2, bad error
-	r1, r2 := [32]byte{1}, [32]byte{2}
-	wg.Go(func() { good1 = s.PutR(r1) })
-	waitQueued(t, s, 1)
-	wg.Go(func() { bad = s.batch(func(*bolt.Tx) error { return errBad }) })
-	waitQueued(t, s, 2)
-	wg.Go(func() { good2 = s.PutR(r2) })
-	waitQueued(t, s, 3)
-	if err := release(); err != nil {
+	good := [32]byte{0xee}
+	if err := s.PutR(good); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
-	if good1 != nil || good2 != nil {
-		t.Fatalf("good writes failed: %v, %v", good1, good2)
+	// After a failed log write no write is accepted: the next one gets
+	// the same error without touching the log.
+	if err := s.closeLog(); err != nil {
+		t.Fatal(err)
 	}
-	if !errors.Is(bad, errBad) {
-		t.Fatalf("bad write: %v, want %v", bad, errBad)
+	bad1 := s.PutR([32]byte{1})
+	if bad1 == nil {
+		t.Fatal("write to a closed log succeeded")
 	}
-	for _, r := range [][32]byte{r1, r2} {
-		if _, ok, err := s.R(Hashlock(r)); err != nil || !ok {
-			t.Fatalf("R %x: %v, %v", r[:1], ok, err)
+	if bad2 := s.PutR([32]byte{2}); bad2 != bad1 {
+		t.Fatalf("write after a log failure: %v, want the failure %v", bad2, bad1)
+	}
+	if _, ok, err := s.R(Hashlock(good)); err != nil || !ok {
+		t.Fatalf("acknowledged write: %v, %v", ok, err)
+	}
+	for _, r := range [][32]byte{{1}, {2}} {
+		if _, ok, err := s.R(Hashlock(r)); err != nil || ok {
+			t.Fatalf("failed write %x is visible: %v, %v", r[:1], ok, err)
 		}
 	}
 }
