@@ -40,6 +40,9 @@ type SessionResult struct {
 	RelayBytes int64 `json:"relay_bytes"`
 	// DirectMS is when a relayed session was upgraded to direct, if it was.
 	DirectMS float64 `json:"direct_ms,omitempty"`
+	// Control lists the libp2p connections to the provider once the
+	// session is up, which carry its keepalive pings.
+	Control []string `json:"control,omitempty"`
 	// ExitAddr is the address the origin saw the consumer come from.
 	ExitAddr string `json:"exit_addr,omitempty"`
 	OK       bool   `json:"ok"`
@@ -291,6 +294,9 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 	}
 	defer s.Close()
 	r.Path, r.Transport, r.ConnectMS = string(s.Path()), string(s.Transport()), float64(s.ConnectTime.Microseconds())/1000
+	for _, c := range node.Host().Network().ConnsToPeer(s.Provider) {
+		r.Control = append(r.Control, c.RemoteMultiaddr().String())
+	}
 	socks, err := tunnel.NewSOCKSServer(s.Tunnel, "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
