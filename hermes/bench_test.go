@@ -102,6 +102,7 @@ func BenchmarkPromiseCrypto(b *testing.B) {
 	rsv := append([]byte{}, sig...)
 	rsv[64] -= 27 // go-ethereum's recovery id
 	pub := crypto.FromECDSAPub(&id.PrivateKey().PublicKey)
+	cpu0, cpuOK := processCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -119,5 +120,9 @@ func BenchmarkPromiseCrypto(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "promises/s")
+	if cpu1, ok := processCPU(b); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
 }
