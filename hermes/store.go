@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -504,10 +505,11 @@ func (s *Store) flush() error {
 // memKey is a write's key in mem: its bucket's index, then its key.
 func memKey(bucket, key []byte) string {
 	i, _ := bucketIndex(bucket)
-	k := make([]byte, 1+len(key))
-	k[0] = byte(i)
-	copy(k[1:], key)
-	return string(k)
+	var k strings.Builder
+	k.Grow(1 + len(key))
+	k.WriteByte(byte(i))
+	k.Write(key)
+	return k.String()
 }
 
 // memGet returns an acknowledged value not yet in the bbolt file.
