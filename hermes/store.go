@@ -529,6 +529,12 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
+	return s.viewUpdated(fn)
+}
+
+// viewUpdated runs fn on the bbolt file as it is, which is enough for fn
+// that reads only the buckets update writes.
+func (s *Store) viewUpdated(fn func(*bolt.Tx) error) error {
 	err := s.db.View(fn)
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -803,7 +809,7 @@ func (s *Store) Earning(hermes common.Address) (Earning, error) {
 // Earnings lists what the provider has earned through every hermes.
 func (s *Store) Earnings() ([]Earning, error) {
 	var out []Earning
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewUpdated(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketProvEarnings).ForEach(func(k, v []byte) error {
 			var e Earning
 			if len(k) != common.AddressLength {
@@ -885,7 +891,7 @@ func settlementKey(hermes common.Address, amount *big.Int) []byte {
 // the transaction and the store write) have no record here.
 func (s *Store) Settlements(hermes common.Address) ([]Settlement, error) {
 	var out []Settlement
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewUpdated(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketProvSettlements).Cursor()
 		for k, v := c.Seek(hermes[:]); k != nil && bytes.HasPrefix(k, hermes[:]); k, v = c.Next() {
 			var st Settlement
