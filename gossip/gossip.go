@@ -10,6 +10,7 @@ package gossip
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/discovery"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -28,6 +30,10 @@ const MaxMessageSize = 8 << 10
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("gossip feed closed")
 
+// ErrStale is returned by Publish for an entry older than the cached one
+// with the same key.
+var ErrStale = errors.New("entry older than the one already held")
+
 // Entry is a validated message.
 type Entry struct {
 	Key     string    // one live entry per key (e.g. the provider ID)
@@ -37,7 +43,9 @@ type Entry struct {
 	Raw     []byte
 }
 
-// Validate decodes and checks a message. It must not block.
+// Validate decodes and checks a message. from is the peer that passed it
+// on, not necessarily its author: messages carry no gossipsub author, only
+// what the entry itself proves. It must not block.
 type Validate func(from peer.ID, data []byte) (Entry, error)
 
 // Config configures a Feed.
@@ -45,8 +53,11 @@ type Config struct {
 	Topic    string
 	Validate Validate
 	// Discovery, when set, finds more topic peers (rendezvous on the DHT).
+	// Each round dials a random sample of DiscoveryPeers of what it finds.
 	Discovery discovery.Discovery
-	Logger    *slog.Logger
+	// DiscoveryPeers is the sample size (0: DefaultDiscoveryPeers).
+	DiscoveryPeers int
+	Logger         *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -93,15 +104,29 @@ func NewFeed(h host.Host, cfg Config) (*Feed, error) {
 
 	opts := []pubsub.Option{
 		pubsub.WithMaxMessageSize(MaxMessageSize),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		// Entries carry their author's signature (the validator checks
+		// it), so gossipsub's own envelope signature would only be paid
+		// for twice: in a 100-provider testnet verifying it was a quarter
+		// of all CPU. Unsigned messages are named by their content, so a
+		// repeat of the same entry is dropped by the seen-cache before
+		// anyone validates it again.
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithMessageIdFn(messageID),
 		pubsub.WithPeerScore(scoreParams(cfg.Topic), scoreThresholds()),
-		pubsub.WithPeerExchange(true),
+		// No peer exchange: with every node offering and accepting it, each
+		// prune by a busy node handed out 16 more peers and a 40-provider
+		// testnet became a full mesh of 38 connections per provider.
+		// Topic peers come from the DHT rendezvous (Discovery) instead.
 		pubsub.WithFloodPublish(true),
 		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(f.setScores), time.Second),
 	}
 	if cfg.Discovery != nil {
-		opts = append(opts, pubsub.WithDiscovery(cfg.Discovery))
+		n := cfg.DiscoveryPeers
+		if n <= 0 {
+			n = DefaultDiscoveryPeers
+		}
+		opts = append(opts, pubsub.WithDiscovery(sampler{Discovery: cfg.Discovery, n: n}))
 	}
 	ps, err := pubsub.NewGossipSub(f.ctx, h, opts...)
 	if err != nil {
@@ -170,8 +195,17 @@ func scoreThresholds() *pubsub.PeerScoreThresholds {
 	}
 }
 
+// messageID names an unsigned message by its topic and content.
+func messageID(m *pb.Message) string {
+	h := sha256.New()
+	h.Write([]byte(m.GetTopic()))
+	h.Write([]byte{0})
+	h.Write(m.Data)
+	return string(h.Sum(nil))
+}
+
 func (f *Feed) validate(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-	e, err := f.cfg.Validate(msg.GetFrom(), msg.Data)
+	e, err := f.cfg.Validate(from, msg.Data)
 	if err != nil {
 		// Stale replays are rejected too: only expiry+sequence protect
 		// against them once gossipsub's seen-cache has forgotten.
@@ -184,7 +218,9 @@ func (f *Feed) validate(_ context.Context, from peer.ID, msg *pubsub.Message) pu
 		return pubsub.ValidationReject
 	case admitDuplicate:
 		if from == f.self {
-			return pubsub.ValidationAccept // our own repeat (see Publish)
+			// Our own entry, already cached (Add, or a Publish of
+			// what we cached): send it on all the same.
+			return pubsub.ValidationAccept
 		}
 		return pubsub.ValidationIgnore
 	}
@@ -272,12 +308,22 @@ func (f *Feed) expireLoop() {
 // DHT rendezvous round (seconds) even when a peer joined moments later.
 //
 // A peer appears on the topic when its subscription arrives, which can be
-// before our own stream to it is open; gossipsub silently drops what it
-// would send on a stream not yet open. So Publish sends once more a
-// heartbeat later; receivers drop the copy as a duplicate.
+// before our own stream to it is open; gossipsub queues what it sends to
+// such a peer until the stream is up. Messages are named by their content,
+// so publishing the same bytes twice sends them once.
 func (f *Feed) Publish(ctx context.Context, data []byte) error {
 	if f.ctx.Err() != nil {
 		return ErrClosed
+	}
+	// An entry older than the cached one would be dropped by everyone; a
+	// byte-identical replay would not even reach a validator (the
+	// seen-cache knows its name), so refuse it here, where it is said.
+	e, err := f.cfg.Validate(f.self, data)
+	if err != nil {
+		return fmt.Errorf("publish on %s: %w", f.cfg.Topic, err)
+	}
+	if f.admit(e, false) == admitStale {
+		return fmt.Errorf("publish on %s: %w: key %q seq %d", f.cfg.Topic, ErrStale, e.Key, e.Seq)
 	}
 	// The topic says when a peer joins it; subscribe before the first look
 	// so that no join falls between the two.
@@ -300,16 +346,6 @@ func (f *Feed) Publish(ctx context.Context, data []byte) error {
 	}
 	if err := f.topic.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish on %s: %w", f.cfg.Topic, err)
-	}
-	select {
-	case <-ctx.Done():
-		return nil // the first copy is out; the repeat is best effort
-	case <-f.ctx.Done():
-		return nil
-	case <-time.After(time.Second):
-	}
-	if err := f.topic.Publish(ctx, data); err != nil {
-		f.log.Debug("repeat publish", "err", err)
 	}
 	return nil
 }

@@ -11,7 +11,8 @@ import (
 // send what an honest node never would.
 func newRawPublisher(t *testing.T, h host.Host, topic string) *pubsub.Topic {
 	t.Helper()
-	ps, err := pubsub.NewGossipSub(t.Context(), h)
+	ps, err := pubsub.NewGossipSub(t.Context(), h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithMessageIdFn(messageID))
 	if err != nil {
 		t.Fatal(err)
 	}

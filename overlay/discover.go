@@ -110,7 +110,7 @@ func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error)
 	// lab).
 	fresh := map[string]bool{}
 	for _, e := range n.feed.Entries() {
-		if time.Until(e.Expires) > time.Minute {
+		if isFresh(e.Value.(*SignedProposal), time.Until(e.Expires)) {
 			fresh[e.Key] = true
 		}
 	}
@@ -164,6 +164,17 @@ func (n *Node) Discover(ctx context.Context, q Query) ([]*SignedProposal, error)
 		return nil, fmt.Errorf("discover %s: %w", ns[len(ns)-1], err)
 	}
 	return n.Cached(q), nil
+}
+
+// isFresh says a cached proposal with left of its lifetime to run needs no
+// fetch: more than a minute left, or, for lifetimes under two minutes (the
+// testnets' short TTLs), more than half of it. A live provider re-announces
+// every third of its TTL, so its gossiped proposal never falls that low;
+// without the relative bound a testnet with a 55 s TTL refetched every
+// proposal, by stream and by DHT query, on every sweep.
+func isFresh(sp *SignedProposal, left time.Duration) bool {
+	life := time.Duration(sp.Proposal.ExpiresAt-sp.Proposal.IssuedAt) * time.Millisecond
+	return left > min(time.Minute, life/2)
 }
 
 // FetchRecord reads a provider's signed proposal from the DHT.

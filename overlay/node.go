@@ -27,7 +27,7 @@ import (
 )
 
 // ProposalTopic is the gossipsub topic of live proposals.
-const ProposalTopic = "mystp2p/proposals/1"
+const ProposalTopic = "mystp2p/proposals/2"
 
 // DefaultProposalTTL is how long a proposal is valid; it is re-signed and
 // re-announced every third of that.
