@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +41,7 @@ type apiNet struct {
 	origin   *testnet.Origin
 	hubAddr  string
 	consumed chan error // Run's result
+	progress func(string)
 }
 
 var oneToken = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
@@ -64,6 +67,16 @@ func startAPINet(t *testing.T, paid bool) *apiNet {
 	cfg.LocalAPI, cfg.DataDir, cfg.HistoryInterval = true, n.provDir, 200*time.Millisecond
 	ccfg := role.ConsumerConfig{Node: overlay.Config{Host: overlay.HostConfig{Identity: mustID(t), Listen: loopback},
 		Bootstrap: []peer.AddrInfo{boot}}, LocalAPI: true, DataDir: n.consDir}
+	// The nodes' logs are shown only when the test fails.
+	logs := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the nodes' logs:\n%s", logs.String())
+		}
+	})
+	lg := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Node.Logger, ccfg.Node.Logger = lg.With("node", "provider"), lg.With("node", "consumer")
+	n.progress = func(m string) { lg.Info(m, "node", "consumer", "progress", true) }
 	if paid {
 		chain, err := devchain.New(ctx, devchain.Config{MinStake: big.NewInt(1)})
 		if err != nil {
@@ -111,7 +124,7 @@ func startAPINet(t *testing.T, paid bool) *apiNet {
 	n.socks = freeAddr(t)
 	rctx, stop := context.WithCancel(context.Background())
 	go func() {
-		n.consumed <- n.cons.Run(rctx, client.ConsumeConfig{Query: overlay.Query{Provider: n.prov.Node.ID()}, SOCKSAddr: n.socks})
+		n.consumed <- n.cons.Run(rctx, client.ConsumeConfig{Query: overlay.Query{Provider: n.prov.Node.ID()}, SOCKSAddr: n.socks, Progress: n.progress})
 	}()
 	// Cleanups run last first: the consumer stops before the provider.
 	t.Cleanup(func() {
@@ -190,4 +203,22 @@ func (n *apiNet) call(t *testing.T, dir, method, path string, in, out any) int {
 // port.
 func (n *apiNet) download(ctx context.Context, size int64) (int64, error) {
 	return testnet.FetchThroughSOCKS(ctx, n.socks, fmt.Sprintf("%sbytes/%d", n.origin.URL(), size), io.Discard)
+}
+
+// lockedBuffer is a bytes.Buffer several goroutines may write.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -187,9 +187,13 @@ func TestLocalAPIEndpoints(t *testing.T) {
 	if sp := n.prov.Node.CurrentProposal().Proposal; sp.PriceHour != "5" || sp.PriceGiB != "7" || sp.Seq <= seq || set.PriceHour != "5" {
 		t.Fatalf("after new prices: proposal %s/%s seq %d (was %d), settings %+v", sp.PriceHour, sp.PriceGiB, sp.Seq, seq, set)
 	}
-	if set.MaxSessions != 7 || len(set.ExitPolicy) != 2 || set.Usage.Used == 0 {
+	if set.MaxSessions != 7 || len(set.ExitPolicy) != 2 {
 		t.Fatalf("settings answer: %+v", set)
 	}
+	// The month's usage is accounted once a second, not on every read.
+	tstest.WaitFor(t, 10*time.Second, "the month's usage to count the download", func() bool {
+		return n.call(t, n.provDir, http.MethodGet, "/v1/settings", nil, &set) == http.StatusOK && set.Usage.Used > 0
+	})
 	// The session still carries traffic under the new policy.
 	if got, err := n.download(ctx, 1<<20); err != nil || got != 1<<20 {
 		t.Fatalf("download after the settings: %d bytes, %v", got, err)
