@@ -421,7 +421,10 @@ const dialBackTimeout = 5 * time.Second
 // four times the pings' smoothed round trip (within these limits), and a
 // failed ping is retried at once; pingFailures in a row end the session.
 // A provider that vanished is noticed within about PingInterval plus two
-// ping timeouts.
+// ping timeouts. A ping that fails while the tunnel delivered packets from
+// the provider does not count: WireGuard authenticates every packet, so the
+// provider is alive and only its control stream is slow (a provider busy
+// with fifty downloads answers pings late, not its tunnels).
 const (
 	minPingTimeout = time.Second
 	maxPingTimeout = 5 * time.Second
@@ -443,7 +446,7 @@ func (s *Session) keepalive(ctx context.Context) {
 		}
 		s.meterBytes()
 		timeout := min(max(4*rtt, minPingTimeout), maxPingTimeout)
-		start := time.Now()
+		start, rx := time.Now(), s.tun.Stats().RxPackets
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		_, err := sessionCall(pctx, s.node.Host(), s.Provider, session.Request{Kind: session.Ping, Session: s.ID})
 		cancel()
@@ -459,6 +462,12 @@ func (s *Session) keepalive(ctx context.Context) {
 		case errors.As(err, &rej):
 			s.end(fmt.Errorf("%w: %v", ErrProviderGone, err))
 			return
+		case s.tun.Stats().RxPackets != rx:
+			// The tunnel heard from the provider during the ping.
+			s.node.Logger().Debug("ping failed while the tunnel carried traffic", "provider", s.Provider, "err", err)
+			fails = 0
+			t.Reset(session.PingInterval)
+			continue
 		}
 		if fails++; fails >= pingFailures {
 			s.end(fmt.Errorf("%w: %d pings in a row failed: %v", ErrProviderGone, fails, err))
