@@ -394,17 +394,20 @@ func (c *Control) Disconnect() error { return c.send(controlCmd{disconnect: true
 // loop's query. It returns once the request is queued.
 func (c *Control) Connect(provider peer.ID) error { return c.send(controlCmd{provider: provider}) }
 
+// send queues cmd and interrupts the attempt under way. Both happen under
+// mu: the loop may take cmd at once and start the attempt cmd asked for,
+// and attempt waits for mu, so send cannot cancel that new attempt.
 func (c *Control) send(cmd controlCmd) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	select {
 	case c.cmds <- cmd:
 	default:
 		return ErrControlBusy
 	}
-	c.mu.Lock()
 	if c.interrupt != nil {
 		c.interrupt()
 	}
-	c.mu.Unlock()
 	return nil
 }
 
