@@ -74,6 +74,8 @@ test: deps cross
 	$(GO) test -race -timeout 25m $(PKGS)
 	# Allocation checks mean nothing under the race detector: run them without it.
 	$(GO) test -count=1 -run 'DoesNotAllocate|MuxSafeBind' ./tunnel/wgpath/
+	# Fifty sessions on one provider: under -race the test runs ten.
+	$(GO) test -count=1 -run 'ScenarioLoad' ./testnet/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x $(PKGS)
