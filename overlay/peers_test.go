@@ -1,7 +1,6 @@
 package overlay
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/mystp2p/mystp2p/overlay/peercache"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // deadPeer is a bootstrap entry nobody answers on.
@@ -116,7 +115,7 @@ func TestCorruptPeerCacheRewritten(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"version":1,"peers":[{"id":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs tstest.Buffer
 	c := openCache(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
 	if !errors.Is(c.LoadErr(), peercache.ErrCorrupt) || !strings.Contains(logs.String(), "WARN") {
 		t.Fatalf("corrupt file: LoadErr %v, log %q", c.LoadErr(), logs.String())
@@ -142,23 +141,6 @@ func TestCorruptPeerCacheRewritten(t *testing.T) {
 	if again.LoadErr() != nil || again.Len() != 1 {
 		t.Fatalf("reopened: %v, %d peers", again.LoadErr(), again.Len())
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A bootstrap address that drops packets, as a censor's block does, fails

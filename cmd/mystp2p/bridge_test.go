@@ -24,10 +24,10 @@ import (
 )
 
 // startCmd runs a long-lived command in this process until the test ends.
-func startCmd(t *testing.T, ctx context.Context, name string, args ...string) *syncBuffer {
+func startCmd(t *testing.T, ctx context.Context, name string, args ...string) *tstest.Buffer {
 	t.Helper()
 	cctx, stop := context.WithCancel(ctx)
-	var out syncBuffer
+	var out tstest.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(cctx, args, strings.NewReader(""), &out, &out) }()
 	t.Cleanup(func() {
@@ -44,7 +44,7 @@ func startCmd(t *testing.T, ctx context.Context, name string, args ...string) *s
 
 // socksReady waits for connect's "SOCKS5 ready on" line and returns the
 // address.
-func socksReady(t *testing.T, out *syncBuffer, provider peer.ID) string {
+func socksReady(t *testing.T, out *tstest.Buffer, provider peer.ID) string {
 	t.Helper()
 	var socks string
 	tstest.WaitFor(t, 60*time.Second, "the SOCKS5 ready line", func() bool {
@@ -187,7 +187,7 @@ func TestPeerCacheWarning(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, PeerCacheFile), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var errb syncBuffer
+	var errb tstest.Buffer
 	c, closeCache := openPeerCache(env{stderr: &errb}, dir)
 	closeCache()
 	if c == nil || strings.Count(errb.String(), "warning:") != 1 || !strings.Contains(errb.String(), "corrupt") {
@@ -261,7 +261,7 @@ func TestBridgeGateProvider(t *testing.T) {
 	cdir := t.TempDir()
 	cctx, stopConnect := context.WithCancel(ctx)
 	defer stopConnect()
-	var cons syncBuffer
+	var cons tstest.Buffer
 	connected := make(chan error, 1)
 	go func() {
 		connected <- run(cctx, []string{"connect", "--ephemeral", "--data-dir", cdir, "--bridge", line, "--provider", id.PeerID().String(),

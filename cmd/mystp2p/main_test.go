@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -186,24 +185,6 @@ func TestTestnetRunWritesReport(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // connect against a running network: progress, a working SOCKS5 port, and a
 // clean close on Ctrl-C (context cancel).
 func TestConnectCommand(t *testing.T) {
@@ -218,7 +199,7 @@ func TestConnectCommand(t *testing.T) {
 	target := net.Providers()[1].Proposal.Proposal
 
 	cctx, stop := context.WithCancel(ctx)
-	var out, errb syncBuffer
+	var out, errb tstest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(cctx, []string{"connect", "--ephemeral", "--bootstrap", boot, "--provider", target.Provider.String(),

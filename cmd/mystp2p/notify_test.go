@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mystp2p/mystp2p/testnet"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // notifySocket is a stand-in for systemd's notification socket: it sets
@@ -133,7 +134,7 @@ func TestNodesNotifySystemd(t *testing.T) {
 			sock := listenNotify(t)
 			cctx, stop := context.WithCancel(ctx)
 			defer stop()
-			var out syncBuffer
+			var out tstest.Buffer
 			done := make(chan error, 1)
 			go func() { done <- run(cctx, tc.args, strings.NewReader(""), &out, &out) }()
 			ready := sock.next(time.Minute)

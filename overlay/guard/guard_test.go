@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mystp2p/mystp2p/overlay/guard"
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // TestHandlerRecovers panics in a real libp2p stream handler: the stream is
@@ -31,7 +31,7 @@ func TestHandlerRecovers(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Close() })
 
-	var logBuf syncBuffer
+	var logBuf tstest.Buffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	const proto = "/test/panic/1"
 	a.SetStreamHandler(proto, guard.Handler(log, proto, func(st network.Stream) {
@@ -79,22 +79,4 @@ func TestHandlerRecovers(t *testing.T) {
 	if err != nil || got != "ok" {
 		t.Fatalf("after a panic: got %q, %v; want \"ok\"", got, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the handler's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,7 +67,7 @@ func startAPINet(t *testing.T, paid bool) *apiNet {
 	ccfg := role.ConsumerConfig{Node: overlay.Config{Host: overlay.HostConfig{Identity: mustID(t), Listen: loopback},
 		Bootstrap: []peer.AddrInfo{boot}}, LocalAPI: true, DataDir: n.consDir}
 	// The nodes' logs are shown only when the test fails.
-	logs := &lockedBuffer{}
+	logs := &tstest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the nodes' logs:\n%s", logs.String())
@@ -203,22 +202,4 @@ func (n *apiNet) call(t *testing.T, dir, method, path string, in, out any) int {
 // port.
 func (n *apiNet) download(ctx context.Context, size int64) (int64, error) {
 	return testnet.FetchThroughSOCKS(ctx, n.socks, fmt.Sprintf("%sbytes/%d", n.origin.URL(), size), io.Discard)
-}
-
-// lockedBuffer is a bytes.Buffer several goroutines may write.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
