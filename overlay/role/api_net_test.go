@@ -40,7 +40,6 @@ type apiNet struct {
 	origin   *testnet.Origin
 	hubAddr  string
 	consumed chan error // Run's result
-	progress func(string)
 }
 
 var oneToken = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
@@ -75,7 +74,7 @@ func startAPINet(t *testing.T, paid bool) *apiNet {
 	})
 	lg := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Node.Logger, ccfg.Node.Logger = lg.With("node", "provider"), lg.With("node", "consumer")
-	n.progress = func(m string) { lg.Info(m, "node", "consumer", "progress", true) }
+	progress := func(m string) { lg.Info(m, "node", "consumer", "progress", true) }
 	if paid {
 		chain, err := devchain.New(ctx, devchain.Config{MinStake: big.NewInt(1)})
 		if err != nil {
@@ -123,7 +122,7 @@ func startAPINet(t *testing.T, paid bool) *apiNet {
 	n.socks = freeAddr(t)
 	rctx, stop := context.WithCancel(context.Background())
 	go func() {
-		n.consumed <- n.cons.Run(rctx, client.ConsumeConfig{Query: overlay.Query{Provider: n.prov.Node.ID()}, SOCKSAddr: n.socks, Progress: n.progress})
+		n.consumed <- n.cons.Run(rctx, client.ConsumeConfig{Query: overlay.Query{Provider: n.prov.Node.ID()}, SOCKSAddr: n.socks, Progress: progress})
 	}()
 	// Cleanups run last first: the consumer stops before the provider.
 	t.Cleanup(func() {

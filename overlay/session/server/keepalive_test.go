@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
 	"github.com/mystp2p/mystp2p/overlay/session/server"
@@ -24,21 +22,12 @@ import (
 // came through the tunnel during it. Once the traffic stops, the failed
 // pings end the session as before.
 func TestSessionSurvivesSlowPingsWhileTrafficFlows(t *testing.T) {
-	r := newRelay(t)
-	boot := []peer.AddrInfo{r.AddrInfo()}
-	prov := newTestNode(t, overlay.Config{Bootstrap: boot})
+	// The provider itself must not drop the session while its pings stall.
+	sn := newSessionNetConfig(t, server.Config{MaxSessions: 1, Policy: loopbackPolicy(t), PingTimeout: time.Minute})
+	prov := sn.prov
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sp, err := prov.Advertise(ctx, testOffer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The provider itself must not drop the session while its pings stall.
-	if err := serve(t, prov, server.Config{MaxSessions: 1, Policy: loopbackPolicy(t), PingTimeout: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	cons := newTestNode(t, overlay.Config{Bootstrap: boot})
-	s, err := client.Connect(ctx, cons, client.Config{Proposal: sp})
+	s, err := client.Connect(ctx, sn.cons, client.Config{Proposal: sn.proposal})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,13 @@ type sessionNet struct {
 
 func newSessionNet(t *testing.T, policy *tunnel.ExitPolicy, maxSessions int) *sessionNet {
 	t.Helper()
+	return newSessionNetConfig(t, server.Config{MaxSessions: maxSessions, Policy: policy, PingTimeout: 3 * time.Second})
+}
+
+// newSessionNetConfig is newSessionNet with the provider's server
+// configured by cfg.
+func newSessionNetConfig(t *testing.T, cfg server.Config) *sessionNet {
+	t.Helper()
 	r := newRelay(t)
 	boot := []peer.AddrInfo{r.AddrInfo()}
 	prov := newTestNode(t, overlay.Config{Bootstrap: boot})
@@ -43,7 +50,7 @@ func newSessionNet(t *testing.T, policy *tunnel.ExitPolicy, maxSessions int) *se
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := serve(t, prov, server.Config{MaxSessions: maxSessions, Policy: policy, PingTimeout: 3 * time.Second}); err != nil {
+	if err := serve(t, prov, cfg); err != nil {
 		t.Fatal(err)
 	}
 	cons := newTestNode(t, overlay.Config{Bootstrap: boot})
