@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 )
 
 // TestSessionsScenarioLoad runs 50 sessions on one provider, downloading
@@ -16,7 +18,7 @@ import (
 // fifty without -race too.
 func TestSessionsScenarioLoad(t *testing.T) {
 	n := 50
-	if testing.Short() || raceEnabled {
+	if testing.Short() || tstest.Race {
 		n = 10
 	}
 	const size = 1 << 20

@@ -13,6 +13,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/conn"
 
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
 )
 
@@ -151,7 +152,7 @@ func TestObfsMuxSafeBind(t *testing.T) {
 		t.Fatalf("receiver stats %+v", s)
 	}
 
-	if raceEnabled {
+	if tstest.Race {
 		return // allocation counts are meaningless under the race detector
 	}
 	tx, _ := newObfsCodec(ObfsConfig{Key: key, MuxSafe: true})

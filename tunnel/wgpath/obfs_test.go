@@ -15,6 +15,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/conn"
 
+	"github.com/mystp2p/mystp2p/testnet/tstest"
 	"github.com/mystp2p/mystp2p/tunnel/tunneltest"
 )
 
@@ -774,7 +775,7 @@ func (c *cannedBind) BatchSize() int                     { return 64 }
 // TestObfsBindDoesNotAllocate: the data path allocates nothing per packet
 // once warm, either way.
 func TestObfsBindDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if tstest.Race {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	key := obfsKey(t)

@@ -1,5 +1,0 @@
-//go:build !race
-
-package wgpath
-
-const raceEnabled = false
