@@ -31,13 +31,14 @@ type ExchangeMessage struct {
 func (m *ExchangeMessage) Hash() [32]byte { return m.hash(m.Promise.Hash()) }
 
 func (m *ExchangeMessage) hash(ph [32]byte) [32]byte {
-	var b [136]byte
+	k := getKeccak()
+	b := k.buf[:136]
 	copy(b[0:32], ph[:])
 	copy(b[32:64], m.AgreementID[:])
 	putUint256(b[64:96], m.AgreementTotal)
 	copy(b[96:116], m.Provider[:])
 	copy(b[116:136], m.Hermes[:])
-	return ethcrypto.Keccak256Hash(b[:])
+	return k.sum256(136)
 }
 
 func (m *ExchangeMessage) check() error {
@@ -94,7 +95,8 @@ func (m *ExchangeMessage) Verify() (common.Address, error) {
 	if !ethcrypto.VerifySignature(pub, h[:], m.Signature[:64]) {
 		return common.Address{}, fmt.Errorf("%w: exchange message not signed by the promise's signer", ErrBadSignature)
 	}
-	return common.Address(ethcrypto.Keccak256Hash(pub[1:]).Bytes()[12:]), nil
+	a := keccak256(pub[1:])
+	return common.Address(a[12:]), nil
 }
 
 // recoverPubkey is identity.RecoverAddress returning the 65-byte public key,

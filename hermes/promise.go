@@ -37,7 +37,10 @@ type Promise struct {
 // ChannelID is keccak256(abi.encodePacked(party, hermes)), the ID the Registry
 // contract uses for a consumer's and a provider's channel with a hermes.
 func ChannelID(party, hermes common.Address) [32]byte {
-	return ethcrypto.Keccak256Hash(party[:], hermes[:])
+	k := getKeccak()
+	copy(k.buf[0:20], party[:])
+	copy(k.buf[20:40], hermes[:])
+	return k.sum256(40)
 }
 
 // NewR returns a fresh random R and its hashlock keccak256(R).
@@ -49,20 +52,26 @@ func NewR() (r, hashlock [32]byte, err error) {
 }
 
 // Hashlock is keccak256(R).
-func Hashlock(r [32]byte) [32]byte { return ethcrypto.Keccak256Hash(r[:]) }
+func Hashlock(r [32]byte) [32]byte { return keccak256(r[:]) }
 
 // Hash is keccak256(pad32(chainID) ‖ channelID ‖ pad32(amount) ‖ pad32(fee) ‖
 // hashlock), equal to Solidity's keccak256(abi.encodePacked(chainId,
 // channelId, amount, fee, hashlock)). Amount and Fee must be set and fit in
 // 256 bits (Sign, Verify and MarshalBinary check this).
 func (p *Promise) Hash() [32]byte {
-	var b [160]byte
+	k := getKeccak()
+	p.putHashed(k.buf[:160])
+	return k.sum256(160)
+}
+
+// putHashed writes the promise's 160 hashed bytes into b.
+func (p *Promise) putHashed(b []byte) {
+	clear(b[:24])
 	binary.BigEndian.PutUint64(b[24:32], p.ChainID)
 	copy(b[32:64], p.ChannelID[:])
 	putUint256(b[64:96], p.Amount)
 	putUint256(b[96:128], p.Fee)
 	copy(b[128:160], p.Hashlock[:])
-	return ethcrypto.Keccak256Hash(b[:])
 }
 
 // Sign sets the promise's signature by s.
@@ -131,11 +140,7 @@ func (p *Promise) appendBinary(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: promise signature is %d bytes, want %d", ErrMalformed, len(p.Signature), SignatureSize)
 	}
 	var f [160]byte
-	binary.BigEndian.PutUint64(f[24:32], p.ChainID)
-	copy(f[32:64], p.ChannelID[:])
-	putUint256(f[64:96], p.Amount)
-	putUint256(f[96:128], p.Fee)
-	copy(f[128:160], p.Hashlock[:])
+	p.putHashed(f[:])
 	b = append(b, f[:]...)
 	return append(b, p.Signature...), nil
 }
