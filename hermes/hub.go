@@ -242,12 +242,13 @@ func (h *Hub) Exchange(ctx context.Context, provider common.Address, m *Exchange
 		return Promise{}, err
 	}
 
+	// Records are never changed in place, so they may share the clone's
+	// and the issued promise's amounts.
+	consumerPromise := p.Clone()
 	ncs := *cs
-	ncs.Amount, ncs.Fee = new(big.Int).Set(p.Amount), new(big.Int).Set(p.Fee)
+	ncs.Amount, ncs.Fee, ncs.Latest = consumerPromise.Amount, consumerPromise.Fee, &consumerPromise
 	nps := *ps
 	nps.Amount, nps.Fee, nps.Latest = issued.Amount, issued.Fee, &issued
-	consumerPromise := p.Clone()
-	ncs.Latest = &consumerPromise
 	if revealed {
 		ncs.Settle, ncs.SettleR = &consumerPromise, r
 	} else {
@@ -550,33 +551,33 @@ func (h *Hub) agreement(ak [64]byte) (*agreementRecord, error) {
 // persist durably writes the given records together (one log record,
 // shared with concurrent writes); nil records are skipped.
 func (h *Hub) persist(cch [32]byte, cs *consumerRecord, pch [32]byte, ps *providerRecord, ak [64]byte, ag *agreementRecord) error {
-	var cv, pv, av []byte
-	var err error
+	// One buffer holds all three values; each is capped so none can grow
+	// into the next.
+	buf := make([]byte, 0, 1536)
+	var puts [3]put
+	n := 0
 	if cs != nil {
-		if cv, err = cs.marshal(); err != nil {
+		b, err := cs.appendBinary(buf)
+		if err != nil {
 			return err
 		}
+		puts[n] = put{bucket: bucketHubConsumers, key: cch[:], value: b[len(buf):len(b):len(b)]}
+		n, buf = n+1, b
 	}
 	if ps != nil {
-		if pv, err = ps.marshal(); err != nil {
+		b, err := ps.appendBinary(buf)
+		if err != nil {
 			return err
 		}
+		puts[n] = put{bucket: bucketHubProviders, key: pch[:], value: b[len(buf):len(b):len(b)]}
+		n, buf = n+1, b
 	}
 	if ag != nil {
-		av = ag.marshal()
+		b := ag.appendBinary(buf)
+		puts[n] = put{bucket: bucketHubAgreements, key: ak[:], value: b[len(buf):len(b):len(b)]}
+		n++
 	}
-	puts := make([]put, 0, 3)
-	if cv != nil {
-		puts = append(puts, put{bucket: bucketHubConsumers, key: cch[:], value: cv})
-	}
-	if pv != nil {
-		puts = append(puts, put{bucket: bucketHubProviders, key: pch[:], value: pv})
-	}
-	if av != nil {
-		puts = append(puts, put{bucket: bucketHubAgreements, key: ak[:], value: av})
-	}
-	err = h.cfg.Store.batch(puts...)
-	if err != nil {
+	if err := h.cfg.Store.batch(puts[:n]...); err != nil {
 		return fmt.Errorf("hermes: write state: %w", err)
 	}
 	return nil
@@ -604,22 +605,26 @@ func (k *keyedMutex) get(key [32]byte) *sync.Mutex {
 }
 
 func (k *keyedMutex) lock(keys ...[32]byte) (unlock func()) {
-	if len(keys) == 2 {
-		switch c := bytes.Compare(keys[0][:], keys[1][:]); {
+	switch len(keys) {
+	case 1:
+		l := k.get(keys[0])
+		l.Lock()
+		return l.Unlock
+	case 2:
+		a, b := keys[0], keys[1]
+		switch c := bytes.Compare(a[:], b[:]); {
 		case c == 0:
-			keys = keys[:1]
+			return k.lock(a)
 		case c > 0:
-			keys[0], keys[1] = keys[1], keys[0]
+			a, b = b, a
+		}
+		la, lb := k.get(a), k.get(b)
+		la.Lock()
+		lb.Lock()
+		return func() {
+			lb.Unlock()
+			la.Unlock()
 		}
 	}
-	ls := make([]*sync.Mutex, len(keys))
-	for i, key := range keys {
-		ls[i] = k.get(key)
-		ls[i].Lock()
-	}
-	return func() {
-		for i := len(ls) - 1; i >= 0; i-- {
-			ls[i].Unlock()
-		}
-	}
+	panic("hermes: keyedMutex.lock takes one or two keys")
 }

@@ -2,6 +2,7 @@ package hermes
 
 import (
 	"bytes"
+	"errors"
 	"math/big"
 	"testing"
 
@@ -39,7 +40,10 @@ func seedRecords(f *testing.F) {
 	pr := providerRecord{Provider: m.Provider, Amount: p.Amount, Fee: p.Fee, Latest: &p, Pending: true, PendingChannel: [32]byte{7}, PendingConsumer: &p}
 	sr := sessionRecord{Consumer: m.Provider, Hermes: m.Hermes, Last: &m, Fee: p.Fee, Exchanged: p.Fee}
 	er := Earning{Promise: &p, R: [32]byte{3}, Settled: p.Fee, FeeSettled: p.Fee}
-	for _, enc := range []func() ([]byte, error){cr.marshal, pr.marshal, sr.marshal, er.marshal} {
+	q := p.Clone() // Settle equal to Latest but not the same promise: written out in full
+	cr2 := cr
+	cr2.Settle = &q
+	for _, enc := range []func() ([]byte, error){cr.marshal, cr2.marshal, pr.marshal, sr.marshal, er.marshal} {
 		b, err := enc()
 		if err != nil {
 			f.Fatal(err)
@@ -124,5 +128,58 @@ func TestRecordsRejectTrailingBytes(t *testing.T) {
 	}
 	if err := back.unmarshal(b); err != nil || back.Last.AgreementTotal.Cmp(m.AgreementTotal) != 0 {
 		t.Fatalf("round trip: %v", err)
+	}
+}
+
+// A consumer record whose Settle is its Latest writes the promise once and
+// reads back with the two the same; one that settles another promise keeps
+// both.
+func TestConsumerRecordSettleIsLatest(t *testing.T) {
+	m := goldenExchange(t)
+	p := m.Promise
+	older := p.Clone()
+	older.Amount = new(big.Int).Sub(p.Amount, big.NewInt(1))
+	for _, tc := range []struct {
+		name   string
+		settle *Promise
+		size   int
+	}{
+		{"settles latest", &p, 20 + 32 + 32 + 1 + PromiseSize + 1 + 32 + 32},
+		{"settles an older promise", &older, 20 + 32 + 32 + 2*(1+PromiseSize) + 32 + 32},
+		{"nothing to settle", nil, 20 + 32 + 32 + 1 + PromiseSize + 1 + 32 + 32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cr := consumerRecord{Consumer: m.Provider, Amount: p.Amount, Fee: p.Fee, Latest: &p, Settle: tc.settle, SettleR: [32]byte{9}, Settled: p.Fee}
+			b, err := cr.marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != tc.size {
+				t.Fatalf("record is %d bytes, want %d", len(b), tc.size)
+			}
+			var back consumerRecord
+			if err := back.unmarshal(b); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.settle == nil && back.Settle != nil:
+				t.Fatal("settle appeared")
+			case tc.settle == &p && back.Settle != back.Latest:
+				t.Fatal("settle is no longer the latest promise")
+			case tc.settle != nil && (back.Settle == nil || back.Settle.Amount.Cmp(tc.settle.Amount) != 0 || !bytes.Equal(back.Settle.Signature, tc.settle.Signature)):
+				t.Fatalf("settle read back as %+v", back.Settle)
+			}
+		})
+	}
+	// Flag 2 with no latest promise to refer to is malformed.
+	cr := consumerRecord{Consumer: m.Provider, Amount: p.Amount, Fee: p.Fee, Settled: p.Fee}
+	b, err := cr.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[20+32+32+1] = flagSameAsLatest
+	var back consumerRecord
+	if err := back.unmarshal(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("settle-is-latest without a latest promise: got %v, want ErrMalformed", err)
 	}
 }

@@ -60,6 +60,7 @@ type Store struct {
 		sync.Mutex
 		groups []*writeGroup // waiting for the writer, oldest first
 		taken  uint64        // groups the writer has taken
+		puts   int           // puts in the last group taken: how many to make room for in the next
 		closed bool
 		err    error // a failed log write or checkpoint: no write is accepted after it
 	}
@@ -323,7 +324,7 @@ func (s *Store) batch(puts ...put) error {
 	if n := len(q); n > 0 && q[n-1].writes < s.maxGroup {
 		g = q[n-1]
 	} else {
-		g = &writeGroup{done: make(chan struct{})}
+		g = &writeGroup{done: make(chan struct{}), puts: make([]put, 0, max(len(puts), s.queue.puts))}
 		s.queue.groups = append(q, g)
 	}
 	g.writes++
@@ -367,6 +368,7 @@ func (s *Store) nextGroup() (*writeGroup, bool) {
 	s.queue.groups[0] = nil
 	s.queue.groups = s.queue.groups[1:]
 	s.queue.taken++
+	s.queue.puts = min(len(g.puts), 1024)
 	return g, false
 }
 
@@ -576,15 +578,22 @@ func newConsumerRecord(consumer common.Address) *consumerRecord {
 	return &consumerRecord{Consumer: consumer, Amount: new(big.Int), Fee: new(big.Int), Settled: new(big.Int)}
 }
 
-func (c *consumerRecord) marshal() ([]byte, error) {
-	w := recordWriter{b: make([]byte, 0, 640)}
+func (c *consumerRecord) marshal() ([]byte, error) { return c.appendBinary(make([]byte, 0, 640)) }
+
+// appendBinary appends the record to b. Settle is most often the very
+// promise Latest points to (the R came with it); it is then written as
+// flag 2 instead of a second copy of the promise.
+func (c *consumerRecord) appendBinary(b []byte) ([]byte, error) {
+	w := recordWriter{b: b}
 	w.addr(c.Consumer)
 	w.amount(c.Amount)
 	w.amount(c.Fee)
 	if err := w.promise(c.Latest); err != nil {
 		return nil, err
 	}
-	if err := w.promise(c.Settle); err != nil {
+	if c.Settle != nil && c.Settle == c.Latest {
+		w.b = append(w.b, flagSameAsLatest)
+	} else if err := w.promise(c.Settle); err != nil {
 		return nil, err
 	}
 	w.bytes(c.SettleR[:])
@@ -592,9 +601,22 @@ func (c *consumerRecord) marshal() ([]byte, error) {
 	return w.b, nil
 }
 
+// flagSameAsLatest stands for a consumer record's Settle that is its Latest.
+const flagSameAsLatest = 2
+
 func (c *consumerRecord) unmarshal(b []byte) error {
 	r := recordReader{b: b}
-	*c = consumerRecord{Consumer: r.addr(), Amount: r.amount(), Fee: r.amount(), Latest: r.promise(), Settle: r.promise(), SettleR: r.bytes32(), Settled: r.amount()}
+	*c = consumerRecord{Consumer: r.addr(), Amount: r.amount(), Fee: r.amount(), Latest: r.promise()}
+	if len(r.b) > 0 && r.b[0] == flagSameAsLatest && r.err == nil {
+		r.take(1)
+		if c.Latest == nil {
+			r.err = fmt.Errorf("%w: consumer record settles its latest promise but has none", ErrMalformed)
+		}
+		c.Settle = c.Latest
+	} else {
+		c.Settle = r.promise()
+	}
+	c.SettleR, c.Settled = r.bytes32(), r.amount()
 	return r.done()
 }
 
@@ -614,8 +636,10 @@ func newProviderRecord(provider common.Address) *providerRecord {
 	return &providerRecord{Provider: provider, Amount: new(big.Int), Fee: new(big.Int)}
 }
 
-func (p *providerRecord) marshal() ([]byte, error) {
-	w := recordWriter{b: make([]byte, 0, 600)}
+func (p *providerRecord) marshal() ([]byte, error) { return p.appendBinary(make([]byte, 0, 600)) }
+
+func (p *providerRecord) appendBinary(b []byte) ([]byte, error) {
+	w := recordWriter{b: b}
 	w.addr(p.Provider)
 	w.amount(p.Amount)
 	w.amount(p.Fee)
@@ -643,8 +667,10 @@ type agreementRecord struct {
 	Fee      *big.Int // cumulative hermes fee paid for this agreement
 }
 
-func (a *agreementRecord) marshal() []byte {
-	w := recordWriter{b: make([]byte, 0, 84)}
+func (a *agreementRecord) marshal() []byte { return a.appendBinary(make([]byte, 0, 84)) }
+
+func (a *agreementRecord) appendBinary(b []byte) []byte {
+	w := recordWriter{b: b}
 	w.addr(a.Provider)
 	w.amount(a.Total)
 	w.amount(a.Fee)
