@@ -52,6 +52,12 @@ func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 		// cores a 15 s TTL alone keeps the relay's DHT too busy to accept.
 		cfg.ProposalTTL = 15*time.Second + time.Duration(cfg.Providers)*400*time.Millisecond
 	}
+	if cfg.RecordTTL == 0 {
+		// Each provider renews its DHT records each third of their TTL
+		// too, one lookup and a store per namespace: as many renewals a
+		// second as proposals, for the same reason.
+		cfg.RecordTTL = max(2*time.Minute, cfg.ProposalTTL)
+	}
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -109,7 +115,13 @@ func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	})
 
+	// Each start waits while the process is overloaded (see loadGate);
+	// a provider's discovery time runs from its own start.
+	gate := newLoadGate(discoveryGateThreshold, discoveryGateMaxWait)
 	for range providers {
+		if err := gate.Wait(ctx); err != nil {
+			return nil, err
+		}
 		if _, err := net.AddProvider(ctx); err != nil {
 			return nil, err
 		}
@@ -134,7 +146,7 @@ func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	mu.Unlock()
-	d := &DiscoveryResult{Expected: providers, Found: len(lat)}
+	d := &DiscoveryResult{Expected: providers, Found: len(lat), PacedMS: gate.waited.Milliseconds()}
 	d.P50MS, d.P95MS, d.MaxMS = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 1)
 	rep.Discovery = d
 	rep.check("every proposal reached the consumer", d.Found == d.Expected, "%d of %d", d.Found, d.Expected)
@@ -184,8 +196,18 @@ func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 			"after %.1f s (TTL %s)", time.Since(stopped).Seconds(), cfg.ProposalTTL)
 	}
 	rep.finish(begin)
+	// The relay, the consumer and the late consumer besides the providers.
+	d.MemoryPerNodeMiB = rep.MemoryMiB / float64(providers+3)
 	return rep, nil
 }
+
+// The discovery scenario's load gate: the next provider starts once the
+// process used less than this share of its CPUs over the last half second,
+// or after the longest wait.
+const (
+	discoveryGateThreshold = 0.75
+	discoveryGateMaxWait   = 10 * time.Second
+)
 
 // discoverAll repeats DHT discovery until want proposals are found or the
 // time is up, and returns how many were found.

@@ -21,4 +21,7 @@ func TestDiscoveryScenario(t *testing.T) {
 	if rep.Discovery.Found != 5 {
 		t.Fatalf("found %d of 5", rep.Discovery.Found)
 	}
+	if m := rep.Discovery.MemoryPerNodeMiB; m <= 0 || m > rep.MemoryMiB {
+		t.Errorf("memory per node %.1f MiB of %.0f MiB in all", m, rep.MemoryMiB)
+	}
 }

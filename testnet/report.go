@@ -45,6 +45,11 @@ type DiscoveryResult struct {
 	P50MS    float64 `json:"p50_ms"`
 	P95MS    float64 `json:"p95_ms"`
 	MaxMS    float64 `json:"max_ms"`
+	// PacedMS is how long the starts waited, in all, for the process to
+	// catch up (see loadGate); it is not in any provider's time.
+	PacedMS int64 `json:"paced_ms"`
+	// MemoryPerNodeMiB is the peak memory over every node of the run.
+	MemoryPerNodeMiB float64 `json:"memory_per_node_mib"`
 }
 
 // LoadResult is the sessions scenario's download phase: every session
@@ -128,6 +133,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "nodes\t%d providers, %d consumers, %d relays\t\n", r.Nodes.Providers, r.Nodes.Consumers, r.Nodes.Relays)
 	if d := r.Discovery; d != nil {
 		fmt.Fprintf(tw, "discovery\tfound %d/%d\tp50 %.0f ms  p95 %.0f ms  max %.0f ms\n", d.Found, d.Expected, d.P50MS, d.P95MS, d.MaxMS)
+		fmt.Fprintf(tw, "\t\tstarts paced %.1f s  memory %.1f MiB per node\n", float64(d.PacedMS)/1000, d.MemoryPerNodeMiB)
 	}
 	for _, s := range r.Sessions {
 		status := "ok"

@@ -1,0 +1,60 @@
+package testnet
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The gate holds a start back while the process keeps its CPUs busy, but
+// never longer than maxWait, and lets it go at once when the process idles.
+func TestLoadGateWaitsWhileBusy(t *testing.T) {
+	if _, ok := processCPU(); !ok {
+		t.Skip("no process CPU time on this OS: the gate lets every start go")
+	}
+	ctx := context.Background()
+	g := newLoadGate(0.2, 1500*time.Millisecond)
+	time.Sleep(600 * time.Millisecond) // one idle window
+	start := time.Now()
+	if err := g.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 400*time.Millisecond {
+		t.Errorf("an idle process waited %s", d)
+	}
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for !stop.Load() {
+			}
+		})
+	}
+	defer func() { stop.Store(true); wg.Wait() }()
+	time.Sleep(600 * time.Millisecond) // one busy window
+	start = time.Now()
+	if err := g.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	if d < time.Second {
+		t.Errorf("a process spinning on every CPU waited only %s (load %.2f)", d, g.busy)
+	}
+	if d > 3*time.Second {
+		t.Errorf("the wait went %s past its 1.5 s bound", d)
+	}
+	if g.waited < d {
+		t.Errorf("waited %s in all, less than the last wait %s", g.waited, d)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	time.Sleep(600 * time.Millisecond)
+	if err := g.Wait(cctx); err == nil {
+		t.Error("a wait with its context ended returned no error")
+	}
+}
