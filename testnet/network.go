@@ -219,6 +219,12 @@ func (n *Network) addProvider(ctx context.Context, mod func(*role.ProviderConfig
 		MaxSessions: n.cfg.MaxSessions,
 		Policy:      policy,
 	}
+	if i < dhtServers {
+		// Every provider here keeps a connection to each DHT server, so a
+		// server at the default watermarks (100/400) would trim hundreds
+		// of them once the network passes 400 providers.
+		cfg.Node.Host.ConnLow, cfg.Node.Host.ConnHigh = 2000, 4000
+	}
 	if mod != nil {
 		if err := mod(&cfg); err != nil {
 			return nil, fmt.Errorf("provider %d: %w", i, err)
