@@ -12,9 +12,8 @@ import (
 // DefaultDiscoveryPeers is how many topic peers one discovery round hands
 // gossipsub to dial: the mesh degree D. Every node dials that many and is
 // dialled by about as many, so a node holds about 2D topic peers, enough to
-// fill its mesh when some dials fail. Twice as many (12) cost a 300-provider
-// testnet twice the connections, 1.7 times the memory and half again the
-// idle CPU for no faster discovery.
+// fill its mesh when some dials fail. Twice as many (12) held twice the
+// sockets in a 300-provider testnet.
 const DefaultDiscoveryPeers = 6
 
 // sampleWindow bounds how long a discovery round collects candidates
