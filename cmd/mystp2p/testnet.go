@@ -170,9 +170,8 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 
 // Garbage collection in a process of many nodes: each node's garbage is
 // small, but the collector scans the whole heap shared by hundreds of them,
-// so at the default GOGC=100 it runs often. In an idle 300-provider testnet
-// GOGC=200 cut the process's CPU by 30% for 20% more memory (1.8 to
-// 2.1 GB). A higher GOGC trades memory for CPU; the
+// so at the default GOGC=100 it runs often and took a third of the CPU of
+// an idle 300-provider testnet. A higher GOGC trades memory for CPU; the
 // memory limit makes the collector run sooner whenever the heap would
 // outgrow it. GOGC and GOMEMLIMIT in the environment win.
 const (
