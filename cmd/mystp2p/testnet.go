@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
-	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -88,7 +86,6 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 		}
 		defer stop()
 	}
-	manyNodesGC()
 	cfg := testnet.Config{Providers: *providers, ProposalTTL: *ttl, Logger: log}
 	if sub == "run" {
 		if *consumers < 1 || *consumers > 200 {
@@ -166,27 +163,6 @@ func cmdTestnet(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "stopping testnet")
 	return nil
-}
-
-// Garbage collection in a process of many nodes: each node's garbage is
-// small, but the collector scans the whole heap shared by hundreds of them,
-// so at the default GOGC=100 it runs often and took a third of the CPU of
-// an idle 300-provider testnet. A higher GOGC trades memory for CPU; the
-// memory limit makes the collector run sooner whenever the heap would
-// outgrow it. GOGC and GOMEMLIMIT in the environment win.
-const (
-	manyNodesGCPercent   = 200
-	manyNodesMemoryLimit = 6 << 30
-)
-
-// manyNodesGC tunes the collector for `testnet up` and `testnet run`.
-func manyNodesGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(manyNodesGCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(manyNodesMemoryLimit)
-	}
 }
 
 // runCensorScenario runs the censor lab at one level (level ≥ 0) or all,
