@@ -11,12 +11,11 @@ import (
 //
 // Starting a provider costs far more CPU than keeping one idle (keys,
 // handshakes, DHT joins and announcements, gossip). Started back to back,
-// 400 providers kept two cores saturated, work queued up, and the relay
-// took longer than a dial's timeout to complete a new provider's
-// handshake, so that provider failed to join. The gate lets the next start
-// go once the process used less than threshold of its CPUs over the last
-// window, or after maxWait whatever the load, so that a network whose idle
-// load alone is above the threshold still starts.
+// a few hundred providers keep two cores saturated, and a provider's
+// discovery time then measures the queues of an overloaded process. The
+// gate lets the next start go once the process used less than threshold of
+// its CPUs over the last window, or after maxWait whatever the load, so
+// that a network whose idle load alone is above the threshold still starts.
 type loadGate struct {
 	threshold float64 // share of GOMAXPROCS
 	window    time.Duration
