@@ -196,8 +196,7 @@ func RunDiscovery(ctx context.Context, cfg Config) (*Report, error) {
 			"after %.1f s (TTL %s)", time.Since(stopped).Seconds(), cfg.ProposalTTL)
 	}
 	rep.finish(begin)
-	// The relay, the consumer and the late consumer besides the providers.
-	d.MemoryPerNodeMiB = rep.MemoryMiB / float64(providers+3)
+	d.MemoryPerNodeMiB = rep.MemoryMiB / float64(rep.Nodes.Providers+rep.Nodes.Consumers+rep.Nodes.Relays)
 	return rep, nil
 }
 

@@ -258,24 +258,6 @@ func TestNotTLS(t *testing.T) {
 	}
 }
 
-// recorder is a TCP proxy that records what the client sent.
-type recorder struct {
-	mu   sync.Mutex
-	sent bytes.Buffer
-}
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sent.Write(p)
-}
-
-func (r *recorder) bytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return bytes.Clone(r.sent.Bytes())
-}
-
 // TestReplayedHandshakeGetsNothing records an authorised dialer's bytes on
 // the wire and replays them on a new connection, as an active prober that
 // captured them would: the gate passes nothing upstream.
@@ -286,7 +268,7 @@ func TestReplayedHandshakeGetsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	rec := &recorder{}
+	rec := &tstest.Buffer{} // what the client sent, through a TCP proxy
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
@@ -314,7 +296,7 @@ func TestReplayedHandshakeGetsNothing(t *testing.T) {
 		t.Fatalf("authorised dial through the recorder: %q, %v", buf, err)
 	}
 	c.Close()
-	captured := rec.bytes()
+	captured := []byte(rec.String())
 
 	r, err := net.Dial("tcp", g.Addr().String())
 	if err != nil {
