@@ -448,7 +448,7 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		s.TUN, err = tunnel.NewTUNConsumer(tunnel.TUNConfig{ConsumerConfig: ccfg, Name: cfg.TUN.Name,
 			DNS: cfg.TUN.DNS, Exclude: signallingPrefixes(node, p.Provider)})
 		if err == nil {
-			s.tun = s.TUN
+			s.tun, s.exclude = s.TUN, s.TUN.AddExclude
 		}
 	} else {
 		s.Tunnel, err = tunnel.NewConsumer(ccfg)

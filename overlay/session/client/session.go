@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/mystp2p/mystp2p/hermes"
@@ -53,6 +54,11 @@ type Session struct {
 	pay    *hermes.PaySession // nil for a free session
 	// obfsMode is what the consumer asked for.
 	obfsMode ObfsMode
+	// exclude keeps prefixes out of the TUN (nil in SOCKS5 mode); kept
+	// are the provider addresses keepOut has excluded so far.
+	exclude func(...netip.Prefix) error
+	keptMu  sync.Mutex
+	kept    map[netip.Addr]bool
 
 	// route is the session's state, path and transport, changed only
 	// under its lock: Attaching while the first handshake runs, Attached
@@ -197,7 +203,7 @@ func (s *Session) dialBoth(ctx context.Context) {
 	punched := make(chan struct{})
 	go func() {
 		defer close(punched)
-		dialProvider(ctx, h, s.Provider)
+		s.dialProvider(ctx)
 	}()
 	if len(addrs) > 0 {
 		_, err := sessionCall(ctx, h, s.Provider, session.Request{Kind: session.DialBack, Session: s.ID, Addrs: addrs})
@@ -254,6 +260,9 @@ func (s *Session) birthday(ctx context.Context, progress func(string)) (done boo
 		if perr != nil {
 			return false, fmt.Errorf("provider's public address %q: %w", rep.PunchAddr, perr)
 		}
+		if err := s.keepOut(ext.Addr()); err != nil {
+			return false, err
+		}
 		if sock, err = wgpath.PunchFromSockets(pctx, key, netip.Addr{}, ext, wgpath.DefaultPunchSockets); err != nil {
 			return false, err
 		}
@@ -262,6 +271,9 @@ func (s *Session) birthday(ctx context.Context, progress func(string)) (done boo
 		ip, perr := netip.ParseAddr(rep.PunchAddr)
 		if perr != nil {
 			return false, fmt.Errorf("provider's public IP %q: %w", rep.PunchAddr, perr)
+		}
+		if err := s.keepOut(ip); err != nil {
+			return false, err
 		}
 		from, err := wgpath.PunchSpray(pctx, mux, key, ip, wgpath.DefaultPunchSpray)
 		if err != nil {
@@ -396,21 +408,67 @@ const (
 	dialBackEvery = 3 * time.Second
 )
 
-// dialProvider dials p's public QUIC addresses directly, for at most
-// dialBackTimeout.
-func dialProvider(ctx context.Context, h host.Host, p peer.ID) {
-	ai := peer.AddrInfo{ID: p}
-	for _, a := range h.Peerstore().Addrs(p) {
-		if isPublicQUIC(a) {
-			ai.Addrs = append(ai.Addrs, a)
-		}
-	}
+// dialProvider dials the provider's public QUIC addresses directly, for at
+// most dialBackTimeout. In TUN mode it keeps them out of the tunnel first;
+// an address it cannot keep out is not dialled.
+func (s *Session) dialProvider(ctx context.Context) {
+	ai := peer.AddrInfo{ID: s.Provider, Addrs: s.directAddrs()}
 	if len(ai.Addrs) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, dialBackTimeout)
 	defer cancel()
-	_ = h.Connect(network.WithForceDirectDial(ctx, "punch"), ai)
+	_ = s.node.Host().Connect(network.WithForceDirectDial(ctx, "punch"), ai)
+}
+
+// directAddrs are the provider's public QUIC addresses in the peerstore,
+// each kept out of the tunnel (keepOut); one that cannot be is left out.
+func (s *Session) directAddrs() []ma.Multiaddr {
+	h, log := s.node.Host(), s.node.Logger()
+	var out []ma.Multiaddr
+	for _, a := range h.Peerstore().Addrs(s.Provider) {
+		if !isPublicQUIC(a) {
+			continue
+		}
+		ip, err := manet.ToIP(a)
+		addr, ok := netip.AddrFromSlice(ip)
+		if err != nil || !ok {
+			continue
+		}
+		if err := s.keepOut(addr); err != nil {
+			log.Debug("provider address not dialled", "session", s.ID, "addr", a, "err", err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// keepOut keeps addr out of a TUN session's tunnel before the session
+// sends to it outside the tunnel: a TUN routes everything it did not
+// exclude at its start, and a provider address learnt after that (its
+// proposal was signed before it knew its public address, say) would carry
+// the upgrade's own dials and punches into the tunnel, to the provider's
+// exit, which cannot reach its own public address. A SOCKS5 session has
+// nothing to keep out.
+func (s *Session) keepOut(addr netip.Addr) error {
+	if s.exclude == nil {
+		return nil
+	}
+	addr = addr.Unmap()
+	s.keptMu.Lock()
+	defer s.keptMu.Unlock()
+	if s.kept[addr] {
+		return nil
+	}
+	if err := s.exclude(netip.PrefixFrom(addr, addr.BitLen())); err != nil {
+		return fmt.Errorf("keep %s out of the tunnel: %w", addr, err)
+	}
+	if s.kept == nil {
+		s.kept = make(map[netip.Addr]bool)
+	}
+	s.kept[addr] = true
+	return nil
 }
 
 // dialBackTimeout bounds one direct dial of a relayed session's provider;
