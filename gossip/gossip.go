@@ -57,7 +57,11 @@ type Config struct {
 	Discovery discovery.Discovery
 	// DiscoveryPeers is the sample size (0: DefaultDiscoveryPeers).
 	DiscoveryPeers int
-	Logger         *slog.Logger
+	// RendezvousTTL is how long the node's rendezvous announcement lives
+	// in the DHT, which must keep it that long: the DHT's record TTL.
+	// Required with Discovery.
+	RendezvousTTL time.Duration
+	Logger        *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -126,7 +130,12 @@ func NewFeed(h host.Host, cfg Config) (*Feed, error) {
 		if n <= 0 {
 			n = DefaultDiscoveryPeers
 		}
-		opts = append(opts, pubsub.WithDiscovery(sampler{Discovery: cfg.Discovery, n: n}))
+		rv, err := newRendezvous(cfg.Discovery, n, cfg.RendezvousTTL)
+		if err != nil {
+			f.cancel()
+			return nil, err
+		}
+		opts = append(opts, pubsub.WithDiscovery(rv))
 	}
 	ps, err := pubsub.NewGossipSub(f.ctx, h, opts...)
 	if err != nil {

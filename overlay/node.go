@@ -162,11 +162,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.feed, err = gossip.NewFeed(n.host, gossip.Config{
-		Topic:     ProposalTopic,
-		Validate:  n.validateGossip,
-		Discovery: drouting.NewRoutingDiscovery(n.dht.Kad()),
-		Logger:    n.log,
-		Now:       cfg.Now,
+		Topic:         ProposalTopic,
+		Validate:      n.validateGossip,
+		Discovery:     drouting.NewRoutingDiscovery(n.dht.Kad()),
+		RendezvousTTL: n.dht.RecordTTL(),
+		Logger:        n.log,
+		Now:           cfg.Now,
 	}); err != nil {
 		return nil, err
 	}
