@@ -230,6 +230,9 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 	var sctx context.Context
 	sctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(func() { s.keepalive(sctx) })
+	if s.exclude != nil {
+		s.wg.Go(func() { s.keepProviderOut(sctx, h, node.Logger()) })
+	}
 	if s.Path() == wgpath.Relayed && mux != nil {
 		s.wg.Go(func() { s.upgrade(sctx, cfg.Progress) })
 	}
@@ -445,10 +448,12 @@ func connectOnce(ctx context.Context, node *overlay.Node, cfg Config, transport 
 		Logger: node.Logger().With("session", s.ID),
 	}
 	if cfg.TUN != nil {
+		exclude := signallingPrefixes(node, p.Provider)
 		s.TUN, err = tunnel.NewTUNConsumer(tunnel.TUNConfig{ConsumerConfig: ccfg, Name: cfg.TUN.Name,
-			DNS: cfg.TUN.DNS, Exclude: signallingPrefixes(node, p.Provider)})
+			DNS: cfg.TUN.DNS, Exclude: exclude})
 		if err == nil {
 			s.tun, s.exclude = s.TUN, s.TUN.AddExclude
+			s.markKept(exclude)
 		}
 	} else {
 		s.Tunnel, err = tunnel.NewConsumer(ccfg)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -182,6 +184,9 @@ func (s *Session) upgrade(ctx context.Context, progress func(string)) {
 			Obfs: s.obfsMode != ObfsOff})
 		if err != nil {
 			log.Debug("upgrade refused", "session", s.ID, "err", err)
+			if isRejectionCode(err, session.RejectNoSession) {
+				return // gone at the provider: keepalive ends it
+			}
 			continue
 		}
 		if s.finishUpgrade(wgpath.Link{Transport: wgpath.UDPMux, Conn: c, Mux: mux}, nil, rep) {
@@ -442,6 +447,92 @@ func (s *Session) directAddrs() []ma.Multiaddr {
 		out = append(out, a)
 	}
 	return out
+}
+
+// keepProviderOut keeps every direct connection to the provider out of a
+// TUN session's tunnel until ctx ends: the connections at the TUN's start
+// were excluded then, but one that comes later (a hole punch that landed
+// just after the start, a dial by libp2p itself) would otherwise send its
+// packets into the tunnel, where the provider's exit cannot reach its own
+// address, and stall everything the session says to the provider.
+func (s *Session) keepProviderOut(ctx context.Context, h host.Host, log *slog.Logger) {
+	conns := make(chan network.Conn, 16)
+	nb := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		if c.RemotePeer() != s.Provider || c.Stat().Limited {
+			return
+		}
+		select {
+		case conns <- c:
+		default: // a burst: the sweep below catches up
+		}
+	}}
+	h.Network().Notify(nb)
+	defer h.Network().StopNotify(nb)
+	sweep := time.NewTicker(keepOutSweep)
+	defer sweep.Stop()
+	keep := func(c network.Conn) {
+		ip, err := manet.ToIP(c.RemoteMultiaddr())
+		addr, ok := netip.AddrFromSlice(ip)
+		if err != nil || !ok || addr.Unmap().IsLoopback() || s.isKept(addr) {
+			return
+		}
+		if !manet.IsPublicAddr(c.RemoteMultiaddr()) {
+			// A private address of the provider that was not excluded
+			// at the start: the connection runs inside the tunnel, to
+			// the provider's own network through its exit (an exit that
+			// allows private destinations). Everything said on it
+			// would depend on the tunnel it controls, and excluding it
+			// would send it to our own LAN instead: close it.
+			log.Debug("closed a connection to the provider that crosses the tunnel", "session", s.ID, "addr", c.RemoteMultiaddr())
+			_ = c.Close()
+			return
+		}
+		if err := s.keepOut(addr); err != nil {
+			log.Warn("a direct connection to the provider may cross the tunnel", "session", s.ID, "addr", c.RemoteMultiaddr(), "err", err)
+		}
+	}
+	for {
+		// A look over every connection, the first before the context is
+		// checked: one that came before the notifications were on counts.
+		for _, c := range h.Network().ConnsToPeer(s.Provider) {
+			if !c.Stat().Limited {
+				keep(c)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-conns:
+			keep(c)
+		case <-sweep.C:
+		}
+	}
+}
+
+// keepOutSweep is how often keepProviderOut looks over the provider's
+// connections, for any its notifications missed.
+const keepOutSweep = 5 * time.Second
+
+// isKept reports whether addr is out of the tunnel already (excluded at
+// the start or by keepOut).
+func (s *Session) isKept(addr netip.Addr) bool {
+	s.keptMu.Lock()
+	defer s.keptMu.Unlock()
+	return s.kept[addr.Unmap()]
+}
+
+// markKept records prefixes the TUN excluded at its start.
+func (s *Session) markKept(ps []netip.Prefix) {
+	s.keptMu.Lock()
+	defer s.keptMu.Unlock()
+	if s.kept == nil {
+		s.kept = make(map[netip.Addr]bool)
+	}
+	for _, p := range ps {
+		if p.IsSingleIP() {
+			s.kept[p.Addr().Unmap()] = true
+		}
+	}
 }
 
 // keepOut keeps addr out of a TUN session's tunnel before the session
