@@ -136,13 +136,10 @@ func Connect(ctx context.Context, node *overlay.Node, cfg Config) (*Session, err
 		}
 	}
 	if cfg.DirectWait == 0 {
+		// TUN sessions too: a path found after the TUN started is kept
+		// out of it (Session.keepProviderOut), so they start on the relay
+		// as soon and upgrade in place.
 		cfg.DirectWait = DefaultDirectWait
-		if cfg.TUN != nil {
-			// A TUN routes everything but the addresses it excludes at
-			// start into the tunnel, so a path found later may not be
-			// excluded: give the punch longer to land before the start.
-			cfg.DirectWait = forcedDirectWait
-		}
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = func(string) {}
