@@ -184,13 +184,18 @@ func scoreParams(topic string) *pubsub.PeerScoreParams {
 	}
 }
 
-// gossipParams keep the default mesh (D=6, 1 s heartbeat) but gossip message
-// IDs to more non-mesh peers: proposals are few and small, and a consumer
-// outside every mesh should not wait several heartbeats for one.
+// gossipParams keep the default mesh (D=6, 1 s heartbeat) and gossip
+// message IDs to a fixed Dlazy non-mesh peers each heartbeat. Proposals are
+// few and small, and a consumer outside every mesh should not wait several
+// heartbeats for one, so Dlazy is above the default 6; but the share of
+// other peers gossipsub adds on top (GossipFactor) is zero. With a share, a
+// node everybody connects to (the relay, a DHT server) sends IHAVEs to that
+// share of its hundreds of peers every heartbeat while proposals flow, work
+// that grows with the network instead of staying per node.
 func gossipParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
-	p.Dlazy = 12
-	p.GossipFactor = 0.5
+	p.Dlazy = 8
+	p.GossipFactor = 0
 	return p
 }
 
