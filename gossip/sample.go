@@ -12,8 +12,9 @@ import (
 // DefaultDiscoveryPeers is how many topic peers one discovery round hands
 // gossipsub to dial: the mesh degree D. Every node dials that many and is
 // dialled by about as many, so a node holds about 2D topic peers, enough to
-// fill its mesh when some dials fail. Twice as many (12) held twice the
-// sockets in a 300-provider testnet.
+// fill its mesh when some dials fail. Twice as many (12) cost an idle
+// 300-provider testnet twice the CPU (0.58 against 0.29 cores) and a third
+// more memory, and discovery was no faster.
 const DefaultDiscoveryPeers = 6
 
 // sampleWindow bounds how long a discovery round collects candidates
