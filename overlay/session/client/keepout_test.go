@@ -200,3 +200,19 @@ func TestKeepProviderOutExcludesLaterConnections(t *testing.T) {
 		t.Fatalf("excluded %v again", ex)
 	}
 }
+
+// A provider cannot steer an unbounded part of a TUN consumer's traffic
+// around the tunnel by naming addresses: keepOut stops at maxKept.
+func TestKeepOutIsBounded(t *testing.T) {
+	n := 0
+	s := &Session{ID: "s", exclude: func(...netip.Prefix) error { n++; return nil }}
+	for i := range maxKept + 5 {
+		err := s.keepOut(netip.AddrFrom4([4]byte{1, 2, byte(i >> 8), byte(i)}))
+		if (i < maxKept) != (err == nil) {
+			t.Fatalf("address %d: %v", i, err)
+		}
+	}
+	if n != maxKept {
+		t.Fatalf("%d exclusions, want %d", n, maxKept)
+	}
+}

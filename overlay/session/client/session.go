@@ -57,10 +57,12 @@ type Session struct {
 	// obfsMode is what the consumer asked for.
 	obfsMode ObfsMode
 	// exclude keeps prefixes out of the TUN (nil in SOCKS5 mode); kept
-	// are the provider addresses keepOut has excluded so far.
-	exclude func(...netip.Prefix) error
-	keptMu  sync.Mutex
-	kept    map[netip.Addr]bool
+	// are the addresses out of it so far (at the start and by keepOut),
+	// keptLater how many keepOut added.
+	exclude   func(...netip.Prefix) error
+	keptMu    sync.Mutex
+	kept      map[netip.Addr]bool
+	keptLater int
 
 	// route is the session's state, path and transport, changed only
 	// under its lock: Attaching while the first handshake runs, Attached
@@ -509,6 +511,10 @@ func (s *Session) keepProviderOut(ctx context.Context, h host.Host, log *slog.Lo
 	}
 }
 
+// maxKept bounds the addresses one TUN session keeps out of its tunnel
+// after its start.
+const maxKept = 32
+
 // keepOutSweep is how often keepProviderOut looks over the provider's
 // connections, for any its notifications missed.
 const keepOutSweep = 5 * time.Second
@@ -552,6 +558,12 @@ func (s *Session) keepOut(addr netip.Addr) error {
 	if s.kept[addr] {
 		return nil
 	}
+	if s.keptLater >= maxKept {
+		// The addresses come from the provider's own word (identify):
+		// it may not steer an unbounded part of our traffic around the
+		// tunnel.
+		return fmt.Errorf("keep %s out of the tunnel: %d addresses kept out already", addr, s.keptLater)
+	}
 	if err := s.exclude(netip.PrefixFrom(addr, addr.BitLen())); err != nil {
 		return fmt.Errorf("keep %s out of the tunnel: %w", addr, err)
 	}
@@ -559,6 +571,7 @@ func (s *Session) keepOut(addr netip.Addr) error {
 		s.kept = make(map[netip.Addr]bool)
 	}
 	s.kept[addr] = true
+	s.keptLater++
 	return nil
 }
 
