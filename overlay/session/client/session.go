@@ -473,9 +473,8 @@ func (s *Session) keepProviderOut(ctx context.Context, h host.Host, log *slog.Lo
 	sweep := time.NewTicker(keepOutSweep)
 	defer sweep.Stop()
 	keep := func(c network.Conn) {
-		ip, err := manet.ToIP(c.RemoteMultiaddr())
-		addr, ok := netip.AddrFromSlice(ip)
-		if err != nil || !ok || addr.Unmap().IsLoopback() || s.isKept(addr) {
+		addr, err := wgpath.RemoteIP(c)
+		if err != nil || addr.IsLoopback() || s.isKept(addr) {
 			return
 		}
 		if !manet.IsPublicAddr(c.RemoteMultiaddr()) {
