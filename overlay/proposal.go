@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -12,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	ethcrypto "github.com/ethereum/go-ethereum/crypto"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -166,6 +168,14 @@ func DecodeProposal(b []byte, now time.Time) (*SignedProposal, error) {
 	if len(b) > MaxProposalSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrProposalTooLarge, len(b), MaxProposalSize)
 	}
+	key := sha256.Sum256(b)
+	if sp, ok := verifiedProposals.Get(key); ok {
+		sp = sp.clone()
+		if err := sp.Proposal.checkTime(now); err != nil {
+			return nil, err
+		}
+		return sp, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var sp SignedProposal
@@ -175,14 +185,60 @@ func DecodeProposal(b []byte, now time.Time) (*SignedProposal, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrProposalMalformed)
 	}
-	if err := sp.Verify(now); err != nil {
+	if err := sp.verifySignature(); err != nil {
+		return nil, err
+	}
+	verifiedProposals.Add(key, sp.clone())
+	if err := sp.Proposal.checkTime(now); err != nil {
 		return nil, err
 	}
 	return &sp, nil
 }
 
+// verifiedProposals holds, by the SHA-256 of their bytes, proposals whose
+// fields and signature checked out, for every node in the process. The same
+// bytes arrive many times: by gossip, then in DHT records that every node
+// on a record's path validates, in offer exchanges and fetches, and in an
+// in-process testnet at every node. Decoding and recovering the signer cost
+// about 100 µs of CPU each time; a hit costs a hash and a copy. Only the
+// time window is checked again. Entries are copies that callers never see.
+var verifiedProposals = must(lru.New[[sha256.Size]byte, *SignedProposal](verifiedProposalsSize))
+
+// verifiedProposalsSize bounds verifiedProposals: a few KiB each, some
+// megabytes in all, more proposals than a thousand-provider network has live.
+const verifiedProposalsSize = 4096
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// clone is a deep copy of sp.
+func (sp *SignedProposal) clone() *SignedProposal {
+	c := *sp
+	c.Signature = slices.Clone(sp.Signature)
+	c.Proposal.Hermes = slices.Clone(sp.Proposal.Hermes)
+	c.Proposal.Addrs = slices.Clone(sp.Proposal.Addrs)
+	if t := sp.Proposal.HermesTerms; t != nil {
+		tc := *t
+		c.Proposal.HermesTerms = &tc
+	}
+	return &c
+}
+
 // Verify checks the proposal's fields, its signature and its time window.
 func (sp *SignedProposal) Verify(now time.Time) error {
+	if err := sp.verifySignature(); err != nil {
+		return err
+	}
+	return sp.Proposal.checkTime(now)
+}
+
+// verifySignature checks the proposal's fields and that its provider signed
+// it.
+func (sp *SignedProposal) verifySignature() error {
 	p := &sp.Proposal
 	if err := p.check(); err != nil {
 		return err
@@ -202,6 +258,11 @@ func (sp *SignedProposal) Verify(now time.Time) error {
 	if got != want {
 		return fmt.Errorf("%w: signed by %s, provider is %s", ErrProposalSignature, got.Hex(), want.Hex())
 	}
+	return nil
+}
+
+// checkTime checks that now is inside the proposal's time window.
+func (p *Proposal) checkTime(now time.Time) error {
 	if !now.Before(p.Expires()) {
 		return fmt.Errorf("%w: at %s", ErrProposalExpired, p.Expires().UTC().Format(time.RFC3339))
 	}
