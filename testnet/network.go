@@ -253,31 +253,59 @@ func (n *Network) StopProvider(p *Provider) error {
 	return p.Role.Close()
 }
 
-// Close stops every node, providers first. It is idempotent.
+// closeWait bounds how long Close waits for one node. A libp2p host can
+// hang in Close: after a --providers 1000 run, two providers' hosts waited
+// for minutes in AutoNAT v1's shutdown, whose event-bus unsubscribe queued
+// behind identify emitting to a full subscriber. A report must not wait on
+// that.
+const closeWait = 30 * time.Second
+
+// Close stops every node, providers first. It is idempotent. A node that
+// has not closed within closeWait is left behind, still closing, and named
+// in the error.
 func (n *Network) Close() error {
 	var errs []error
 	n.once.Do(func() {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		for _, p := range n.Providers() {
-			wg.Go(func() {
-				if err := n.StopProvider(p); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			})
+		add := func(err error) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}
+		for i, p := range n.Providers() {
+			wg.Go(func() { add(closeWithin(fmt.Sprintf("provider %d", i), closeWait, n.StopProvider, p)) })
 		}
 		wg.Wait()
 		if n.ConsumerRole != nil {
-			errs = append(errs, n.ConsumerRole.Close())
+			add(closeWithin("consumer", closeWait, (*role.Consumer).Close, n.ConsumerRole))
 		}
 		if n.Relay != nil {
-			errs = append(errs, n.Relay.Close())
+			add(closeWithin("relay", closeWait, (*overlay.Node).Close, n.Relay))
 		}
 		if n.Origin != nil {
-			errs = append(errs, n.Origin.Close())
+			add(n.Origin.Close())
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// closeWithin runs close(x) and waits for it at most d. If it takes longer,
+// it goes on in the background and closeWithin says so.
+func closeWithin[T any](name string, d time.Duration, close func(T) error, x T) error {
+	done := make(chan error, 1)
+	go func() { done <- close(x) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%s: not closed after %s; left closing in the background", name, d)
+	}
 }
