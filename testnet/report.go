@@ -48,6 +48,9 @@ type DiscoveryResult struct {
 	// PacedMS is how long the starts waited, in all, for the process to
 	// catch up (see loadGate); it is not in any provider's time.
 	PacedMS int64 `json:"paced_ms"`
+	// ProposalTTLS is the providers' proposal TTL in seconds (the provider
+	// the vanishing check stops may have a shorter one).
+	ProposalTTLS float64 `json:"proposal_ttl_s"`
 	// MemoryPerNodeMiB is the peak memory over every node of the run.
 	MemoryPerNodeMiB float64 `json:"memory_per_node_mib"`
 }
@@ -133,7 +136,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "nodes\t%d providers, %d consumers, %d relays\t\n", r.Nodes.Providers, r.Nodes.Consumers, r.Nodes.Relays)
 	if d := r.Discovery; d != nil {
 		fmt.Fprintf(tw, "discovery\tfound %d/%d\tp50 %.0f ms  p95 %.0f ms  max %.0f ms\n", d.Found, d.Expected, d.P50MS, d.P95MS, d.MaxMS)
-		fmt.Fprintf(tw, "\t\tstarts paced %.1f s  memory %.1f MiB per node\n", float64(d.PacedMS)/1000, d.MemoryPerNodeMiB)
+		fmt.Fprintf(tw, "\t\tstarts paced %.1f s  memory %.1f MiB per node  proposal TTL %.0f s\n", float64(d.PacedMS)/1000, d.MemoryPerNodeMiB, d.ProposalTTLS)
 	}
 	for _, s := range r.Sessions {
 		status := "ok"
