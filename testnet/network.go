@@ -176,6 +176,21 @@ func (n *Network) Bootstrap() []peer.AddrInfo {
 	return []peer.AddrInfo{n.Relay.AddrInfo()}
 }
 
+// providerBootstrap is what a new provider joins through: the relay and the
+// providers that are DHT servers, as a real network has several bootstrap
+// nodes. Joining needs only one of them to answer: with the relay alone,
+// a --providers 1000 run stopped when one new provider's dial to the busy
+// relay did not finish its handshake within the bootstrap timeout.
+func (n *Network) providerBootstrap() []peer.AddrInfo {
+	boot := n.Bootstrap()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.providers[:min(dhtServers, len(n.providers))] {
+		boot = append(boot, p.Node.AddrInfo())
+	}
+	return boot
+}
+
 // AddProvider starts one more provider and advertises its offer.
 func (n *Network) AddProvider(ctx context.Context) (*Provider, error) {
 	return n.addProvider(ctx, nil)
@@ -204,7 +219,7 @@ func (n *Network) addProvider(ctx context.Context, mod func(*role.ProviderConfig
 		// which keeps a 100-provider network within two cores.
 		Node: overlay.Config{
 			Host:        overlay.HostConfig{Identity: id, Listen: loopback, StaticRelays: n.Bootstrap()},
-			Bootstrap:   n.Bootstrap(),
+			Bootstrap:   n.providerBootstrap(),
 			DHTServer:   i < dhtServers,
 			ProposalTTL: n.cfg.ProposalTTL,
 			RecordTTL:   n.cfg.RecordTTL,
