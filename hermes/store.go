@@ -46,6 +46,19 @@ var (
 // Acknowledged writes are served from memory until a checkpoint has copied
 // them into the bbolt file, the newest value of each key in one transaction.
 // A checkpoint runs in its own goroutine when the log has grown by
+// WithCommitDelay sets the least time between two log commits while
+// concurrent writes share them (default 2 ms, see defaultCommitDelay); 0
+// commits each group as soon as the previous one is on disk.
+func WithCommitDelay(d time.Duration) StoreOption {
+	return func(s *Store) error {
+		if d < 0 || d > time.Second {
+			return fmt.Errorf("commit delay %s: must be between 0 and 1s", d)
+		}
+		s.commitDelay = d
+		return nil
+	}
+}
+
 // WithCheckpointBytes, when a reader needs the bbolt file complete (view),
 // and at Close; OpenStore first replays whatever the log still holds.
 //
@@ -55,6 +68,7 @@ type Store struct {
 	walPaths        [2]string
 	maxGroup        int
 	checkpointBytes int64
+	commitDelay     time.Duration
 
 	queue struct {
 		sync.Mutex
@@ -112,6 +126,19 @@ type checkpoint struct {
 	writes map[string][]byte
 }
 
+// defaultCommitDelay is the least time between two log commits while writes
+// keep coming. Group commit alone syncs as soon as the last sync ends, and
+// a fast disk then syncs groups of a few writes: on this project's 2-core
+// test machine a synchronous 13 KB write took about 0.3 ms and 100 µs of
+// system CPU (dd oflag=dsync), and the hub spent 129 CPU-µs per promise at
+// 12.3k promises/s with its store on that disk against 101 on tmpfs
+// (BenchmarkHermesExchange). While writes share groups, the writer waits
+// this long after a commit before the next, so the group fills: 12.3k
+// promises/s became 17.5k, at 2 ms of added latency at most. A lone
+// writer's groups hold one write each and are never delayed, nor is a
+// write after a quiet spell.
+const defaultCommitDelay = 2 * time.Millisecond
+
 // StoreOption configures a Store.
 type StoreOption func(*Store) error
 
@@ -142,7 +169,7 @@ func WithCheckpointBytes(n int64) StoreOption {
 // OpenStore opens (creating if needed) the store at path, replaying the
 // writes its log holds from before a crash.
 func OpenStore(path string, opts ...StoreOption) (*Store, error) {
-	s := &Store{maxGroup: 4096, checkpointBytes: 32 << 20, wake: make(chan struct{}, 1), checkpoints: make(chan checkpoint, 1)}
+	s := &Store{maxGroup: 4096, checkpointBytes: 32 << 20, commitDelay: defaultCommitDelay, wake: make(chan struct{}, 1), checkpoints: make(chan checkpoint, 1)}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, fmt.Errorf("store option: %w", err)
@@ -342,10 +369,19 @@ func (s *Store) batch(puts ...put) error {
 // starts checkpoints. Once the store is closed and nothing is left to
 // write, it hands the last checkpoint over and returns.
 func (s *Store) writeLoop() {
+	var (
+		committed time.Time // when the last commit ended
+		shared    bool      // the last group held more than one write
+	)
 	for {
+		if d := s.commitDelay - time.Since(committed); shared && d > 0 && s.queuedWrites() < s.maxGroup {
+			// Busy: let the next group fill for the rest of the delay.
+			time.Sleep(d)
+		}
 		g, closed := s.nextGroup()
 		if g != nil {
 			s.commit(g)
+			committed, shared = time.Now(), g.writes > 1
 		}
 		if g == nil && closed {
 			s.finish()
@@ -356,6 +392,16 @@ func (s *Store) writeLoop() {
 			<-s.wake
 		}
 	}
+}
+
+// queuedWrites is how many batch calls wait in the first queued group.
+func (s *Store) queuedWrites() int {
+	s.queue.Lock()
+	defer s.queue.Unlock()
+	if len(s.queue.groups) == 0 {
+		return 0
+	}
+	return s.queue.groups[0].writes
 }
 
 func (s *Store) nextGroup() (*writeGroup, bool) {

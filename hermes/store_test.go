@@ -3,6 +3,7 @@ package hermes
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -186,5 +187,89 @@ func TestStoreCloseFinishesWrites(t *testing.T) {
 	t.Cleanup(func() { s2.Close() })
 	if _, ok, err := s2.R(Hashlock(r)); err != nil || !ok {
 		t.Fatalf("queued write after reopen: %v, %v", ok, err)
+	}
+}
+
+// TestStoreLoneWriterIsNotDelayed: one write at a time never waits for the
+// commit delay, however long it is.
+func TestStoreLoneWriterIsNotDelayed(t *testing.T) {
+	s, _ := openTestStore(t, WithCommitDelay(time.Second))
+	start := time.Now()
+	for i := range 10 {
+		if err := s.PutR([32]byte{byte(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("10 writes one after another took %s: the lone writer waited for the 1 s commit delay", d)
+	}
+}
+
+// TestStoreCommitDelayFillsGroups: once writes share groups, the writer
+// waits for the delay after each commit, so writes that arrive one by one
+// a millisecond apart share a few groups instead of taking a commit each.
+func TestStoreCommitDelayFillsGroups(t *testing.T) {
+	s, path := openTestStore(t, WithCommitDelay(50*time.Millisecond))
+	var rs [][32]byte
+	var mu sync.Mutex
+	var failed []error
+	put := func(wg *sync.WaitGroup, r [32]byte) {
+		rs = append(rs, r)
+		wg.Go(func() {
+			if err := s.PutR(r); err != nil {
+				mu.Lock()
+				failed = append(failed, err)
+				mu.Unlock()
+			}
+		})
+	}
+	// A burst while the writer is held makes a shared group.
+	release := stallWriter(t, s)
+	var burst sync.WaitGroup
+	for i := range 16 {
+		put(&burst, [32]byte{1, byte(i + 1)})
+	}
+	waitQueued(t, s, 16)
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	burst.Wait()
+	// Then one write each millisecond.
+	var trickle sync.WaitGroup
+	const n = 100
+	for i := range n {
+		put(&trickle, [32]byte{2, byte(i + 1)})
+		time.Sleep(time.Millisecond)
+	}
+	trickle.Wait()
+	if len(failed) > 0 {
+		t.Fatal(failed[0])
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Close has ended the writer: its sequence number counts the commits.
+	if commits := s.log.seq; commits > n/4 {
+		t.Errorf("%d writes a millisecond apart took %d commits in all: the delay did not fill the groups", n, commits)
+	} else {
+		t.Logf("%d commits", commits)
+	}
+	s2, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for _, r := range rs {
+		if got, ok, err := s2.R(Hashlock(r)); err != nil || !ok || got != r {
+			t.Fatalf("R %x after reopen: %x, %v, %v", r[:2], got, ok, err)
+		}
+	}
+}
+
+func TestWithCommitDelayRejectsBadValues(t *testing.T) {
+	for _, d := range []time.Duration{-time.Millisecond, 2 * time.Second} {
+		if _, err := OpenStore(filepath.Join(t.TempDir(), "h.db"), WithCommitDelay(d)); err == nil {
+			t.Errorf("commit delay %s accepted", d)
+		}
 	}
 }
