@@ -221,15 +221,21 @@ func messageID(m *pb.Message) string {
 func (f *Feed) validate(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 	e, err := f.cfg.Validate(from, msg.Data)
 	if err != nil {
-		// Stale replays are rejected too: only expiry+sequence protect
-		// against them once gossipsub's seen-cache has forgotten.
+		// Entries that fail their author's checks (signature, form,
+		// expiry) are rejected and cost the sender score.
 		f.log.Debug("rejected gossip", "peer", from, "err", err)
 		return pubsub.ValidationReject
 	}
 	switch f.admit(e, false) {
 	case admitStale:
-		f.log.Debug("rejected stale gossip", "peer", from, "key", e.Key, "seq", e.Seq)
-		return pubsub.ValidationReject
+		// Dropped, but not held against the sender: gossip reorders (a
+		// newer entry on a mesh link overtakes an older one answering an
+		// IWANT), so an honest neighbour hands on stale entries too. A
+		// reject costs the sender P4 score, squared per message; two
+		// overtakes graylisted an honest hub and starved its neighbour.
+		// A replay stays harmless: it is not forwarded nor stored.
+		f.log.Debug("ignored stale gossip", "peer", from, "key", e.Key, "seq", e.Seq)
+		return pubsub.ValidationIgnore
 	case admitDuplicate:
 		if from == f.self {
 			// Our own entry, already cached (Add, or a Publish of

@@ -210,3 +210,54 @@ func TestWatchAndExpiry(t *testing.T) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }
+
+// Gossip reorders: an entry forwarded on a mesh link can overtake an older
+// one still answering an IWANT. A peer that hands on the older entry after
+// the newer is honest, so the feed drops the older one without penalising
+// the peer; a penalty would graylist the honest hub after two such
+// overtakes and starve its neighbour of every later entry.
+func TestOutOfOrderForwarderNotPenalised(t *testing.T) {
+	hs := hosts(t, 2, false)
+	fs := feeds(t, hs[:1])
+	sub := fs[0]
+	fwd := newRawPublisher(t, hs[1], "test/1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tstest.WaitFor(t, 15*time.Second, "the forwarder to see the topic", func() bool { return len(fwd.ListPeers()) > 0 })
+	// Keep sending newer entries until one lands: gossipsub drops what is
+	// sent before its stream is open.
+	var seq uint64 = 100
+	tstest.WaitFor(t, 15*time.Second, "a newer entry at the subscriber", func() bool {
+		if _, ok := sub.Get("alice"); ok {
+			return true
+		}
+		seq++
+		if err := fwd.Publish(ctx, []byte("alice:"+strconv.FormatUint(seq, 10))); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	})
+	// Then several older ones, as a reordering path would deliver them,
+	// and a marker entry under another key: once it has arrived, every
+	// older one before it on the same stream has been judged.
+	for old := range uint64(5) {
+		if err := fwd.Publish(ctx, []byte("alice:"+strconv.FormatUint(old+1, 10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fwd.Publish(ctx, []byte("marker:1")); err != nil {
+		t.Fatal(err)
+	}
+	tstest.WaitFor(t, 15*time.Second, "the marker at the subscriber", func() bool {
+		_, ok := sub.Get("marker")
+		return ok
+	})
+	if e, _ := sub.Get("alice"); e.Seq < 101 {
+		t.Fatalf("subscriber holds seq %d, want the newer entry (> 100) kept", e.Seq)
+	}
+	// Scores are sampled each second; wait for two samples.
+	time.Sleep(2500 * time.Millisecond)
+	if s := sub.Score(hs[1].ID()); s < 0 {
+		t.Fatalf("forwarder of reordered entries scored %v, want no penalty", s)
+	}
+}
