@@ -210,20 +210,18 @@ func (b *UDPBind) fromRemote(a net.Addr) bool {
 
 // receiveCoalescedFunc reads with UDP_GRO on, where one message may be up
 // to udpSegmentMax datagrams of the peer merged. While the peer's
-// datagrams keep one size, a read scatters one message over WireGuard's
-// buffers in pieces of that size, so that every datagram lands in a
-// buffer of its own without a copy (readScattered). Otherwise a read fills
-// the buffers with whole messages and unpackCoalesced gives every datagram
-// a buffer of its own (readWhole). Datagrams that find no buffer wait in
-// the spill for the next call.
+// datagrams keep one size and its messages are large, a read scatters one
+// message over WireGuard's buffers in pieces of that size, so that every
+// datagram lands in a buffer of its own without a copy (readScattered).
+// Otherwise a read takes several whole messages into pooled buffers
+// (readWhole) and each datagram is copied once into a buffer of its own;
+// datagrams that find no buffer wait, in place, for the next call.
 func (b *UDPBind) receiveCoalescedFunc(gen *bindGeneration) conn.ReceiveFunc {
 	r := &coalescedReader{
-		b:        b,
-		msgs:     make([]ipv4.Message, udpBatchSize),
-		lens:     make([]int, udpBatchSize),
-		segSizes: make([]int, udpBatchSize),
-		scatter:  make([][]byte, udpSegmentMax),
-		merged:   1,
+		b:       b,
+		msgs:    make([]ipv4.Message, wholeReadMax),
+		scatter: make([][]byte, udpSegmentMax),
+		merged:  1,
 	}
 	for i := range r.msgs {
 		r.msgs[i].Buffers = make([][]byte, 1)
@@ -234,20 +232,24 @@ func (b *UDPBind) receiveCoalescedFunc(gen *bindGeneration) conn.ReceiveFunc {
 			var n int
 			var err error
 			switch {
-			case r.spill.left():
-				n = r.spill.cut(bufs, sizes)
-			case r.merged > 1 && r.seg > 0 && !r.noScatter:
+			case r.pending.left():
+			case r.seg > 0 && !r.noScatter:
 				n, err = r.readScattered(bufs, sizes)
 			default:
-				n, err = r.readWhole(bufs, sizes)
+				err = r.readWhole(bufs)
+			}
+			if n == 0 && err == nil {
+				n = r.pending.cut(bufs, sizes)
 			}
 			if gen.closed.Load() {
+				r.pending.release()
 				return 0, net.ErrClosed
 			}
 			if err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					continue
 				}
+				r.pending.release()
 				return 0, err
 			}
 			if n > 0 {
@@ -263,24 +265,37 @@ func (b *UDPBind) receiveCoalescedFunc(gen *bindGeneration) conn.ReceiveFunc {
 // coalescedReader is the state of one receive function of a UDPBind with
 // UDP_GRO on; only that function's goroutine uses it.
 type coalescedReader struct {
-	b              *UDPBind
-	msgs           []ipv4.Message
-	lens, segSizes []int
-	scatter        [][]byte
-	spill          spillQueue
-	// merged is about the most datagrams one message held lately: a whole
-	// read asks for as many messages as fit if they hold as many. seg is
-	// their size while reads are scattered, 0 while they are whole.
+	b       *UDPBind
+	msgs    []ipv4.Message
+	scatter [][]byte
+	pending pendingQueue
+	// merged is about how many datagrams one message held lately: a whole
+	// read asks for as many messages as that fills WireGuard's buffers
+	// with. seg is their size while reads are scattered, 0 while they are
+	// whole.
 	merged, seg int
-	// singles counts scattered reads in a row that brought one datagram.
+	// singles counts scattered reads in a row that brought few datagrams.
 	singles int
 	// noScatter is set once a scattered read came back cut short: the
 	// peer merges more than udpSegmentMax datagrams, so reads stay whole.
 	noScatter bool
 }
 
-// scatterSingles is how many single datagrams in a row end scattered reads.
+// scatterSingles is how many small scattered reads in a row end scattering.
 const scatterSingles = 8
+
+// scatterMerged is the fewest datagrams per message, as a share of
+// WireGuard's buffers (1/scatterMerged of them), for which reads scatter.
+// A scattered read takes one message without a copy; a whole read takes
+// several and copies each datagram once. Below this, the bigger batches of
+// whole reads are worth their copy: every batch reaches the stack as one
+// GRO merge and draws one ACK, so small batches make the peer's TCP send
+// small bursts, which arrive as small messages again.
+const scatterMerged = 2
+
+// wholeReadMax bounds the messages one whole read asks for, and so the
+// pooled buffers it holds.
+const wholeReadMax = 16
 
 // readScattered reads one message in pieces of r.seg bytes, one piece per
 // buffer of bufs.
@@ -288,7 +303,11 @@ func (r *coalescedReader) readScattered(bufs [][]byte, sizes []int) (int, error)
 	k := min(len(bufs), len(r.scatter))
 	for i := range k {
 		if len(bufs[i]) < r.seg {
-			return r.readWhole(bufs, sizes) // pieces must be whole datagrams
+			// Pieces must be whole datagrams.
+			if err := r.readWhole(bufs); err != nil {
+				return 0, err
+			}
+			return r.pending.cut(bufs, sizes), nil
 		}
 		r.scatter[i] = bufs[i][:r.seg]
 	}
@@ -315,202 +334,181 @@ func (r *coalescedReader) readScattered(bufs [][]byte, sizes []int) (int, error)
 	}
 	switch {
 	case m.N <= r.seg && size == 0:
-		// One datagram, in the first piece. After a few in a row the
-		// peer has stopped merging, and whole reads take more at once.
+		// One datagram, in the first piece.
 		sizes[0] = m.N
-		if r.singles++; r.singles == scatterSingles {
-			// Whole reads again, sized by merged until they see
-			// whether the peer still merges.
-			r.seg, r.singles = 0, 0
-		}
+		r.small()
 		return 1, nil
 	case size != r.seg:
 		// Datagrams of another size lie across the pieces: gather them
-		// into the spill, and expect that size from now on.
-		r.spill.pushPieces(r.scatter[:k], r.seg, m.N, size)
-		r.seg, r.singles = size, 0 // 0, one datagram longer than the pieces: whole reads
+		// into a pending message, and read whole until the new size has
+		// been seen merging.
+		r.pending.pushPieces(r.scatter[:k], r.seg, m.N, size)
+		r.seg, r.singles = 0, 0
 		return 0, nil
 	}
-	r.singles = 0
 	n := 0
 	for left := m.N; left > 0; left -= r.seg {
 		sizes[n] = min(r.seg, left)
 		n++
 	}
+	if n*scatterMerged < len(bufs) {
+		r.small()
+	} else {
+		r.singles = 0
+	}
 	return n, nil
 }
 
-// readWhole reads whole messages, one per buffer, and unpacks them.
-func (r *coalescedReader) readWhole(bufs [][]byte, sizes []int) (int, error) {
-	m := r.msgs[:max(1, min(len(bufs), len(r.msgs))/r.merged)]
+// small counts a scattered read that brought fewer datagrams than make
+// scattering worth it. After a few in a row the peer has stopped merging
+// that much, and whole reads take more at once.
+func (r *coalescedReader) small() {
+	if r.singles++; r.singles == scatterSingles {
+		r.seg, r.singles = 0, 0
+	}
+}
+
+// readWhole reads whole messages into pooled buffers and queues them; the
+// caller hands their datagrams out (r.pending.cut).
+func (r *coalescedReader) readWhole(bufs [][]byte) error {
+	m := r.msgs[:min(wholeReadMax, len(r.msgs), max(1, (len(bufs)+r.merged-1)/r.merged))]
 	for i := range m {
-		m[i].Buffers[0] = bufs[i]
+		m[i].Buffers[0] = getScratch()
 		m[i].OOB = m[i].OOB[:cap(m[i].OOB)]
 		m[i].N, m[i].NN, m[i].Flags, m[i].Addr = 0, 0, 0, nil
 	}
 	n, err := r.b.batch.ReadBatch(m, 0)
 	if err != nil {
-		return 0, err
+		n = 0
 	}
-	most, seg := 1, 0
-	for i := range n {
-		r.lens[i], r.segSizes[i] = 0, 0
-		if sockbuf.Truncated(m[i].Flags) || !r.b.fromRemote(m[i].Addr) {
-			continue // cut short or from elsewhere: drop
+	most, seg, total := 1, 0, 0
+	for i := range m {
+		buf := m[i].Buffers[0]
+		m[i].Buffers[0] = nil
+		if i >= n || m[i].N == 0 || sockbuf.Truncated(m[i].Flags) || !r.b.fromRemote(m[i].Addr) {
+			putScratch(buf) // not read, cut short or from elsewhere: drop
+			continue
 		}
 		size, err := sockbuf.CoalescedSize(m[i].OOB[:m[i].NN])
 		if err != nil {
+			putScratch(buf)
 			continue
 		}
-		r.lens[i], r.segSizes[i] = m[i].N, size
-		if size > 0 && m[i].N > size {
-			if c := (m[i].N + size - 1) / size; c > most {
-				most, seg = c, size
-			}
-		}
-	}
-	if most > 1 {
-		r.merged, r.seg = most, seg
-	} else {
-		// Nothing merged: ask for more messages next time, step by
-		// step, so that a peer that merges again does not fill the
-		// spill.
-		r.merged, r.seg = max(1, r.merged/2), 0
-	}
-	return unpackCoalesced(bufs, r.lens[:n], r.segSizes[:n], sizes, &r.spill), nil
-}
-
-// unpackCoalesced spreads merged datagrams over bufs, one per buffer, in
-// order. On entry bufs[i][:lens[i]], for each i of lens, holds datagrams of
-// segSizes[i] bytes each (the last may be shorter; 0 means one datagram;
-// lens[i] 0 means nothing to deliver). It returns how many datagrams it put in bufs, their
-// lengths in sizes; the messages whose datagrams do not all fit are copied
-// to spill first, whole.
-//
-// Empty messages are squeezed out first (lens and segSizes are rewritten),
-// so that message i's datagrams go to the buffers from at(i), the number of
-// datagrams before it, which is then never below i. Working from the last
-// message back, each datagram moves to a buffer that is already free:
-// buffers between i and at(i+1) held messages whose datagrams have all
-// moved further up.
-func unpackCoalesced(bufs [][]byte, lens, segSizes, sizes []int, spill *spillQueue) int {
-	k := 0
-	for i := range lens {
-		if lens[i] == 0 {
-			continue
-		}
-		if k != i { // rare: only after a dropped read
-			lens[k] = copy(bufs[k], bufs[i][:lens[i]])
-			segSizes[k] = segSizes[i]
-		}
-		k++
-	}
-	lens, segSizes = lens[:k], segSizes[:k]
-	count := func(i int) int {
-		switch {
-		case lens[i] == 0:
-			return 0
-		case segSizes[i] <= 0 || segSizes[i] >= lens[i]:
-			return 1
-		}
-		return (lens[i] + segSizes[i] - 1) / segSizes[i]
-	}
-	total, fit := 0, len(lens)
-	for i := range lens {
-		c := count(i)
-		if total+c > len(bufs) {
-			fit = i
-			break
-		}
+		c := r.pending.push(buf, m[i].N, size)
 		total += c
-	}
-	for i := fit; i < len(lens); i++ {
-		if lens[i] > 0 {
-			spill.push(bufs[i][:lens[i]], segSizes[i])
+		if c > most {
+			most, seg = c, size
 		}
 	}
-	at := total
-	for i := fit - 1; i >= 0; i-- {
-		c := count(i)
-		at -= c
-		if c == 0 {
-			continue
-		}
-		size := segSizes[i]
-		if c == 1 {
-			size = lens[i]
-		}
-		for s := c - 1; s >= 0; s-- {
-			start := s * size
-			end := min(start+size, lens[i])
-			sizes[at+s] = copy(bufs[at+s], bufs[i][start:end])
+	if n > 0 {
+		// Whole reads size themselves by the average message; scattered
+		// reads take over once messages fill a share of the buffers.
+		r.merged = max(1, total/n)
+		if most*scatterMerged >= len(bufs) && seg > 0 {
+			r.merged, r.seg = most, seg
+		} else {
+			r.seg = 0
 		}
 	}
-	return total
+	return err
 }
 
-// spillQueue holds merged datagrams that found no buffer in the call that
-// read them.
-type spillQueue struct {
-	data  []byte      // the messages, back to back
-	items []spillItem // not yet handed out, in order
+// scratchPool holds whole-read buffers, each big enough for the largest
+// merged message.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
+
+func getScratch() []byte { return *scratchPool.Get().(*[]byte) }
+
+func putScratch(b []byte) {
+	if cap(b) >= 1<<16 {
+		b = b[:1<<16]
+		scratchPool.Put(&b)
+	}
 }
 
-type spillItem struct{ off, end, size int }
+// pendingQueue holds merged messages read into pooled buffers whose
+// datagrams are not handed out yet, in order.
+type pendingQueue struct {
+	msgs []pendingMsg
+}
 
-// spillKeep is the most spill memory kept once the spill is empty.
-const spillKeep = 256 << 10
+// pendingMsg is one merged message: buf[off:end] holds the datagrams not
+// yet handed out, each size bytes (the last may be shorter; 0 means one
+// datagram).
+type pendingMsg struct {
+	buf            []byte
+	off, end, size int
+}
 
-func (q *spillQueue) push(msg []byte, size int) {
-	if size <= 0 || size > len(msg) {
-		size = len(msg)
+// push queues buf[:n], datagrams of size bytes (0: one datagram; what the
+// kernel reports is checked, not trusted), and returns how many datagrams
+// that is. The queue owns buf from then on.
+func (q *pendingQueue) push(buf []byte, n, size int) int {
+	n = min(max(n, 0), len(buf))
+	if n == 0 {
+		putScratch(buf)
+		return 0
 	}
-	off := len(q.data)
-	q.data = append(q.data, msg...)
-	q.items = append(q.items, spillItem{off: off, end: len(q.data), size: size})
+	if size <= 0 || size >= n {
+		size = 0
+	}
+	q.msgs = append(q.msgs, pendingMsg{buf: buf, end: n, size: size})
+	if size == 0 {
+		return 1
+	}
+	return (n + size - 1) / size
 }
 
 // pushPieces queues the n bytes a read scattered over pieces of pieceLen
 // bytes each, as datagrams of size bytes (0: one datagram).
-func (q *spillQueue) pushPieces(pieces [][]byte, pieceLen, n, size int) {
-	if size <= 0 || size > n {
-		size = n
-	}
-	off := len(q.data)
+func (q *pendingQueue) pushPieces(pieces [][]byte, pieceLen, n, size int) {
+	buf := getScratch()
+	got := 0
 	for _, p := range pieces {
-		if n <= 0 {
+		if got >= n || got >= len(buf) {
 			break
 		}
-		take := min(n, pieceLen, len(p))
-		q.data = append(q.data, p[:take]...)
-		n -= take
+		got += copy(buf[got:], p[:min(n-got, pieceLen, len(p))])
 	}
-	q.items = append(q.items, spillItem{off: off, end: len(q.data), size: size})
+	q.push(buf, got, size)
 }
 
-func (q *spillQueue) left() bool { return len(q.items) > 0 }
+func (q *pendingQueue) left() bool { return len(q.msgs) > 0 }
 
-// cut copies the next datagrams into bufs, as many as fit, and returns how
-// many.
-func (q *spillQueue) cut(bufs [][]byte, sizes []int) int {
-	n := 0
-	for n < len(bufs) && len(q.items) > 0 {
-		it := &q.items[0]
-		end := min(it.off+it.size, it.end)
-		sizes[n] = copy(bufs[n], q.data[it.off:end])
+// cut copies the next datagrams into bufs, one per buffer, as many as fit,
+// and returns how many, their lengths in sizes. Drained buffers go back to
+// the pool.
+func (q *pendingQueue) cut(bufs [][]byte, sizes []int) int {
+	n, done := 0, 0
+	for n < len(bufs) && done < len(q.msgs) {
+		pm := &q.msgs[done]
+		end := pm.end
+		if pm.size > 0 {
+			end = min(pm.off+pm.size, pm.end)
+		}
+		sizes[n] = copy(bufs[n], pm.buf[pm.off:end])
 		n++
-		it.off = end
-		if it.off == it.end {
-			q.items = q.items[1:]
+		if pm.off = end; pm.off == pm.end {
+			putScratch(pm.buf)
+			*pm = pendingMsg{}
+			done++
 		}
 	}
-	if len(q.items) == 0 {
-		q.data, q.items = q.data[:0], q.items[:0]
-		if cap(q.data) > spillKeep {
-			q.data = nil // a rare burst; do not hold its memory per session
-		}
+	if done > 0 {
+		k := copy(q.msgs, q.msgs[done:])
+		clear(q.msgs[k:])
+		q.msgs = q.msgs[:k]
 	}
 	return n
+}
+
+// release returns every queued buffer to the pool.
+func (q *pendingQueue) release() {
+	for i := range q.msgs {
+		putScratch(q.msgs[i].buf)
+	}
+	clear(q.msgs)
+	q.msgs = q.msgs[:0]
 }
 
 func (b *UDPBind) receiveFunc(gen *bindGeneration) conn.ReceiveFunc {

@@ -38,10 +38,10 @@ func randomCoalesced(r *rand.Rand, seq *int, maxSegs, maxSize int) coalescedMsg 
 	return m
 }
 
-// TestUnpackCoalescedModel checks unpackCoalesced and the spill queue
-// against the obvious model: every datagram of every message comes out
-// once, in order, whole, however many buffers each call has.
-func TestUnpackCoalescedModel(t *testing.T) {
+// TestPendingQueueModel checks the pending queue against the obvious
+// model: every datagram of every message comes out once, in order, whole,
+// however many buffers each call has.
+func TestPendingQueueModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for round := range 2000 {
 		nbufs := 1 + r.IntN(16)
@@ -51,35 +51,38 @@ func TestUnpackCoalescedModel(t *testing.T) {
 		}
 		seq := 0
 		var want [][]byte
-		msgs := make([]coalescedMsg, 1+r.IntN(nbufs))
-		lens, segSizes := make([]int, len(msgs)), make([]int, len(msgs))
-		for i := range msgs {
-			if r.IntN(5) == 0 {
-				continue // a dropped read: lens 0
+		var q pendingQueue
+		push := func() {
+			m := randomCoalesced(r, &seq, 12, 2048/12)
+			b := m.bytes()
+			buf := getScratch()
+			copy(buf, b)
+			size := 0
+			if len(m.dgrams) > 1 || r.IntN(2) == 0 {
+				size = len(m.dgrams[0])
 			}
-			msgs[i] = randomCoalesced(r, &seq, 12, 2048/12)
-			b := msgs[i].bytes()
-			copy(bufs[i], b)
-			lens[i] = len(b)
-			if len(msgs[i].dgrams) > 1 || r.IntN(2) == 0 {
-				segSizes[i] = len(msgs[i].dgrams[0])
+			if c := q.push(buf, len(b), size); c != len(m.dgrams) {
+				t.Fatalf("round %d: push counted %d datagrams, want %d", round, c, len(m.dgrams))
 			}
-			want = append(want, msgs[i].dgrams...)
+			want = append(want, m.dgrams...)
 		}
-		var spill spillQueue
+		for range 1 + r.IntN(nbufs) {
+			push()
+		}
 		sizes := make([]int, nbufs)
 		var got [][]byte
-		n := unpackCoalesced(bufs, lens, segSizes, sizes, &spill)
-		for {
+		extra := 4 // reads between cuts, at most
+		for q.left() {
+			n := q.cut(bufs, sizes)
+			if n == 0 {
+				t.Fatalf("round %d: messages left but cut gave nothing", round)
+			}
 			for i := range n {
 				got = append(got, bytes.Clone(bufs[i][:sizes[i]]))
 			}
-			if !spill.left() {
-				break
-			}
-			n = spill.cut(bufs, sizes)
-			if n == 0 {
-				t.Fatalf("round %d: spill left but cut gave nothing", round)
+			if extra > 0 && r.IntN(3) == 0 {
+				extra--
+				push() // a read between cuts queues behind what is left
 			}
 		}
 		if len(got) != len(want) {
@@ -87,49 +90,53 @@ func TestUnpackCoalescedModel(t *testing.T) {
 		}
 		for i := range want {
 			if !bytes.Equal(got[i], want[i]) {
-				t.Fatalf("round %d (%d bufs, lens %v, segment sizes %v): datagram %d differs: got %x, want %x", round, nbufs, lens, segSizes, i, got[i][:min(8, len(got[i]))], want[i][:min(8, len(want[i]))])
+				t.Fatalf("round %d (%d bufs): datagram %d differs: got %x, want %x", round, nbufs, i, got[i][:min(8, len(got[i]))], want[i][:min(8, len(want[i]))])
 			}
 		}
 	}
 }
 
-// FuzzUnpackCoalesced gives unpackCoalesced arbitrary lengths and segment
+// FuzzPendingQueue gives the pending queue arbitrary lengths and segment
 // sizes (what the kernel reports is trusted for neither): it must not
-// panic, and must hand out exactly the bytes it was given, in order.
-func FuzzUnpackCoalesced(f *testing.F) {
+// panic, and must hand out exactly the bytes it was given, in order, with
+// no empty datagram.
+func FuzzPendingQueue(f *testing.F) {
 	f.Add(uint8(4), []byte{10, 3, 0, 7, 7, 2, 20, 0})
 	f.Add(uint8(1), []byte{200, 1, 200, 2})
+	f.Add(uint8(2), []byte{255, 255, 0, 0, 1, 200})
 	f.Fuzz(func(t *testing.T, nbufs uint8, spec []byte) {
 		n := 1 + int(nbufs%32)
 		bufs := make([][]byte, n)
 		for i := range bufs {
 			bufs[i] = make([]byte, 256)
 		}
-		msgs := min(len(spec)/2, n)
-		lens, segSizes := make([]int, msgs), make([]int, msgs)
+		var q pendingQueue
 		var want []byte
-		for i := range msgs {
-			lens[i], segSizes[i] = int(spec[2*i]), int(spec[2*i+1])
-			for j := range lens[i] {
-				bufs[i][j] = byte(i*31 + j)
+		for i := 0; i+1 < len(spec) && i < 64; i += 2 {
+			ln, size := int(spec[i]), int(spec[i+1])
+			if i%4 == 2 {
+				ln = -ln // a length out of range must be refused, not trusted
 			}
-			want = append(want, bufs[i][:lens[i]]...)
+			buf := getScratch()
+			for j := range min(max(ln, 0), len(buf)) {
+				buf[j] = byte(i*31 + j)
+			}
+			q.push(buf, ln, size)
+			want = append(want, buf[:min(max(ln, 0), len(buf))]...)
 		}
-		var spill spillQueue
 		sizes := make([]int, n)
 		var got []byte
-		out := unpackCoalesced(bufs, lens, segSizes, sizes, &spill)
-		for range 10000 {
+		for steps := 0; q.left(); steps++ {
+			if steps > 10000 {
+				t.Fatal("the queue does not drain")
+			}
+			out := q.cut(bufs, sizes)
 			for i := range out {
 				if sizes[i] == 0 {
 					t.Fatalf("an empty datagram in buffer %d", i)
 				}
 				got = append(got, bufs[i][:sizes[i]]...)
 			}
-			if !spill.left() {
-				break
-			}
-			out = spill.cut(bufs, sizes)
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("handed out %d bytes, want %d (or in another order)", len(got), len(want))
