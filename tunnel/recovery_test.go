@@ -1,0 +1,169 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+)
+
+// faultBind wraps a bind's receive functions with faults: after every
+// stallEvery-th call it holds the batch for stall before handing it on (a
+// paused process, as a GC cycle or a busy core makes one), and it drops
+// each WireGuard data packet with probability loss.
+type faultBind struct {
+	conn.Bind
+	stallEvery int
+	stall      time.Duration
+	loss       float64
+
+	mu    sync.Mutex
+	rng   *rand.Rand
+	calls int
+}
+
+// Endpoint passes on the wrapped bind's single peer.
+func (b *faultBind) Endpoint() string {
+	if e, ok := b.Bind.(interface{ Endpoint() string }); ok {
+		return e.Endpoint()
+	}
+	return ""
+}
+
+func (b *faultBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
+	fns, p, err := b.Bind.Open(port)
+	if err != nil {
+		return nil, 0, err
+	}
+	wrapped := make([]conn.ReceiveFunc, len(fns))
+	for i, fn := range fns {
+		wrapped[i] = func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+			n, err := fn(bufs, sizes, eps)
+			if err != nil {
+				return n, err
+			}
+			b.mu.Lock()
+			b.calls++
+			hold := b.stallEvery > 0 && b.calls%b.stallEvery == 0
+			for j := range n {
+				// Type 4 is transport data; handshakes pass.
+				if b.loss > 0 && sizes[j] > 0 && bufs[j][0] == 4 && b.rng.Float64() < b.loss {
+					sizes[j] = 0 // WireGuard skips what is too short
+				}
+			}
+			b.mu.Unlock()
+			if hold {
+				time.Sleep(b.stall)
+			}
+			return n, nil
+		}
+	}
+	return wrapped, p, nil
+}
+
+// bulkOrigin serves size pseudo-random bytes to each connection and
+// returns their SHA-256.
+func bulkOrigin(t *testing.T, size int) (net.Listener, [32]byte) {
+	t.Helper()
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write(data)
+			}()
+		}
+	}()
+	return ln, sha256.Sum256(data)
+}
+
+// download fetches the origin through the consumer and checks the bytes.
+func download(t *testing.T, cons *Consumer, ln net.Listener, size int, want [32]byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := cons.DialTCP(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	if err != nil {
+		t.Fatalf("after %d of %d bytes: %v", n, size, err)
+	}
+	if n != int64(size) || [32]byte(h.Sum(nil)) != want {
+		t.Fatalf("got %d bytes (digest match %v), want %d", n, [32]byte(h.Sum(nil)) == want, size)
+	}
+}
+
+// A path that loses nothing but pauses now and then, as a loaded machine
+// does, must cost the tunnel's TCP no retransmission: each one of gVisor's
+// tail-loss probes was counted as a loss and halved the window.
+func TestStallCausesNoRetransmission(t *testing.T) {
+	const size = 16 << 20
+	for _, transport := range []string{"mem", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			ln, want := bulkOrigin(t, size)
+			first := true
+			cons, prov := newSessionPair(t, transport, pairOptions{
+				policy: []PolicyOption{WithAllowLoopback()},
+				wrap: func(b conn.Bind) conn.Bind {
+					if !first {
+						return b
+					}
+					first = false // the consumer's: the data's receiver pauses
+					return &faultBind{Bind: b, stallEvery: 50, stall: 15 * time.Millisecond}
+				},
+			})
+			download(t, cons, ln, size, want)
+			st := prov.netdev.stack.Stats().TCP
+			if r := st.Retransmits.Value(); r != 0 {
+				t.Fatalf("the exit retransmitted %d segments (%d SACK recoveries, %d timeouts) on a path that lost nothing", r, st.SACKRecovery.Value(), st.Timeouts.Value())
+			}
+		})
+	}
+}
+
+// Without RACK, real loss is still found (duplicate ACKs and SACK, or the
+// retransmission timer) and repaired: the bytes arrive whole and in order.
+func TestLossIsRecovered(t *testing.T) {
+	const size = 4 << 20
+	for _, transport := range []string{"mem", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			ln, want := bulkOrigin(t, size)
+			seed := uint64(0)
+			cons, prov := newSessionPair(t, transport, pairOptions{
+				policy: []PolicyOption{WithAllowLoopback()},
+				wrap: func(b conn.Bind) conn.Bind {
+					seed++
+					return &faultBind{Bind: b, loss: 0.01, rng: rand.New(rand.NewPCG(seed, 99))}
+				},
+			})
+			download(t, cons, ln, size, want)
+			if r := prov.netdev.stack.Stats().TCP.Retransmits.Value(); r == 0 {
+				t.Fatal("no retransmission at 1% loss: the fault did not bite")
+			}
+		})
+	}
+}
