@@ -122,19 +122,6 @@ func newNetDevice(cfg stackConfig, m *meter) (*netDevice, error) {
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &snd); err != nil {
 		return fail("send buffer", err)
 	}
-	// Loss is found by duplicate ACKs and SACK (RFC 6675) and by the
-	// retransmission timer, not by RACK and its tail-loss probe. gVisor
-	// arms the probe at 2 × SRTT with no floor, and its receivers never
-	// send the D-SACK that would show a probe was needless, so it counts
-	// every probe that retransmits as a loss and halves the window. Over a
-	// low-RTT path, any pause of a few milliseconds in either process (a GC
-	// cycle, a busy core) fired one: in BenchmarkBulkDownload the window
-	// was cut 3 times per 64 MiB, none of them for a lost packet.
-	// TestStallCausesNoRetransmission fails with RACK on.
-	recovery := tcpip.TCPRecovery(0)
-	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &recovery); err != nil {
-		return fail("loss recovery", err)
-	}
 	moderate := tcpip.TCPModerateReceiveBufferOption(true)
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &moderate); err != nil {
 		return fail("receive buffer moderation", err)
