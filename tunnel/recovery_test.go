@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -59,39 +60,26 @@ func (b *faultBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 
 // bulkOrigin serves size pseudo-random bytes to each connection and
 // returns their SHA-256.
-func bulkOrigin(t *testing.T, size int) (net.Listener, [32]byte) {
+func bulkOrigin(t *testing.T, size int) (netip.AddrPort, [32]byte) {
 	t.Helper()
 	data := make([]byte, size)
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write(data)
-			}()
-		}
-	}()
-	return ln, sha256.Sum256(data)
+	origin := tcpOrigin(t, func(c net.Conn) {
+		defer c.Close()
+		c.Write(data)
+	})
+	return origin, sha256.Sum256(data)
 }
 
 // download fetches the origin through the consumer and checks the bytes.
-func download(t *testing.T, cons *Consumer, ln net.Listener, size int, want [32]byte) {
+func download(t *testing.T, cons *Consumer, origin netip.AddrPort, size int, want [32]byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := cons.DialTCP(ctx, ln.Addr().(*net.TCPAddr).AddrPort())
+	c, err := cons.DialTCP(ctx, origin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +101,7 @@ func TestLossIsRecovered(t *testing.T) {
 	const size = 4 << 20
 	for _, transport := range []string{"mem", "udp"} {
 		t.Run(transport, func(t *testing.T) {
-			ln, want := bulkOrigin(t, size)
+			origin, want := bulkOrigin(t, size)
 			seed := uint64(0)
 			cons, prov := newSessionPair(t, transport, pairOptions{
 				policy: []PolicyOption{WithAllowLoopback()},
@@ -122,7 +110,7 @@ func TestLossIsRecovered(t *testing.T) {
 					return &faultBind{Bind: b, loss: 0.01, rng: rand.New(rand.NewPCG(seed, 99))}
 				},
 			})
-			download(t, cons, ln, size, want)
+			download(t, cons, origin, size, want)
 			if r := prov.netdev.stack.Stats().TCP.Retransmits.Value(); r == 0 {
 				t.Fatal("no retransmission at 1% loss: the fault did not bite")
 			}
