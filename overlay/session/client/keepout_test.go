@@ -161,7 +161,8 @@ func TestKeepProviderOutExcludesLaterConnections(t *testing.T) {
 	mu.Unlock()
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	go s2.keepProviderOut(ctx, consumer, slog.New(slog.DiscardHandler))
+	var watches sync.WaitGroup
+	watches.Go(func() { s2.keepProviderOut(ctx, consumer, slog.New(slog.DiscardHandler)) })
 	tstest.WaitFor(t, 10*time.Second, "an earlier connection kept out of the tunnel", func() bool {
 		return slices.Contains(got(), netip.MustParsePrefix("5.6.7.8/32"))
 	})
@@ -173,7 +174,7 @@ func TestKeepProviderOutExcludesLaterConnections(t *testing.T) {
 	mu.Lock()
 	excluded = nil
 	mu.Unlock()
-	go s3.keepProviderOut(ctx, consumer, slog.New(slog.DiscardHandler))
+	watches.Go(func() { s3.keepProviderOut(ctx, consumer, slog.New(slog.DiscardHandler)) })
 	if _, err := mn.ConnectPeers(consumer.ID(), lan.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,9 @@ func TestKeepProviderOutExcludesLaterConnections(t *testing.T) {
 		return consumer.Network().Connectedness(lan.ID()) != network.Connected
 	})
 	cancel()
+	// s3's watch would close the next connection to lan too: it must have
+	// ended before s4's look.
+	watches.Wait()
 	if ex := got(); len(ex) != 0 {
 		t.Fatalf("excluded %v for a private address", ex)
 	}
