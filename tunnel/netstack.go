@@ -55,6 +55,8 @@ type netDevice struct {
 	// inbound, when set, sees every packet before it enters the stack
 	// (the consumer uses it to notice ICMP "administratively prohibited").
 	inbound func(pkt []byte)
+	// probes finds the stack's needless tail-loss probes (tlp.go).
+	probes probeWatch
 
 	// Read's state: Read is only called from WireGuard's one TUN reader.
 	// pending is an offloaded TCP packet whose segments did not all fit
@@ -213,12 +215,14 @@ func (d *netDevice) readPacket(pkt *stack.PacketBuffer, bufs [][]byte, sizes []i
 	if (gso.Type != stack.GSOTCPv4 && gso.Type != stack.GSOTCPv6) || !gso.NeedsCsum {
 		sizes[0] = copyPacket(bufs[0][offset:], pkt)
 		d.meter.addTx(sizes[0])
+		d.probes.sent(bufs[0][offset : offset+sizes[0]])
 		return 1
 	}
 	if pkt.Size() > len(d.flat) {
 		return 0 // the stack was told gsoMaxSize; drop, TCP retransmits
 	}
 	flat := d.flat[:copyPacket(d.flat, pkt)]
+	d.probes.sent(flat)
 	mss := int(gso.MSS)
 	if mss == 0 {
 		mss = len(flat) // nothing to segment; only the checksum to finish
@@ -278,6 +282,7 @@ func (d *netDevice) Write(bufs [][]byte, offset int) (int, error) {
 			return 0, syscall.EAFNOSUPPORT
 		}
 		d.meter.addRx(len(p))
+		p = d.probes.received(p)
 		if d.inbound != nil {
 			d.inbound(p)
 		}

@@ -117,3 +117,84 @@ func TestLossIsRecovered(t *testing.T) {
 		})
 	}
 }
+
+// pauseBind wraps a bind's receive functions so that every period they
+// hold what they read for pause: the ACKs stop for longer than two round
+// trips, and the sender's tail-loss probe fires, though nothing is lost.
+type pauseBind struct {
+	conn.Bind
+	period, pause time.Duration
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+// Endpoint passes on the wrapped bind's single peer.
+func (b *pauseBind) Endpoint() string {
+	if e, ok := b.Bind.(interface{ Endpoint() string }); ok {
+		return e.Endpoint()
+	}
+	return ""
+}
+
+func (b *pauseBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
+	fns, p, err := b.Bind.Open(port)
+	if err != nil {
+		return nil, 0, err
+	}
+	wrapped := make([]conn.ReceiveFunc, len(fns))
+	for i, fn := range fns {
+		wrapped[i] = func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+			n, err := fn(bufs, sizes, eps)
+			b.mu.Lock()
+			hold := time.Since(b.last) > b.period
+			if hold {
+				b.last = time.Now()
+			}
+			b.mu.Unlock()
+			if hold {
+				time.Sleep(b.pause)
+			}
+			return n, err
+		}
+	}
+	return wrapped, p, nil
+}
+
+// When ACKs pause without loss, the exit's tail-loss probes were needless,
+// and the ACKs that show it carry a D-SACK (tlp.go): the exit's TCP keeps
+// its window instead of halving it at every pause.
+func TestNeedlessProbesKeepTheWindow(t *testing.T) {
+	const size = 32 << 20
+	for _, transport := range []string{"mem", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			origin, want := bulkOrigin(t, size)
+			binds := 0
+			cons, prov := newSessionPair(t, transport, pairOptions{
+				policy: []PolicyOption{WithAllowLoopback()},
+				wrap: func(b conn.Bind) conn.Bind {
+					if binds++; binds == 1 {
+						return b // the consumer's
+					}
+					return &pauseBind{Bind: b, period: 30 * time.Millisecond, pause: 10 * time.Millisecond}
+				},
+			})
+			download(t, cons, origin, size, want)
+			w := &prov.netdev.probes
+			covered, needless := w.covered.Load(), w.needless.Load()
+			recoveries := prov.netdev.stack.Stats().TCP.SACKRecovery.Value()
+			t.Logf("probes covered %d, shown needless %d; recoveries %d", covered, needless, recoveries)
+			if needless == 0 {
+				t.Fatal("no needless probe found in pauses without loss")
+			}
+			// Without the D-SACKs every covered probe costs a recovery.
+			// With them, only those not shown needless may, and each of
+			// those at most twice (once more when RACK, fed a timestamp
+			// echo as new as the probe's, takes the segments after it
+			// for lost).
+			if unproven := covered - needless; recoveries > 2*unproven {
+				t.Fatalf("%d recoveries for %d probes, %d shown needless: the D-SACKs did not keep the window", recoveries, covered, needless)
+			}
+		})
+	}
+}
