@@ -75,6 +75,9 @@ type LoadResult struct {
 	// MinShare is the least any session got in that window as a fraction
 	// of its fair share (the window's bytes over the sessions); 1 is fair.
 	MinShare float64 `json:"min_share"`
+	// MaxDialMS is the slowest download's connection to open, before the
+	// common start (SessionResult.DialMS).
+	MaxDialMS float64 `json:"max_dial_ms"`
 	// MaxFirstByteMS is the slowest session's first bytes, from the start.
 	MaxFirstByteMS float64 `json:"max_first_byte_ms"`
 	// MaxStallMS is the longest any download went without bytes after
@@ -151,8 +154,8 @@ func (r *Report) WriteTable(w io.Writer) {
 			s.ConsumerNAT, s.ProviderNAT, s.Path, s.Transport, s.ConnectMS, direct, s.Bytes, s.ThroughputMbps, status)
 	}
 	if l := r.Load; l != nil {
-		fmt.Fprintf(tw, "load\t%d/%d sessions finished, %d bytes in %.0f ms\taggregate %.1f Mbit/s  worst %.1f Mbit/s  least share %.2f of fair in the first %.0f ms  first bytes by %.0f ms  longest stall %.0f ms\n",
-			l.Finished, l.Sessions, l.Bytes, l.WallMS, l.AggregateMbps, l.WorstMbps, l.MinShare, l.ContendedMS, l.MaxFirstByteMS, l.MaxStallMS)
+		fmt.Fprintf(tw, "load\t%d/%d sessions finished, %d bytes in %.0f ms\taggregate %.1f Mbit/s  worst %.1f Mbit/s  least share %.2f of fair in the first %.0f ms  connections open in %.0f ms  first bytes by %.0f ms  longest stall %.0f ms\n",
+			l.Finished, l.Sessions, l.Bytes, l.WallMS, l.AggregateMbps, l.WorstMbps, l.MinShare, l.ContendedMS, l.MaxDialMS, l.MaxFirstByteMS, l.MaxStallMS)
 	}
 	if p := r.Payments; p != nil {
 		fmt.Fprintf(tw, "payments\t%d hermes, %d sessions, %d invoices, %d promises\tspent %s = settled %s + fees %s + unsettled %s (mismatch %s)\n",

@@ -2,14 +2,18 @@ package testnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/proxy"
 
 	"github.com/mystp2p/mystp2p/overlay"
 	"github.com/mystp2p/mystp2p/overlay/session/client"
@@ -28,6 +32,10 @@ type SessionResult struct {
 	Transport   string  `json:"transport"`
 	ConnectMS   float64 `json:"connect_ms"`
 	Bytes       int64   `json:"bytes"`
+	// DialMS is how long the download's connection took to open through
+	// SOCKS5 and the tunnel, in the sessions scenario (where it opens
+	// before the common start).
+	DialMS float64 `json:"dial_ms,omitempty"`
 	// FirstByteMS is from the start of the download (in the sessions
 	// scenario, the common start) to its first bytes.
 	FirstByteMS float64 `json:"first_byte_ms,omitempty"`
@@ -57,6 +65,36 @@ func FetchThroughSOCKS(ctx context.Context, socks, target string, w io.Writer) (
 		return 0, err
 	}
 	return fetch(ctx, &http.Transport{Proxy: http.ProxyURL(pu)}, target, w)
+}
+
+// dialThroughSOCKS opens a TCP connection through the SOCKS5 proxy to the
+// host of target, a URL (the proxy resolves names).
+func dialThroughSOCKS(ctx context.Context, socks, target string) (net.Conn, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	hostPort := u.Host
+	if u.Port() == "" {
+		hostPort = net.JoinHostPort(u.Hostname(), "80")
+	}
+	d, err := proxy.SOCKS5("tcp", socks, nil, proxy.Direct)
+	if err != nil {
+		return nil, err
+	}
+	return d.(proxy.ContextDialer).DialContext(ctx, "tcp", hostPort)
+}
+
+// fetchOn GETs target over c, a connection to its host, into w and
+// returns the bytes read.
+func fetchOn(ctx context.Context, c net.Conn, target string, w io.Writer) (int64, error) {
+	var used atomic.Bool
+	return fetch(ctx, &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		if used.Swap(true) {
+			return nil, errors.New("the download's one connection is in use")
+		}
+		return c, nil
+	}}, target, w)
 }
 
 // fetch GETs target over tr into w and returns the bytes read.
@@ -122,6 +160,8 @@ func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Go(func() { results[i] = net.runSession(ctx, target, cfg.FetchBytes, phase, i) })
 	}
 	phase.connected.Wait()
+	close(phase.dial)
+	phase.dialed.Wait()
 	phase.begin()
 	wg.Wait()
 	rep.Sessions = results
@@ -145,9 +185,11 @@ func RunSessions(ctx context.Context, cfg Config) (*Report, error) {
 	// aggregate over N by construction. What shows it is the window in
 	// which every session is still downloading (the common start to the
 	// first end): there each one's fair share is the window's bytes over
-	// N. TCP flows through one provider with equal RTTs converge on that
-	// share, but slow start, the first packets' handshakes and the
-	// scheduling of a loaded machine skew a few-second window: loaded
+	// N. The downloads' connections are open before the common start, so
+	// the window holds no TCP handshakes. TCP flows through one provider
+	// with equal RTTs converge on that share, but slow start, the first
+	// request and the scheduling of a loaded machine skew a few-second
+	// window: loaded
 	// runs of 50 sessions had least shares of 0.14 to 0.24 with every
 	// session finishing at 5 to 8 Mbit/s. A session that is stuck, or
 	// queued behind the others, gets next to nothing; minFairShare sits
@@ -170,6 +212,8 @@ const minFairShare = 0.1
 // what each session got while all of them competed.
 type loadPhase struct {
 	connected sync.WaitGroup   // one per session, done once connected or failed
+	dial      chan struct{}    // closed once every session connected
+	dialed    sync.WaitGroup   // one per session, done once its download's connection is open or failed
 	start     chan struct{}    // closed by begin
 	started   time.Time        // set by begin, before start is closed
 	got       []countingWriter // each session's download sink
@@ -181,8 +225,9 @@ type loadPhase struct {
 }
 
 func newLoadPhase(n int) *loadPhase {
-	p := &loadPhase{start: make(chan struct{}), got: make([]countingWriter, n), ends: make([]time.Duration, n)}
+	p := &loadPhase{dial: make(chan struct{}), start: make(chan struct{}), got: make([]countingWriter, n), ends: make([]time.Duration, n)}
 	p.connected.Add(n)
+	p.dialed.Add(n)
 	return p
 }
 
@@ -231,6 +276,7 @@ func (p *loadPhase) result(rs []SessionResult) LoadResult {
 	}
 	lr.WallMS, lr.WorstMbps = ms(wall), max(worst, 0)
 	for i := range p.got {
+		lr.MaxDialMS = max(lr.MaxDialMS, rs[i].DialMS)
 		lr.MaxFirstByteMS = max(lr.MaxFirstByteMS, ms(p.got[i].first))
 		lr.MaxStallMS = max(lr.MaxStallMS, ms(p.got[i].stall))
 	}
@@ -303,10 +349,29 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 	}
 	defer socks.Close()
 	connected()
+	dialed := sync.OnceFunc(phase.dialed.Done)
+	defer dialed()
+	select {
+	case <-phase.dial:
+	case <-ctx.Done():
+		return fail(fmt.Errorf("waiting for the other sessions to connect: %w", ctx.Err()))
+	}
+	// The download's connection opens before the common start, once
+	// every session is up, so that the measured phase is the downloads
+	// and not fifty TCP handshakes through the tunnels at once.
+	url := fmt.Sprintf("%sbytes/%d", n.Origin.URL(), size)
+	dialAt := time.Now()
+	c, err := dialThroughSOCKS(cctx, socks.Addr().String(), url)
+	if err != nil {
+		return fail(fmt.Errorf("opening the download's connection: %w", err))
+	}
+	defer c.Close()
+	r.DialMS = ms(time.Since(dialAt))
+	dialed()
 	select {
 	case <-phase.start:
 	case <-ctx.Done():
-		return fail(fmt.Errorf("waiting for the other sessions to connect: %w", ctx.Err()))
+		return fail(fmt.Errorf("waiting for the other sessions' connections: %w", ctx.Err()))
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -317,7 +382,7 @@ func (n *Network) runSession(ctx context.Context, target *overlay.SignedProposal
 		case <-dctx.Done():
 		}
 	}()
-	got, err := FetchThroughSOCKS(dctx, socks.Addr().String(), fmt.Sprintf("%sbytes/%d", n.Origin.URL(), size), &phase.got[i])
+	got, err := fetchOn(dctx, c, url, &phase.got[i])
 	took := time.Since(phase.started)
 	phase.ended(i)
 	r.Bytes = got
