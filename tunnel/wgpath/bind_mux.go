@@ -74,6 +74,7 @@ func (b *MuxBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 		b.m.wgRecv.Store(gen)
 	}
 	b.open.Store(gen)
+	b.m.coalesce.Store(true) // a session: let runs of its datagrams come merged
 	return []conn.ReceiveFunc{b.receiveFunc(gen)}, b.m.port, nil
 }
 

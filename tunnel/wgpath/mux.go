@@ -220,6 +220,12 @@ type Mux struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the reader and lease watchers
 
+	// coalesce asks the reader to turn UDP_GRO on (a WireGuard bind
+	// opened); coalescing is set once it reads that way (readCoalesced).
+	// Until a session needs it, the reader keeps its small buffers: most
+	// nodes never carry one, and a testnet runs a thousand in a process.
+	coalesce, coalescing atomic.Bool
+
 	// readerDone is closed when the reader stops; readErr says why.
 	readerDone chan struct{}
 	readErr    error
@@ -486,6 +492,16 @@ func (m *Mux) Close() error {
 // read is the one goroutine that reads the socket.
 func (m *Mux) read() {
 	defer close(m.readerDone)
+	if m.readPlain() {
+		m.readCoalesced()
+	}
+}
+
+// readPlain reads a datagram per message until the mux closes (false), or
+// until a WireGuard bind asked for UDP_GRO and the socket took it (true).
+// The option is set here, between reads, so that no merged message can
+// meet the small buffers: what the kernel queued before was queued apart.
+func (m *Mux) readPlain() bool {
 	msgs := make([]ipv4.Message, m.cfg.batchSize)
 	pkts := make([]*packet, m.cfg.batchSize)
 	for i := range msgs {
@@ -498,15 +514,14 @@ func (m *Mux) read() {
 		}
 	}()
 	for {
+		if m.coalesce.Swap(false) && sockbuf.SetReceiveCoalescing(m.conn, true) == nil {
+			m.coalescing.Store(true)
+			return true
+		}
 		n, err := m.batch.ReadBatch(msgs, 0)
 		if err != nil {
-			if m.ctx.Err() != nil {
-				m.readErr = net.ErrClosed
-			} else {
-				m.readErr = fmt.Errorf("udp mux read: %w", err)
-				m.log.Error("udp mux stopped reading", "port", m.port, "err", err)
-			}
-			return
+			m.stopReading(err)
+			return false
 		}
 		for i := range n {
 			p := pkts[i]
@@ -525,6 +540,94 @@ func (m *Mux) read() {
 			if m.dispatch(p) {
 				pkts[i] = getPacket()
 				msgs[i].Buffers[0] = pkts[i].buf[:]
+			}
+		}
+	}
+}
+
+// stopReading records why the reader stopped.
+func (m *Mux) stopReading(err error) {
+	if m.ctx.Err() != nil {
+		m.readErr = net.ErrClosed
+		return
+	}
+	m.readErr = fmt.Errorf("udp mux read: %w", err)
+	m.log.Error("udp mux stopped reading", "port", m.port, "err", err)
+}
+
+// coalescedReadMax is how many messages one read takes with UDP_GRO on;
+// each may hold up to 64 datagrams of one peer.
+const coalescedReadMax = 16
+
+// readCoalesced is read with UDP_GRO on: the kernel hands over runs of
+// same-sized datagrams from one peer as one message, instead of cutting
+// the peer's segmented sends apart (loopback and many NICs keep them
+// whole). Each datagram is copied out into a packet of its own and
+// dispatched by itself: one run may hold QUIC and WireGuard datagrams
+// alike, as both come from the peer's one socket.
+func (m *Mux) readCoalesced() {
+	msgs := make([]ipv4.Message, min(m.cfg.batchSize, coalescedReadMax))
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, maxUDPPayload+1)}
+		msgs[i].OOB = make([]byte, sockbuf.CoalescedControlLen)
+	}
+	var spare *packet
+	defer func() {
+		if spare != nil {
+			putPacket(spare)
+		}
+	}()
+	for {
+		for i := range msgs {
+			msgs[i].OOB = msgs[i].OOB[:cap(msgs[i].OOB)]
+			msgs[i].N, msgs[i].NN, msgs[i].Flags, msgs[i].Addr = 0, 0, 0, nil
+		}
+		n, err := m.batch.ReadBatch(msgs, 0)
+		if err != nil {
+			m.stopReading(err)
+			return
+		}
+		for i := range n {
+			msg := &msgs[i]
+			ua, ok := msg.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			if sockbuf.Truncated(msg.Flags) || msg.N > maxUDPPayload {
+				m.stats.oversized.Add(1)
+				m.logDrop("oversized datagram", msg.Addr, msg.N)
+				continue
+			}
+			size, err := sockbuf.CoalescedSize(msg.OOB[:msg.NN])
+			if err != nil {
+				m.stats.unknown.Add(1)
+				m.logDrop("unreadable segment size", msg.Addr, msg.N)
+				continue
+			}
+			if size <= 0 || size > msg.N {
+				size = msg.N
+			}
+			ap := ua.AddrPort()
+			from := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			data := msg.Buffers[0][:msg.N]
+			for first := true; first || len(data) > 0; first = false {
+				// (An empty datagram goes through dispatch once, to be
+				// counted and dropped there.)
+				d := data[:min(size, len(data))]
+				data = data[len(d):]
+				if len(d) > MaxDatagramSize {
+					m.stats.oversized.Add(1)
+					m.logDrop("oversized datagram", from, len(d))
+					continue
+				}
+				if spare == nil {
+					spare = getPacket()
+				}
+				spare.n = copy(spare.buf[:], d)
+				spare.from = from
+				if m.dispatch(spare) {
+					spare = nil
+				}
 			}
 		}
 	}
