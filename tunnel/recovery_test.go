@@ -14,25 +14,22 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// faultBind wraps a bind's receive functions so that each WireGuard data
-// packet is dropped with probability loss.
-type faultBind struct {
+// receiveBind wraps each receive function of a bind with after, which
+// sees every call's result and may change it.
+type receiveBind struct {
 	conn.Bind
-	loss float64
-
-	mu  sync.Mutex
-	rng *rand.Rand
+	after func(bufs [][]byte, sizes []int, n int, err error) (int, error)
 }
 
 // Endpoint passes on the wrapped bind's single peer.
-func (b *faultBind) Endpoint() string {
+func (b *receiveBind) Endpoint() string {
 	if e, ok := b.Bind.(interface{ Endpoint() string }); ok {
 		return e.Endpoint()
 	}
 	return ""
 }
 
-func (b *faultBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
+func (b *receiveBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	fns, p, err := b.Bind.Open(port)
 	if err != nil {
 		return nil, 0, err
@@ -41,21 +38,30 @@ func (b *faultBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	for i, fn := range fns {
 		wrapped[i] = func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
 			n, err := fn(bufs, sizes, eps)
-			if err != nil {
-				return n, err
-			}
-			b.mu.Lock()
-			for j := range n {
-				// Type 4 is transport data; handshakes pass.
-				if b.loss > 0 && sizes[j] > 0 && bufs[j][0] == 4 && b.rng.Float64() < b.loss {
-					sizes[j] = 0 // WireGuard skips what is too short
-				}
-			}
-			b.mu.Unlock()
-			return n, nil
+			return b.after(bufs, sizes, n, err)
 		}
 	}
 	return wrapped, p, nil
+}
+
+// lossyBind drops each WireGuard data packet b receives with probability
+// loss.
+func lossyBind(b conn.Bind, loss float64, rng *rand.Rand) conn.Bind {
+	var mu sync.Mutex
+	return &receiveBind{Bind: b, after: func(bufs [][]byte, sizes []int, n int, err error) (int, error) {
+		if err != nil {
+			return n, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for j := range n {
+			// Type 4 is transport data; handshakes pass.
+			if sizes[j] > 0 && bufs[j][0] == 4 && rng.Float64() < loss {
+				sizes[j] = 0 // WireGuard skips what is too short
+			}
+		}
+		return n, nil
+	}}
 }
 
 // bulkOrigin serves size pseudo-random bytes to each connection and
@@ -107,7 +113,7 @@ func TestLossIsRecovered(t *testing.T) {
 				policy: []PolicyOption{WithAllowLoopback()},
 				wrap: func(b conn.Bind) conn.Bind {
 					seed++
-					return &faultBind{Bind: b, loss: 0.01, rng: rand.New(rand.NewPCG(seed, 99))}
+					return lossyBind(b, 0.01, rand.New(rand.NewPCG(seed, 99)))
 				},
 			})
 			download(t, cons, origin, size, want)
@@ -118,47 +124,24 @@ func TestLossIsRecovered(t *testing.T) {
 	}
 }
 
-// pauseBind wraps a bind's receive functions so that every period they
-// hold what they read for pause: the ACKs stop for longer than two round
-// trips, and the sender's tail-loss probe fires, though nothing is lost.
-type pauseBind struct {
-	conn.Bind
-	period, pause time.Duration
-
-	mu   sync.Mutex
-	last time.Time
-}
-
-// Endpoint passes on the wrapped bind's single peer.
-func (b *pauseBind) Endpoint() string {
-	if e, ok := b.Bind.(interface{ Endpoint() string }); ok {
-		return e.Endpoint()
-	}
-	return ""
-}
-
-func (b *pauseBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
-	fns, p, err := b.Bind.Open(port)
-	if err != nil {
-		return nil, 0, err
-	}
-	wrapped := make([]conn.ReceiveFunc, len(fns))
-	for i, fn := range fns {
-		wrapped[i] = func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
-			n, err := fn(bufs, sizes, eps)
-			b.mu.Lock()
-			hold := time.Since(b.last) > b.period
-			if hold {
-				b.last = time.Now()
-			}
-			b.mu.Unlock()
-			if hold {
-				time.Sleep(b.pause)
-			}
-			return n, err
+// pausingBind holds what b receives for pause once every period: the
+// ACKs stop for longer than two round trips, and the sender's tail-loss
+// probe fires, though nothing is lost.
+func pausingBind(b conn.Bind, period, pause time.Duration) conn.Bind {
+	var mu sync.Mutex
+	var last time.Time
+	return &receiveBind{Bind: b, after: func(_ [][]byte, _ []int, n int, err error) (int, error) {
+		mu.Lock()
+		hold := time.Since(last) > period
+		if hold {
+			last = time.Now()
 		}
-	}
-	return wrapped, p, nil
+		mu.Unlock()
+		if hold {
+			time.Sleep(pause)
+		}
+		return n, err
+	}}
 }
 
 // When ACKs pause without loss, the exit's tail-loss probes were needless,
@@ -176,7 +159,7 @@ func TestNeedlessProbesKeepTheWindow(t *testing.T) {
 					if binds++; binds == 1 {
 						return b // the consumer's
 					}
-					return &pauseBind{Bind: b, period: 30 * time.Millisecond, pause: 10 * time.Millisecond}
+					return pausingBind(b, 30*time.Millisecond, 10*time.Millisecond)
 				},
 			})
 			download(t, cons, origin, size, want)
