@@ -115,22 +115,10 @@ func (p tcpPacket) writeSegments(first int, out [][]byte, sizes []int, offset in
 // packet) and fills in both checksums.
 func (p tcpPacket) fixHeaders(s []byte, seg int, last bool) {
 	ip, tcp := s[:p.ipLen], s[p.ipLen:p.hdrLen]
-	tcpTotal := len(s) - p.ipLen
-	var pseudo uint16
-	if p.v6 {
-		binary.BigEndian.PutUint16(ip[4:], uint16(len(s)-ipv6HdrLen))
-		pseudo = gchecksum.Checksum(ip[8:40], 0)
-	} else {
-		binary.BigEndian.PutUint16(ip[2:], uint16(len(s)))
+	if !p.v6 {
 		id := binary.BigEndian.Uint16(ip[4:])
 		binary.BigEndian.PutUint16(ip[4:], id+uint16(seg))
-		ip[10], ip[11] = 0, 0
-		binary.BigEndian.PutUint16(ip[10:], ^gchecksum.Checksum(ip, 0))
-		pseudo = gchecksum.Checksum(ip[12:20], 0)
 	}
-	pseudo = gchecksum.Combine(pseudo, ipProtoTCP)
-	pseudo = gchecksum.Combine(pseudo, uint16(tcpTotal))
-
 	seq := binary.BigEndian.Uint32(tcp[4:])
 	binary.BigEndian.PutUint32(tcp[4:], seq+uint32(seg*p.mss))
 	if !last {
@@ -139,7 +127,26 @@ func (p tcpPacket) fixHeaders(s []byte, seg int, last bool) {
 	if seg > 0 {
 		tcp[13] &^= tcpFlagCWR
 	}
+	finishTCP(s, p.ipLen)
+}
+
+// finishTCP sets the IP length of s, a whole TCP/IP packet whose IP
+// header is ipLen bytes, to len(s), and fills in the IPv4 header checksum
+// and the full TCP checksum.
+func finishTCP(s []byte, ipLen int) {
+	ip, tcp := s[:ipLen], s[ipLen:]
+	var pseudo uint16
+	if ip[0]>>4 == 6 {
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(s)-ipv6HdrLen))
+		pseudo = gchecksum.Checksum(ip[8:40], 0)
+	} else {
+		binary.BigEndian.PutUint16(ip[2:], uint16(len(s)))
+		ip[10], ip[11] = 0, 0
+		binary.BigEndian.PutUint16(ip[10:], ^gchecksum.Checksum(ip, 0))
+		pseudo = gchecksum.Checksum(ip[12:20], 0)
+	}
+	pseudo = gchecksum.Combine(pseudo, ipProtoTCP)
+	pseudo = gchecksum.Combine(pseudo, uint16(len(tcp)))
 	tcp[16], tcp[17] = 0, 0
-	sum := gchecksum.Checksum(s[p.ipLen:], pseudo)
-	binary.BigEndian.PutUint16(tcp[16:], ^sum)
+	binary.BigEndian.PutUint16(tcp[16:], ^gchecksum.Checksum(tcp, pseudo))
 }

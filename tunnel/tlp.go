@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	gchecksum "gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // Needless tail-loss probes. When no ACK has come for two smoothed round
@@ -58,13 +58,6 @@ const dsackLen = 12
 const (
 	tcpFlagRST = 0x04
 	tcpFlagACK = 0x10
-
-	tcpOptEnd       = 0
-	tcpOptNOP       = 1
-	tcpOptSACK      = 5
-	tcpOptTimestamp = 8
-
-	tcpMaxOptions = 40
 )
 
 type probeWatch struct {
@@ -109,67 +102,34 @@ type tcpView struct {
 
 // parseTCPView reads pkt's IPv4 or IPv6 and TCP headers. ok is false for
 // anything else, or for headers that do not fit pkt or its stated length.
+// The options are read as gVisor's stack reads them.
 func parseTCPView(pkt []byte) (v tcpView, ok bool) {
-	if len(pkt) < 1 {
+	tp, err := parseTCPForSegmentation(pkt, 1)
+	if err != nil {
 		return v, false
 	}
 	var src, dst netip.Addr
-	switch pkt[0] >> 4 {
-	case 4:
-		if len(pkt) < ipv4MinLen || pkt[9] != ipProtoTCP {
+	if tp.v6 {
+		if int(binary.BigEndian.Uint16(pkt[4:]))+ipv6HdrLen != len(pkt) {
 			return v, false
 		}
-		v.ipLen = int(pkt[0]&0x0f) * 4
-		if v.ipLen < ipv4MinLen || int(binary.BigEndian.Uint16(pkt[2:])) != len(pkt) {
+		src, dst = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
+	} else {
+		if int(binary.BigEndian.Uint16(pkt[2:])) != len(pkt) {
 			return v, false
 		}
 		src, dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
-	case 6:
-		if len(pkt) < ipv6HdrLen || pkt[6] != ipProtoTCP || int(binary.BigEndian.Uint16(pkt[4:]))+ipv6HdrLen != len(pkt) {
-			return v, false
-		}
-		v.ipLen = ipv6HdrLen
-		src, dst = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
-	default:
-		return v, false
 	}
-	if len(pkt) < v.ipLen+tcpMinLen {
-		return v, false
-	}
-	tcp := pkt[v.ipLen:]
-	tcpLen := int(tcp[12]>>4) * 4
-	if tcpLen < tcpMinLen || len(tcp) < tcpLen {
-		return v, false
-	}
-	v.hdrLen = v.ipLen + tcpLen
+	v.ipLen, v.hdrLen = tp.ipLen, tp.hdrLen
+	tcp := header.TCP(pkt[v.ipLen:v.hdrLen])
 	v.key = tcpFlow{
-		local:  netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:])),
-		remote: netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:])),
+		local:  netip.AddrPortFrom(src, tcp.SourcePort()),
+		remote: netip.AddrPortFrom(dst, tcp.DestinationPort()),
 	}
-	v.seq, v.ack = binary.BigEndian.Uint32(tcp[4:]), binary.BigEndian.Uint32(tcp[8:])
-	v.flags = tcp[13]
-	for opts := tcp[tcpMinLen:tcpLen]; len(opts) > 0; {
-		switch opts[0] {
-		case tcpOptEnd:
-			return v, true
-		case tcpOptNOP:
-			opts = opts[1:]
-			continue
-		}
-		if len(opts) < 2 || int(opts[1]) < 2 || int(opts[1]) > len(opts) {
-			return v, false
-		}
-		switch o := opts[:opts[1]]; o[0] {
-		case tcpOptTimestamp:
-			if len(o) != 10 {
-				return v, false
-			}
-			v.ts, v.tsval, v.tsecr = true, binary.BigEndian.Uint32(o[2:]), binary.BigEndian.Uint32(o[6:])
-		case tcpOptSACK:
-			v.sack = true
-		}
-		opts = opts[opts[1]:]
-	}
+	v.seq, v.ack, v.flags = tcp.SequenceNumber(), tcp.AckNumber(), byte(tcp.Flags())
+	opts := header.ParseTCPOptions(tcp[tcpMinLen:])
+	v.ts, v.tsval, v.tsecr = opts.TS, opts.TSVal, opts.TSEcr
+	v.sack = opts.SACKBlocks != nil
 	return v, true
 }
 
@@ -282,7 +242,7 @@ func (w *probeWatch) received(p []byte) []byte {
 // capacity is too small.
 func addDSACK(p []byte, v tcpView, start, end uint32) ([]byte, bool) {
 	tcpLen := v.hdrLen - v.ipLen
-	if tcpLen-tcpMinLen+dsackLen > tcpMaxOptions || cap(p)-len(p) < dsackLen {
+	if tcpLen-tcpMinLen+dsackLen > header.TCPOptionsMaximumSize || cap(p)-len(p) < dsackLen {
 		return p, false
 	}
 	if len(p)+dsackLen > 0xffff {
@@ -291,24 +251,11 @@ func addDSACK(p []byte, v tcpView, start, end uint32) ([]byte, bool) {
 	q := p[:len(p)+dsackLen]
 	copy(q[v.hdrLen+dsackLen:], q[v.hdrLen:len(p)])
 	opt := q[v.hdrLen : v.hdrLen+dsackLen]
-	opt[0], opt[1], opt[2], opt[3] = tcpOptNOP, tcpOptNOP, tcpOptSACK, 10
+	opt[0], opt[1], opt[2], opt[3] = header.TCPOptionNOP, header.TCPOptionNOP, header.TCPOptionSACK, 10
 	binary.BigEndian.PutUint32(opt[4:], start)
 	binary.BigEndian.PutUint32(opt[8:], end)
 	tcp := q[v.ipLen:]
 	tcp[12] = byte((tcpLen+dsackLen)/4)<<4 | tcp[12]&0x0f
-	var pseudo uint16
-	if q[0]>>4 == 4 {
-		binary.BigEndian.PutUint16(q[2:], uint16(len(q)))
-		q[10], q[11] = 0, 0
-		binary.BigEndian.PutUint16(q[10:], ^gchecksum.Checksum(q[:v.ipLen], 0))
-		pseudo = gchecksum.Checksum(q[12:20], 0)
-	} else {
-		binary.BigEndian.PutUint16(q[4:], uint16(len(q)-ipv6HdrLen))
-		pseudo = gchecksum.Checksum(q[8:40], 0)
-	}
-	pseudo = gchecksum.Combine(pseudo, ipProtoTCP)
-	pseudo = gchecksum.Combine(pseudo, uint16(len(tcp)))
-	tcp[16], tcp[17] = 0, 0
-	binary.BigEndian.PutUint16(tcp[16:], ^gchecksum.Checksum(tcp, pseudo))
+	finishTCP(q, v.ipLen)
 	return q, true
 }

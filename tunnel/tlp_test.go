@@ -25,12 +25,12 @@ type tcpSpec struct {
 func (s tcpSpec) build() []byte {
 	var opts []byte
 	if !s.noTS {
-		opts = append(opts, tcpOptNOP, tcpOptNOP, tcpOptTimestamp, 10)
+		opts = append(opts, header.TCPOptionNOP, header.TCPOptionNOP, header.TCPOptionTS, 10)
 		opts = binary.BigEndian.AppendUint32(opts, s.tsval)
 		opts = binary.BigEndian.AppendUint32(opts, s.tsecr)
 	}
 	if len(s.sack) > 0 {
-		opts = append(opts, tcpOptNOP, tcpOptNOP, tcpOptSACK, byte(2+8*len(s.sack)))
+		opts = append(opts, header.TCPOptionNOP, header.TCPOptionNOP, header.TCPOptionSACK, byte(2+8*len(s.sack)))
 		for _, b := range s.sack {
 			opts = binary.BigEndian.AppendUint32(opts, b[0])
 			opts = binary.BigEndian.AppendUint32(opts, b[1])
